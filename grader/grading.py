@@ -1,0 +1,90 @@
+"""Submissions and grades through nbgrader, for one course folder.
+
+Used by the round-trip tests and by the instructor targets: place a notebook
+as a student's submission, autograde it, read the scores back per grade cell.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from grader.nbgrader_cli import run_nbgrader
+
+SOLUTION_MARKERS = re.compile(r"^\s*#*\s*(### )?(BEGIN|END) SOLUTION\s*$")
+
+
+@dataclass(frozen=True)
+class CellScore:
+    grade_id: str
+    score: float | None
+    max_score: float
+    autograded: bool
+
+
+def submitted_path(root: Path, student: str, lesson_id: str) -> Path:
+    return root / "grader" / "work" / "submitted" / student / lesson_id / f"{lesson_id}.ipynb"
+
+
+def submit(root: Path, student: str, lesson_id: str, notebook: nbformat.NotebookNode) -> Path:
+    """Place `notebook` where nbgrader collects `student`'s submission of a lesson."""
+    path = submitted_path(root, student, lesson_id)
+    if path.parent.exists():
+        shutil.rmtree(path.parent)
+    path.parent.mkdir(parents=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def strip_solution_markers(source: str) -> str:
+    """The reference answer as a student would type it: no BEGIN/END SOLUTION lines."""
+    return "\n".join(line for line in source.splitlines() if not SOLUTION_MARKERS.match(line))
+
+
+def fill_answers(
+    release: nbformat.NotebookNode, instructor: nbformat.NotebookNode
+) -> nbformat.NotebookNode:
+    """A copy of the release notebook with every answer cell holding the reference answer."""
+    answers = {
+        cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)
+        for cell in instructor.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    filled = nbformat.from_dict(release)
+    for cell in filled.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = answers[meta["grade_id"]]
+    return filled
+
+
+def autograde(root: Path, lesson_id: str, student: str | None = None) -> None:
+    """nbgrader autograde for one lesson (one student, or everybody submitted)."""
+    args = ["autograde", lesson_id, "--force", "--log-level=WARN"]
+    if student:
+        args.append(f"--student={student}")
+    run_nbgrader(args, root)
+
+
+def course_config(root: Path):
+    """The traitlets config that `root/nbgrader_config.py` defines."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+
+
+def cell_scores(root: Path, lesson_id: str, student: str) -> list[CellScore]:
+    """The score of every graded cell of a student's autograded submission."""
+    from nbgrader.api import Gradebook
+
+    config = course_config(root).CourseDirectory
+    with Gradebook(config.db_url, config.course_id) as gradebook:
+        notebook = gradebook.find_submission_notebook(lesson_id, lesson_id, student)
+        return [
+            CellScore(g.name, g.score, g.max_score, g.auto_score is not None)
+            for g in sorted(notebook.grades, key=lambda g: g.name)
+        ]

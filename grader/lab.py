@@ -1,0 +1,46 @@
+"""Start JupyterLab on the course, as `make lab` does.
+
+    python -m grader.lab [extra jupyter lab options]
+
+The server's root is the repository (nbgrader's formgrader needs the course
+root and its nbgrader_config.py); the browser opens on notebooks/. The
+instructor notebooks are rebuilt from their py:percent sources first, so the
+formgrader lists every lesson.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from grader import release
+from grader.nbgrader_cli import nbgrader_env
+
+REPO = release.REPO
+
+
+def lab_command(extra: list[str]) -> list[str]:
+    # Jupyter refuses to run as root unless told to (containers and CI run as root).
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    return [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        f"--ServerApp.root_dir={REPO}",
+        "--LabApp.default_url=/lab/tree/notebooks",
+        *as_root,
+        *extra,
+    ]
+
+
+def main() -> None:
+    for lesson_id in release.lesson_ids():
+        release.build_source_notebook(REPO / "solutions" / lesson_id / f"{lesson_id}.py")
+    os.chdir(REPO)
+    command = lab_command(sys.argv[1:])
+    os.execve(command[0], command, nbgrader_env())
+
+
+if __name__ == "__main__":
+    main()
