@@ -1,0 +1,93 @@
+"""The course's environments, registered with Gymnasium under the ``rlhelpers/`` namespace.
+
+Lessons create them with ``gymnasium.make``::
+
+    import gymnasium as gym
+    import rlhelpers  # registers the environments
+
+    env = gym.make("rlhelpers/GridWorld-v0", slip=0.1)
+    env.unwrapped.P  # (S, A, S) transition probabilities of the tabular model
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+from rlhelpers.envs.cliff_walking import CliffWalkingEnv
+from rlhelpers.envs.contextual_bandit import ContextualBanditEnv
+from rlhelpers.envs.gridworld import GridWorld
+from rlhelpers.envs.pick_action import PickActionEnv
+from rlhelpers.envs.random_walk import RandomWalkEnv
+from rlhelpers.envs.tabular import (
+    GridWorld4x4Corners,
+    GridWorld5x5AB,
+    TabularEnv,
+    TabularMDP,
+    example_3_5,
+    example_4_1,
+)
+
+__all__ = [
+    "ENV_IDS",
+    "CliffWalkingEnv",
+    "ContextualBanditEnv",
+    "GridWorld",
+    "GridWorld4x4Corners",
+    "GridWorld5x5AB",
+    "PickActionEnv",
+    "RandomWalkEnv",
+    "TabularEnv",
+    "TabularMDP",
+    "example_3_5",
+    "example_4_1",
+]
+
+_REGISTRATIONS: dict[str, dict[str, Any]] = {
+    "rlhelpers/GridWorld-v0": {
+        "entry_point": "rlhelpers.envs.gridworld:GridWorld",
+        "max_episode_steps": 100,
+        "reward_threshold": 0.95,  # the 6-step shortest path of the default 4x4 grid
+    },
+    "rlhelpers/PickAction-v0": {
+        "entry_point": "rlhelpers.envs.pick_action:PickActionEnv",
+        # No max_episode_steps: the env terminates itself after one step, and a
+        # TimeLimit of 1 would also flag that step as truncated.
+    },
+    "rlhelpers/ContextualBandit-v0": {
+        "entry_point": "rlhelpers.envs.contextual_bandit:ContextualBanditEnv",
+        # No max_episode_steps: the env terminates itself after one step, and a
+        # TimeLimit of 1 would also flag that step as truncated.
+    },
+    "rlhelpers/RandomWalk-v0": {
+        "entry_point": "rlhelpers.envs.random_walk:RandomWalkEnv",
+        "max_episode_steps": 1000,
+    },
+    "rlhelpers/CliffWalking-v0": {
+        "entry_point": "rlhelpers.envs.cliff_walking:CliffWalkingEnv",
+        "max_episode_steps": 500,
+        "reward_threshold": -13.0,  # the 13-step path along the cliff edge
+    },
+    "rlhelpers/GridWorld5x5AB-v0": {
+        "entry_point": "rlhelpers.envs.tabular:GridWorld5x5AB",
+        "max_episode_steps": 200,  # a continuing task: episodes only end by truncation
+    },
+    "rlhelpers/GridWorld4x4Corners-v0": {
+        "entry_point": "rlhelpers.envs.tabular:GridWorld4x4Corners",
+        "max_episode_steps": 100,
+    },
+}
+
+ENV_IDS: tuple[str, ...] = tuple(_REGISTRATIONS)
+"""Every environment id this package registers."""
+
+
+def _register_all() -> None:
+    """Register each id once; re-importing (e.g. importlib.reload) does not warn."""
+    for env_id, spec in _REGISTRATIONS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, **spec)
+
+
+_register_all()

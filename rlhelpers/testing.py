@@ -1,0 +1,403 @@
+"""Assertion helpers for nbgrader test cells.
+
+Each helper raises :class:`GradingError` (an ``AssertionError``) with a message
+a student can act on::
+
+    q_values is not right.
+      expected: [0.5, 1.0]
+      got:      [0.5, 2.0]
+                1 of 2 entries differ (atol=1e-06, rtol=1e-05); max abs error 1.0
+                at [1]: expected 1.0, got 2.0
+      hint: did you divide by the number of pulls?
+
+Lines whose value is ``None`` are left out. Values are compared with numpy
+functions captured when this module is imported, so a student who later
+replaces ``np.allclose`` (or ``np.isclose``) cannot switch the checks off.
+Torch tensors are accepted anywhere (any device, with or without gradient);
+torch itself is never imported by this module.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "GradingError",
+    "check",
+    "check_between",
+    "check_close",
+    "check_shape",
+    "check_type",
+]
+
+# Captured at import time: later monkeypatching of numpy's namespace by a
+# student does not change what these names refer to.
+_asarray = np.asarray
+_abs = np.abs
+_isnan = np.isnan
+_isinf = np.isinf
+_logical_and = np.logical_and
+_logical_or = np.logical_or
+_logical_not = np.logical_not
+_less_equal = np.less_equal
+_nonzero = np.nonzero
+_where = np.where
+_errstate = np.errstate
+_count_nonzero = np.count_nonzero
+_array2string = np.array2string
+_ndarray = np.ndarray
+_generic = np.generic
+_float64 = np.float64
+
+_MAX_SHOWN_ENTRIES = 5
+"""How many differing entries a mismatch message lists."""
+
+_INDENT = " " * 12
+"""Continuation indent: lines up with the values after 'expected: '."""
+
+
+class GradingError(AssertionError):
+    """A check in a test cell failed; the message says what, expected, got and a hint."""
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _format_message(what: str, expected: str | None, got: str | None, hint: str | None) -> str:
+    """Build the student-facing message in the fixed four-line layout."""
+    lines = [f"{what} is not right."]
+    if expected is not None:
+        lines.append("  expected: " + expected.replace("\n", "\n" + _INDENT))
+    if got is not None:
+        lines.append("  got:      " + got.replace("\n", "\n" + _INDENT))
+    if hint is not None:
+        lines.append(f"  hint: {hint}")
+    return "\n".join(lines)
+
+
+def _fail(what: str, *, expected: str | None, got: str | None, hint: str | None) -> None:
+    __tracebackhide__ = True
+    raise GradingError(_format_message(what, expected, got, hint)) from None
+
+
+def _is_tensor(value: Any) -> bool:
+    """True for a torch.Tensor, without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _tensor_to_numpy(value: Any) -> np.ndarray:
+    """Detach a tensor, move it to the CPU and return a numpy array (bfloat16 -> float32)."""
+    value = value.detach().cpu()
+    if value.is_complex():
+        return value.resolve_conj().numpy()
+    if value.is_floating_point() and value.element_size() < 4:
+        value = value.float()  # numpy has no bfloat16
+    return value.numpy()
+
+
+def _show_array(array: np.ndarray) -> str:
+    """A compact text form of an array: large arrays are summarised with '...'."""
+    if array.ndim == 0:
+        return str(array.item())
+    return _array2string(
+        array, precision=6, threshold=24, edgeitems=3, separator=", ", max_line_width=88
+    )
+
+
+def _show(value: Any) -> str:
+    """Text for a value in a message: arrays and tensors compactly, others with repr."""
+    if _is_tensor(value):
+        return _show_array(_tensor_to_numpy(value))
+    if isinstance(value, _ndarray):
+        return _show_array(value)
+    if isinstance(value, _generic):
+        return str(value)
+    text = repr(value)
+    if len(text) > 300:
+        text = text[:300] + " ..."
+    return text
+
+
+def _show_expected(value: Any) -> str | None:
+    """Expected values: a string is the author's description and is shown as is."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return _show(value)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """Convert a scalar, list, numpy array or torch tensor (any device) to a numpy array.
+
+    Raises:
+        TypeError: the value cannot be read as numbers.
+    """
+    if _is_tensor(value):
+        return _tensor_to_numpy(value)
+    if isinstance(value, list | tuple) and any(_is_tensor(item) for item in value):
+        value = [_to_numpy(item) for item in value]
+    array = _asarray(value)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"cannot be read as numbers (dtype {array.dtype})")
+    return array
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
+    """float64 (complex128 for complex input), so int differences cannot overflow."""
+    return array.astype(np.complex128 if array.dtype.kind == "c" else _float64)
+
+
+def _type_name(kind: type) -> str:
+    """``int`` for builtins, ``numpy.integer`` / ``torch.Tensor`` for the rest."""
+    module = kind.__module__
+    if module == "builtins":
+        return kind.__qualname__
+    return f"{module.split('.')[0]}.{kind.__qualname__}"
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return str(tuple(shape))
+
+
+def _index_text(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def _mismatch_details(
+    got: np.ndarray, expected: np.ndarray, bad: np.ndarray, atol: float, rtol: float
+) -> str:
+    """Describe where got and expected differ: count, max abs error, first few entries."""
+    n_bad = int(_count_nonzero(bad))
+    with _errstate(invalid="ignore", over="ignore"):
+        errors = _abs(_as_float(got) - _as_float(expected))
+    finite_errors = errors[bad & ~_isnan(errors)]
+    max_error = float(finite_errors.max()) if finite_errors.size else float("nan")
+    tolerance = f"(atol={atol:g}, rtol={rtol:g})"
+    if got.ndim == 0:
+        return f"abs error {max_error:.6g} is above the tolerance {tolerance}"
+    lines = [f"{n_bad} of {bad.size} entries differ {tolerance}; max abs error {max_error:.6g}"]
+    positions = list(zip(*_nonzero(bad), strict=True))
+    for index in positions[:_MAX_SHOWN_ENTRIES]:
+        lines.append(
+            f"at {_index_text(index)}: expected {_show(expected[index])}, got {_show(got[index])}"
+        )
+    if n_bad > _MAX_SHOWN_ENTRIES:
+        lines.append(f"... and {n_bad - _MAX_SHOWN_ENTRIES} more")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check(
+    condition: Any,
+    what: str,
+    *,
+    expected: Any = None,
+    got: Any = None,
+    hint: str | None = None,
+) -> None:
+    """Fail with a readable message unless ``condition`` is true.
+
+    Args:
+        condition: the property to check; a numpy array or tensor counts as true
+            when all its entries are true.
+        what: what was checked, e.g. ``"the greedy action for Q = [1, 3, 2]"``.
+        expected: shown after ``expected:``; a string is shown as written (so it
+            can describe the expectation, e.g. ``"a probability (in [0, 1])"``).
+        got: shown after ``got:``; strings are shown with quotes.
+        hint: one line that helps the student fix the mistake.
+
+    Raises:
+        GradingError: the condition is false.
+    """
+    __tracebackhide__ = True
+    if _is_tensor(condition) or isinstance(condition, _ndarray):
+        condition = bool(_to_numpy(condition).all())
+    if not condition:
+        _fail(
+            what,
+            expected=_show_expected(expected),
+            got=None if got is None else _show(got),
+            hint=hint,
+        )
+
+
+def check_close(
+    got: Any,
+    expected: Any,
+    what: str,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    hint: str | None = None,
+) -> None:
+    """Check ``|got - expected| <= atol + rtol * |expected|`` entry by entry.
+
+    Args:
+        got: the student's value: python scalar, list, numpy array or torch tensor
+            (any device; detached and moved to the CPU).
+        expected: the reference value, same kinds; must have the same shape as got.
+        what: what was checked, e.g. ``"incremental_mean([1, 2, 3])"``.
+        atol: absolute tolerance.
+        rtol: relative tolerance.
+        hint: one line that helps the student fix the mistake.
+
+    Raises:
+        GradingError: wrong type, shape mismatch, NaN where a number was expected,
+            or entries that differ beyond the tolerance.
+    """
+    __tracebackhide__ = True
+    if got is None:
+        _fail(
+            what,
+            expected=_show_expected(expected),
+            got="None",
+            hint=hint if hint is not None else "did your function forget to `return` its result?",
+        )
+    try:
+        got_array = _to_numpy(got)
+    except (TypeError, ValueError) as error:
+        _fail(
+            what,
+            expected=_show_expected(expected),
+            got=f"{_show(got)} of type {type(got).__name__}, which {error}",
+            hint=hint,
+        )
+    expected_array = _to_numpy(expected)
+    if got_array.shape != expected_array.shape:
+        _fail(
+            f"the shape of {what}",
+            expected=_shape_text(expected_array.shape),
+            got=_shape_text(got_array.shape),
+            hint=hint,
+        )
+    got_nan = _isnan(got_array)
+    expected_nan = _isnan(expected_array)
+    with _errstate(invalid="ignore", over="ignore"):
+        difference = _abs(_as_float(got_array) - _as_float(expected_array))
+        close = _less_equal(difference, atol + rtol * _abs(_as_float(expected_array)))
+    # An infinity is close only to the same infinity (the tolerance above would be inf).
+    any_inf = _logical_or(_isinf(got_array), _isinf(expected_array))
+    close = _where(any_inf, got_array == expected_array, close)
+    close = _logical_or(close, _logical_and(got_nan, expected_nan))
+    bad = _logical_not(close)
+    if not bad.any():
+        return
+    unexpected_nan = _logical_and(got_nan, _logical_not(expected_nan))
+    got_text = _show(got_array)
+    if unexpected_nan.any():
+        if got_array.ndim:
+            n_nan = int(_count_nonzero(unexpected_nan))
+            first = next(zip(*_nonzero(unexpected_nan), strict=True))
+            got_text += (
+                f"\ncontains NaN in {n_nan} of {got_array.size} entries, "
+                f"the first at {_index_text(first)}"
+            )
+        if hint is None:
+            hint = "NaN usually comes from 0/0, log(0), or an overflow in exp()"
+    else:
+        got_text += "\n" + _mismatch_details(got_array, expected_array, bad, atol, rtol)
+    _fail(what, expected=_show(expected_array), got=got_text, hint=hint)
+
+
+def check_shape(
+    got: Any, shape: tuple[int | None, ...], what: str, hint: str | None = None
+) -> None:
+    """Check the shape of an array, tensor or nested list.
+
+    Args:
+        got: numpy array, torch tensor, or anything ``np.asarray`` accepts.
+        shape: the expected shape; ``None`` in a position accepts any size there.
+        what: the name of the checked value, e.g. ``"logits"``.
+        hint: one line that helps the student fix the mistake.
+
+    Raises:
+        GradingError: got is None or has another shape.
+    """
+    __tracebackhide__ = True
+    shape = tuple(shape)
+    expected_text = _shape_text("any" if s is None else s for s in shape).replace("'", "")
+    if got is None:
+        _fail(
+            f"the shape of {what}",
+            expected=expected_text,
+            got="None (no array)",
+            hint=hint if hint is not None else "did your function forget to `return` its result?",
+        )
+    try:
+        got_shape = tuple(got.shape) if hasattr(got, "shape") else _asarray(got).shape
+    except ValueError:  # a ragged nested list
+        _fail(f"the shape of {what}", expected=expected_text, got="a ragged list", hint=hint)
+    matches = len(got_shape) == len(shape) and all(
+        want is None or want == have for want, have in zip(shape, got_shape, strict=True)
+    )
+    if not matches:
+        _fail(f"the shape of {what}", expected=expected_text, got=_shape_text(got_shape), hint=hint)
+
+
+def check_between(value: Any, low: float, high: float, what: str, hint: str | None = None) -> None:
+    """Check that a number (or every entry of an array) lies in ``[low, high]``.
+
+    Args:
+        value: python number, numpy array or torch tensor.
+        low: smallest allowed value (inclusive).
+        high: largest allowed value (inclusive).
+        what: what was checked, e.g. ``"the average reward at step 1000"``.
+        hint: one line that helps the student fix the mistake.
+
+    Raises:
+        GradingError: the value is missing, not numeric, NaN, or outside the range.
+    """
+    __tracebackhide__ = True
+    expected = f"a value between {low:g} and {high:g}"
+    try:
+        array = _to_numpy(value)
+    except (TypeError, ValueError):
+        _fail(what, expected=expected, got=_show(value), hint=hint)
+    if array.ndim:
+        expected = f"every entry between {low:g} and {high:g}"
+    with _errstate(invalid="ignore"):
+        inside = _logical_and(_less_equal(low, array), _less_equal(array, high))
+    if inside.all():
+        return
+    got_text = _show(array)
+    if array.ndim:
+        first = next(zip(*_nonzero(_logical_not(inside)), strict=True))
+        got_text += f"\nat {_index_text(first)}: {_show(array[first])}"
+    _fail(what, expected=expected, got=got_text, hint=hint)
+
+
+def check_type(
+    got: Any, types: type | tuple[type, ...], what: str, hint: str | None = None
+) -> None:
+    """Check ``isinstance(got, types)``.
+
+    Args:
+        got: the student's value.
+        types: a type or a tuple of types.
+        what: what was checked, e.g. ``"the return value of policy(state)"``.
+        hint: one line that helps the student fix the mistake.
+
+    Raises:
+        GradingError: got is not an instance of any of the types.
+    """
+    __tracebackhide__ = True
+    if isinstance(got, types):
+        return
+    names = [_type_name(t) for t in (types if isinstance(types, tuple) else (types,))]
+    _fail(
+        f"the type of {what}",
+        expected=" or ".join(names),
+        got=f"{_type_name(type(got))} ({_show(got)})",
+        hint=hint,
+    )

@@ -1,0 +1,172 @@
+"""rlhelpers.testing: the message layout students read, and robustness to monkeypatching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rlhelpers.testing import (
+    GradingError,
+    check,
+    check_between,
+    check_close,
+    check_shape,
+    check_type,
+)
+
+
+def _message(function, *args, **kwargs) -> str:
+    with pytest.raises(GradingError) as caught:
+        function(*args, **kwargs)
+    assert isinstance(caught.value, AssertionError)
+    return str(caught.value)
+
+
+def test_check_layout_exactly():
+    message = _message(check, False, "answer_q1", expected="B", got="C", hint="reread 2.3")
+    assert message == (
+        "answer_q1 is not right.\n  expected: B\n  got:      'C'\n  hint: reread 2.3"
+    )
+
+
+def test_check_omits_missing_lines():
+    assert _message(check, False, "the loss") == "the loss is not right."
+    assert _message(check, 0, "x", hint="h") == "x is not right.\n  hint: h"
+
+
+def test_check_passes_on_truthy_values():
+    check(True, "x")
+    check(np.bool_(True), "x")
+    check(np.array([True, True]), "x")
+    check(torch.tensor(True), "x")
+    with pytest.raises(GradingError):
+        check(np.array([True, False]), "x")
+
+
+@pytest.mark.parametrize(
+    ("got", "expected"),
+    [
+        (1.0, 1.0),
+        (1, 1.0 + 1e-9),
+        ([1.0, 2.0], np.array([1.0, 2.0])),
+        (np.arange(6.0).reshape(2, 3), np.arange(6.0).reshape(2, 3)),
+        (torch.tensor([0.5, 1.5], requires_grad=True) * 1, [0.5, 1.5]),
+        (torch.tensor(2.0, dtype=torch.bfloat16), 2.0),
+        ([torch.tensor(1.0), torch.tensor(2.0)], [1.0, 2.0]),
+        (np.array([np.nan, 1.0]), np.array([np.nan, 1.0])),
+        (np.inf, np.inf),
+        (np.float32(0.1), 0.1),
+        (np.array([True, False]), [1, 0]),
+    ],
+)
+def test_check_close_passes_on_equal_inputs(got, expected):
+    check_close(got, expected, "x")
+
+
+def test_check_close_mismatch_message():
+    message = _message(
+        check_close, np.array([1.0, 2.0, 3.0]), [1.0, 2.0, 3.5], "returns", hint="look at G_2"
+    )
+    assert message.startswith("returns is not right.\n  expected: [1. , 2. , 3.5]\n")
+    assert "  got:      [1., 2., 3.]\n" in message
+    assert "1 of 3 entries differ" in message
+    assert "max abs error 0.5" in message
+    assert "at [2]: expected 3.5, got 3.0" in message
+    assert message.endswith("\n  hint: look at G_2")
+
+
+def test_check_close_scalar_mismatch():
+    message = _message(check_close, 1.0, 1.5, "the mean")
+    assert message.startswith("the mean is not right.\n  expected: 1.5\n  got:      1.0\n")
+    assert "abs error 0.5" in message
+
+
+def test_check_close_big_arrays_are_summarised():
+    got = np.zeros((100, 100))
+    expected = np.ones((100, 100))
+    message = _message(check_close, got, expected, "V")
+    assert len(message) < 1200
+    assert "10000 of 10000 entries differ" in message
+    assert "at [0, 0]: expected 1.0, got 0.0" in message
+    assert "... and 9995 more" in message
+
+
+def test_check_close_shape_mismatch():
+    message = _message(check_close, np.zeros(3), np.zeros((3, 1)), "Q", hint="keepdims?")
+    assert message == (
+        "the shape of Q is not right.\n  expected: (3, 1)\n  got:      (3,)\n  hint: keepdims?"
+    )
+
+
+def test_check_close_reports_nan():
+    message = _message(check_close, np.array([1.0, np.nan, np.nan]), [1.0, 2.0, 3.0], "probs")
+    assert "contains NaN in 2 of 3 entries, the first at [1]" in message
+    assert "hint: NaN usually comes from" in message
+
+
+def test_check_close_none_and_non_numbers():
+    assert "forget to `return`" in _message(check_close, None, 1.0, "f(1)")
+    assert "cannot be read as numbers" in _message(check_close, "abc", 1.0, "f(1)")
+
+
+def test_check_close_tensor_on_any_device_with_grad():
+    got = torch.tensor([1.0, 2.0], requires_grad=True)
+    message = _message(check_close, got, [1.0, 3.0], "loss")
+    assert "at [1]: expected 3.0, got 2.0" in message
+
+
+def test_check_close_infinities():
+    with pytest.raises(GradingError):
+        check_close(np.inf, -np.inf, "x")
+    with pytest.raises(GradingError):
+        check_close(np.inf, 1e300, "x")
+
+
+def test_helpers_survive_monkeypatched_numpy(monkeypatch):
+    monkeypatch.setattr(np, "allclose", lambda *args, **kwargs: True)
+    monkeypatch.setattr(np, "isclose", lambda *args, **kwargs: True)
+    monkeypatch.setattr(np, "abs", lambda x: 0 * x)
+    monkeypatch.setattr(np, "asarray", lambda *args, **kwargs: np.zeros(1))
+    with pytest.raises(GradingError):
+        check_close([1.0, 2.0], [1.0, 3.0], "x")
+    check_close([1.0, 2.0], [1.0, 2.0], "x")
+    with pytest.raises(GradingError):
+        check_between(2.0, 0.0, 1.0, "p")
+
+
+def test_check_shape():
+    check_shape(np.zeros((3, 2)), (3, 2), "logits")
+    check_shape(torch.zeros(3, 2), (3, None), "logits")
+    check_shape([[1, 2], [3, 4]], (2, 2), "a list")
+    message = _message(check_shape, np.zeros((3, 2)), (3, None, 1), "logits", hint="unsqueeze")
+    assert message == (
+        "the shape of logits is not right.\n  expected: (3, any, 1)\n  got:      (3, 2)\n"
+        "  hint: unsqueeze"
+    )
+    assert "None" in _message(check_shape, None, (3,), "logits")
+
+
+def test_check_between():
+    check_between(0.5, 0.0, 1.0, "p")
+    check_between(np.array([0.0, 1.0]), 0.0, 1.0, "p")
+    check_between(torch.tensor(1.4), 1.35, 1.45, "average reward")
+    message = _message(check_between, 1.2, 0, 1, "p", hint="a probability")
+    assert message == (
+        "p is not right.\n  expected: a value between 0 and 1\n  got:      1.2\n"
+        "  hint: a probability"
+    )
+    message = _message(check_between, np.array([0.5, 1.2]), 0, 1, "probs")
+    assert "every entry between 0 and 1" in message and "at [1]: 1.2" in message
+    _message(check_between, float("nan"), 0, 1, "p")
+    _message(check_between, None, 0, 1, "p")
+
+
+def test_check_type():
+    check_type(3, int, "action")
+    check_type(np.int64(3), (int, np.integer), "action")
+    message = _message(check_type, 3.0, (int, np.integer), "action", hint="use int(...)")
+    assert message == (
+        "the type of action is not right.\n  expected: int or numpy.integer\n"
+        "  got:      float (3.0)\n  hint: use int(...)"
+    )
