@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: help lab test lint format release validate autograde feedback grades bench clean
+.PHONY: help venv browser-deps lab test lint format release validate autograde feedback grades bench clean
 
 help:
 	@echo "make lab        set up and open JupyterLab on notebooks/ (students)"
@@ -26,6 +26,16 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		(apt-get install -y -q chromium >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || \
+		echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "no /usr/bin/chromium and no root apt-get: the browser tests will be skipped"; fi
+
 lab: $(STAMP)
 	$(PY) -m grader.lab
 
@@ -37,7 +47,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix rlhelpers grader tests solutions bench
 	$(VENV)/bin/ruff format rlhelpers grader tests solutions bench
 
-test: $(STAMP) lint
+test: $(STAMP) browser-deps lint
 	$(PY) -m grader.release --sources-only
 	$(PY) -m grader.release --sources-only --root tests/fixtures/course
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=300 tests solutions

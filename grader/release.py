@@ -31,6 +31,8 @@ JUPYTEXT_CELL_KEYS = ("jupytext", "execution", "lines_to_next_cell", "lines_to_e
 def lesson_ids(root: Path = REPO) -> list[str]:
     """The lessons of a course: `solutions/<id>/<id>.py`, in order."""
     solutions = root / "solutions"
+    if not solutions.is_dir():
+        return []
     return sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.py").is_file())
 
 
