@@ -163,10 +163,14 @@ class Lesson:
         passing: list[str] = (),
         message_contains: str | None = None,
     ) -> None:
-        """Inject a mistake; its exercise's tests must fail helpfully, the others pass."""
+        """Inject a mistake; its exercise's tests must fail helpfully, the others pass.
+
+        The cells run in one throw-away copy of the lesson's namespace, as they
+        would in the student's kernel, so the lesson's own namespace stays clean.
+        """
         scratch = self.with_mistake(self.namespace(), answer_id, old, new)
         for gid in failing:
-            error = self._try(self.cell(gid), copy.copy(scratch))
+            error = self._try(self.cell(gid), scratch)
             assert error is not None, f"{gid} passed although {answer_id} holds {new!r}"
             assert isinstance(error, AssertionError), (
                 f"{gid} crashed instead of failing an assertion: {error!r}"
@@ -178,7 +182,7 @@ class Lesson:
                     f"{gid}'s message does not mention {message_contains!r}: {message}"
                 )
         for gid in passing:
-            error = self._try(self.cell(gid), copy.copy(scratch))
+            error = self._try(self.cell(gid), scratch)
             assert error is None, f"{gid} should be unaffected by the mistake but raised {error!r}"
 
 
