@@ -7,14 +7,19 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: help venv browser-deps lab test lint format release validate autograde feedback grades bench clean
+.PHONY: help venv browser-deps lab test lint format release validate autograde feedback grades bench clean \
+	sandbox-deps publish collect zip-collect student-bundle class-demo
 
 help:
 	@echo "make lab        set up and open JupyterLab on notebooks/ (students)"
 	@echo "make test       set up and run the whole test suite (maintainers, CI)"
 	@echo "make release    regenerate notebooks/ from solutions/ (instructors)"
 	@echo "make validate NB=notebooks/01_bandits/01_bandits.ipynb   nbgrader's Validate from a terminal"
+	@echo "make publish    release notebooks/ to students through nbgrader's exchange"
+	@echo "make collect    collect submissions from the exchange (zip-collect ZIP=... LESSON=...: from an LMS)"
 	@echo "make autograde | feedback | grades   grade collected submissions (see README)"
+	@echo "make student-bundle   build/student-bundle.zip: what students of a graded class get"
+	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make bench      runtime of every lesson, as a table"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -47,10 +52,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix rlhelpers grader tests solutions bench
 	$(VENV)/bin/ruff format rlhelpers grader tests solutions bench
 
-test: $(STAMP) browser-deps lint
+test: $(STAMP) browser-deps sandbox-deps lint
 	$(PY) -m grader.release --sources-only
 	$(PY) -m grader.release --sources-only --root tests/fixtures/course
-	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=300 tests solutions
+	# two test workers on two cores: one torch thread each, or they fight over the cores
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-cell-timeout=300 tests solutions
 
 release: $(STAMP)
 	$(PY) -m grader.release
@@ -59,16 +65,46 @@ validate: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m nbgrader validate "$(NB)"
 
-autograde: $(STAMP)
-	$(PY) -m grader.release --sources-only
-	for lesson in $$(ls solutions); do $(PY) -m nbgrader autograde $$lesson; done
+# Autograding runs students' code in a bubblewrap sandbox (grader/sandbox.py).
+# Installs it when missing (as root, with apt-get); RLCOURSE_SANDBOX=off skips
+# the sandbox entirely (trusted code only).
+sandbox-deps: $(STAMP)
+	@if [ "$${RLCOURSE_SANDBOX:-on}" = off ]; then echo "RLCOURSE_SANDBOX=off: grading without a sandbox"; exit 0; fi; \
+	if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing bubblewrap"; \
+	    (apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null)); \
+	  else \
+	    echo "bubblewrap is missing: sudo apt-get install bubblewrap (or RLCOURSE_SANDBOX=off, see README)"; exit 1; \
+	  fi; \
+	fi; \
+	$(PY) -m grader.sandbox
+
+publish: $(STAMP)
+	$(PY) -m grader.exchange release $(LESSONS)
+
+collect: $(STAMP)
+	$(PY) -m grader.exchange collect $(LESSONS)
+
+zip-collect: $(STAMP)
+	@test -n "$(ZIP)" -a -n "$(LESSON)" || { echo "usage: make zip-collect LESSON=01_bandits ZIP=downloads.zip"; exit 2; }
+	$(PY) -m grader.exchange zip-collect "$(LESSON)" "$(ZIP)"
+
+autograde: $(STAMP) sandbox-deps
+	$(PY) -m grader.autograde autograde $(if $(REGRADE),--regrade) $(LESSONS)
 
 feedback: $(STAMP)
-	for lesson in $$(ls solutions); do $(PY) -m nbgrader generate_feedback $$lesson; done
+	$(PY) -m grader.autograde feedback $(LESSONS)
 
 grades: $(STAMP)
-	$(PY) -m nbgrader export --to grader/work/grades.csv
-	@echo "wrote grader/work/grades.csv"
+	$(PY) -m grader.autograde grades
+
+student-bundle: $(STAMP)
+	$(PY) -m grader.bundle --out build/student-bundle.zip
+
+class-demo: $(STAMP) sandbox-deps
+	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo $(if $(COURSE),--course $(COURSE))
 
 bench: $(STAMP)
 	$(PY) -m bench.run

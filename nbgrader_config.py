@@ -39,3 +39,35 @@ c.CourseDirectory.ignore = [
 c.ExecutePreprocessor.timeout = 300
 c.Execute.timeout = 300
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# ---------------------------------------------------------------- grading (issue 7)
+# Per-cell time limit of autograding; RLCOURSE_CELL_TIMEOUT lowers it in tests.
+CELL_TIMEOUT = int(os.environ.get("RLCOURSE_CELL_TIMEOUT", "300"))
+# Autograding executes students' code with grader.guard.GuardedExecute: a
+# bubblewrap sandbox (grader/sandbox.py: no network, no solutions/ or
+# grader/work, read-only system, RLCOURSE_MEMORY_LIMIT address space), test
+# helpers restored before every grade cell, and a kernel crash ends only that
+# notebook's remaining cells. Validate (students) keeps the plain kernel.
+c.Autograde.autograde_preprocessors = [
+    "grader.guard.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.GuardedExecute.timeout = CELL_TIMEOUT
+c.GuardedExecute.release_directory = os.path.join(ROOT, "notebooks")
+# A deleted test cell is put back, so the original tests still run.
+c.OverwriteCells.add_missing_cells = True
+# The exchange of a shared server; students and instructors use the same root.
+c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
+c.ZipCollectApp.downloaded_directory = "grader/work/downloaded"
+# zip_collect (submissions downloaded from an LMS): files named
+# <student>_<lesson>.ipynb, e.g. jdoe_01_bandits.ipynb (no "_" in the student id).
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
+# (nbgrader matches the regular expression against the extracted file's full path)
+c.FileNameCollectorPlugin.named_regexp = (
+    r"^(?:.*/)?(?P<student_id>[^_/]+)_(?P<file_id>\d\d_\w+\.ipynb)$"
+)

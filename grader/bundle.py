@@ -1,0 +1,136 @@
+"""What students of a graded class get: a zip without solutions or hidden tests.
+
+    python -m grader.bundle                  # build/student-bundle.zip
+    python -m grader.bundle --out FILE.zip --root DIR
+
+The zip holds the released notebooks (notebooks/), the rlhelpers package,
+requirements.txt, environment.yml, a pyproject.toml that installs rlhelpers
+only, a small Makefile (lab, validate) and a student README. It never holds
+solutions/, grader/, tests/, bench/ or nbgrader_config.py: the public
+repository is the instructor's, a graded class hands out this bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import zipfile
+from pathlib import Path
+
+from grader.release import REPO, lesson_ids
+
+TOP = "rl-foundations"
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
+
+STUDENT_README = """\
+# Reinforcement Learning Foundations (student edition)
+
+```
+make lab        # set up (first run: a few minutes) and open the course in JupyterLab
+```
+
+or by hand, with Python 3.11:
+
+```
+python3.11 -m venv .venv
+.venv/bin/pip install -r requirements.txt
+.venv/bin/pip install -e .
+.venv/bin/jupyter lab notebooks/
+```
+
+Each lesson is one notebook in `notebooks/`:
+
+{lessons}
+
+Work through a notebook top to bottom. Exercise cells say
+`raise NotImplementedError()` until you fill them in, and each exercise is
+followed by a test cell. Do not edit or delete the test cells: grading runs the
+original tests, plus hidden tests that check the same functions more
+thoroughly, so a passing Validate is necessary but not sufficient. Press
+**Validate** in JupyterLab, or run
+
+```
+make validate NB=notebooks/01_bandits/01_bandits.ipynb
+```
+
+Hand in `notebooks/NN_topic/NN_topic.ipynb` under exactly that file name, as
+your course tells you (`nbgrader submit NN_topic --course rl-foundations` on
+the course server, or upload it to the learning-management system as
+`<your id>_NN_topic.ipynb`). Grading runs your notebook with a time limit per
+cell and a memory limit, without network access.
+"""
+
+STUDENT_MAKEFILE = """\
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+.PHONY: lab validate
+$(STAMP): requirements.txt pyproject.toml
+\ttest -x $(PY) || python3.11 -m venv .venv
+\t$(PY) -m pip install --quiet -r requirements.txt
+\t$(PY) -m pip install --quiet --no-deps -e .
+\ttouch $(STAMP)
+
+lab: $(STAMP)
+\t$(PY) -m jupyter lab notebooks/
+
+validate: $(STAMP)
+\t@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
+\t$(PY) -m nbgrader validate "$(NB)"
+"""
+
+
+def student_pyproject(text: str) -> str:
+    """The repository's pyproject.toml, installing rlhelpers only, without tool settings."""
+    text = text.split("\n[tool.pytest", 1)[0]
+    return re.sub(r"include = \[[^\]]*\]", 'include = ["rlhelpers*"]', text).rstrip() + "\n"
+
+
+def files(root: Path = REPO) -> dict[str, bytes]:
+    """{path inside the zip: content} of the student bundle."""
+    lessons = lesson_ids(root) or sorted(
+        p.name for p in (root / "notebooks").iterdir() if p.is_dir()
+    )
+    content: dict[str, bytes] = {}
+    for lesson in lessons:
+        notebook = root / "notebooks" / lesson / f"{lesson}.ipynb"
+        if not notebook.is_file():
+            raise FileNotFoundError(f"{notebook} is missing: run `make release` first")
+        content[f"notebooks/{lesson}/{lesson}.ipynb"] = notebook.read_bytes()
+    for path in sorted((REPO / "rlhelpers").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            content[str(path.relative_to(REPO))] = path.read_bytes()
+    for name in ("requirements.txt", "environment.yml"):
+        if (REPO / name).exists():
+            content[name] = (REPO / name).read_bytes()
+    content["pyproject.toml"] = student_pyproject((REPO / "pyproject.toml").read_text()).encode()
+    content["Makefile"] = STUDENT_MAKEFILE.encode()
+    listing = "\n".join(f"- `notebooks/{lesson}/{lesson}.ipynb`" for lesson in lessons)
+    content["README.md"] = STUDENT_README.format(lessons=listing).encode()
+    return content
+
+
+def build(out: Path, root: Path = REPO) -> Path:
+    """Write the student bundle zip (every file under rl-foundations/)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files(root).items()):
+            info = zipfile.ZipInfo(f"{TOP}/{name}", date_time=ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=REPO, help="course folder")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "student-bundle.zip")
+    args = parser.parse_args(argv)
+    path = build(args.out.resolve(), args.root.resolve())
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

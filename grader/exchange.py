@@ -1,0 +1,141 @@
+"""nbgrader's exchange for a shared server, and collecting files downloaded from an LMS.
+
+    python -m grader.exchange release [LESSON ...]      # publish notebooks/ to students
+    python -m grader.exchange collect [LESSON ...]      # exchange -> grader/work/submitted
+    python -m grader.exchange zip-collect LESSON PATH   # zip/folder of <student>_<lesson>.ipynb
+
+The exchange root is `c.Exchange.root` in nbgrader_config.py
+(`NBGRADER_EXCHANGE`, default /srv/nbgrader/exchange); `--exchange DIR`
+overrides it. Students run, from their own home folder,
+
+    nbgrader fetch_assignment 01_bandits --course rl-foundations
+    nbgrader submit 01_bandits --course rl-foundations
+
+Collecting keeps every submission in the exchange (a student may submit many
+times) and copies the latest one of each student to grader/work/submitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import zipfile
+from pathlib import Path
+
+from grader.nbgrader_cli import run_nbgrader
+from grader.release import REPO, lesson_ids
+
+COURSE_ID = "rl-foundations"
+
+
+def _exchange_args(exchange: Path | None) -> list[str]:
+    return [f"--Exchange.root={exchange}"] if exchange else []
+
+
+def prepare_exchange(exchange: Path) -> Path:
+    """An exchange folder that every user of the machine may write to (nbgrader's layout)."""
+    exchange.mkdir(parents=True, exist_ok=True)
+    exchange.chmod(0o777)
+    return exchange
+
+
+def release_assignment(root: Path, lesson: str, exchange: Path | None = None) -> None:
+    """Copy notebooks/<lesson> to the exchange's outbound folder."""
+    run_nbgrader(
+        ["release_assignment", lesson, "--force", "--log-level=WARN", *_exchange_args(exchange)],
+        root,
+    )
+
+
+def _student_side(action: str, home: Path, lesson: str, student: str, exchange: Path | None):
+    """nbgrader's fetch_assignment / submit for one student, in this process (fast)."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+    from traitlets.config import Config
+
+    config = Config()
+    if exchange:
+        config.Exchange.root = str(exchange)
+    config.Exchange.assignment_dir = str(home)
+    coursedir = CourseDirectory(config=config, root=str(home))
+    coursedir.course_id = COURSE_ID
+    coursedir.assignment_id = lesson
+    coursedir.student_id = student
+    kind = ExchangeFetchAssignment if action == "fetch" else ExchangeSubmit
+    step = kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+    step.start()
+
+
+def fetch_assignment(
+    home: Path, lesson: str, exchange: Path | None = None, student: str = "student"
+) -> Path:
+    """`nbgrader fetch_assignment LESSON` in a student's home: it lands in home/<lesson>/."""
+    home.mkdir(parents=True, exist_ok=True)
+    _student_side("fetch", home, lesson, student, exchange)
+    return home / lesson
+
+
+def submit(home: Path, lesson: str, student: str, exchange: Path | None = None) -> None:
+    """`nbgrader submit LESSON --student STUDENT` in a student's home: hands in home/<lesson>/."""
+    _student_side("submit", home, lesson, student, exchange)
+
+
+def collect(root: Path, lesson: str, exchange: Path | None = None) -> None:
+    """The latest submission of every student -> grader/work/submitted (newer replace older)."""
+    run_nbgrader(
+        ["collect", lesson, "--update", "--log-level=WARN", *_exchange_args(exchange)], root
+    )
+
+
+def inbound(exchange: Path, student: str, lesson: str) -> list[Path]:
+    """Every submission a student made of a lesson that the exchange keeps."""
+    folder = exchange / COURSE_ID / "inbound"
+    return sorted(folder.glob(f"{student}+{lesson}+*"))
+
+
+def zip_collect(root: Path, lesson: str, source: Path) -> None:
+    """Submissions downloaded from an LMS -> grader/work/submitted.
+
+    `source` is a zip file or a folder of notebooks named `<student>_<lesson>.ipynb`
+    (for example `jdoe_01_bandits.ipynb`; the student id has no underscore). The
+    pattern is `c.FileNameCollectorPlugin.named_regexp` in nbgrader_config.py.
+    """
+    archive = root / "grader" / "work" / "downloaded" / lesson / "archive"
+    archive.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                shutil.copy2(path, archive / path.name)
+    elif zipfile.is_zipfile(source):
+        shutil.copy2(source, archive / source.name)
+    else:
+        raise ValueError(f"{source} is neither a folder nor a zip file")
+    run_nbgrader(["zip_collect", lesson, "--force", "--log-level=WARN"], root)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["release", "collect", "zip-collect"])
+    parser.add_argument("args", nargs="*", help="lesson ids (zip-collect: LESSON PATH)")
+    parser.add_argument("--root", type=Path, default=REPO, help="course folder")
+    parser.add_argument("--exchange", type=Path, default=None, help="exchange root")
+    options = parser.parse_args(argv)
+    root = options.root.resolve()
+    if options.step == "zip-collect":
+        if len(options.args) != 2:
+            parser.error("zip-collect needs LESSON PATH")
+        zip_collect(root, options.args[0], Path(options.args[1]).resolve())
+        print(f"collected {options.args[1]} into grader/work/submitted")
+        return
+    for lesson in options.args or lesson_ids(root):
+        if options.step == "release":
+            release_assignment(root, lesson, options.exchange)
+            print(f"released {lesson} to the exchange")
+        else:
+            collect(root, lesson, options.exchange)
+            print(f"collected {lesson}")
+
+
+if __name__ == "__main__":
+    main()

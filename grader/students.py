@@ -1,0 +1,320 @@
+"""Simulated students: a good, a partial, an untouched and one bad submission of each kind.
+
+Every builder works on any lesson: it starts from the released notebook and
+the instructor notebook (for the reference answers) and returns the files the
+student hands in, {file name: bytes}. The class demo and the grading tests use
+them; `EXPECTED` says how each one must end.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+from grader.grading import fill_answers
+
+Files = dict[str, bytes]
+
+
+def _answer_indices(notebook: nbformat.NotebookNode) -> list[int]:
+    """Indices of the answer code cells (nbgrader solution cells that are code)."""
+    return [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def _test_indices(notebook: nbformat.NotebookNode) -> list[int]:
+    return [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def _files(lesson: str, notebook: nbformat.NotebookNode) -> Files:
+    return {f"{lesson}.ipynb": nbformat.writes(notebook).encode()}
+
+
+def _defined_names(source: str) -> list[str]:
+    """Functions and classes an answer cell defines."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+    ]
+
+
+def _prepend_to_answer(
+    perfect: nbformat.NotebookNode, which: int, code: str
+) -> nbformat.NotebookNode:
+    """The perfect notebook with `code` run before the answer of answer cell number `which`."""
+    index = _answer_indices(perfect)[which]
+    perfect.cells[index].source = code + "\n" + perfect.cells[index].source
+    return perfect
+
+
+def middle(perfect: nbformat.NotebookNode) -> int:
+    """The answer cell in the middle (the second of two): earlier exercises keep points."""
+    return len(_answer_indices(perfect)) // 2
+
+
+Builder = Callable[[str, nbformat.NotebookNode, nbformat.NotebookNode, dict], Files]
+
+
+def perfect(lesson, release, instructor, context) -> Files:
+    return _files(lesson, fill_answers(release, instructor))
+
+
+def partial(lesson, release, instructor, context) -> Files:
+    """The first half of the answer cells (rounded up) filled in, the rest untouched."""
+    filled = fill_answers(release, instructor)
+    notebook = nbformat.from_dict(release)
+    answers = _answer_indices(notebook)
+    for index in answers[: (len(answers) + 1) // 2]:
+        notebook.cells[index].source = filled.cells[index].source
+    return _files(lesson, notebook)
+
+
+def untouched(lesson, release, instructor, context) -> Files:
+    return _files(lesson, release)
+
+
+def syntax_error(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    return _files(lesson, _prepend_to_answer(notebook, 0, "def broken(:\n    pass"))
+
+
+def exception(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    return _files(lesson, _prepend_to_answer(notebook, 0, "raise ValueError('a bug in my answer')"))
+
+
+def infinite_loop(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    return _files(lesson, _prepend_to_answer(notebook, 0, "while True:\n    pass"))
+
+
+def stubborn_loop(lesson, release, instructor, context) -> Files:
+    """An infinite loop in the middle answer that swallows the interrupt."""
+    notebook = fill_answers(release, instructor)
+    code = "while True:\n    try:\n        while True:\n            pass\n"
+    code += "    except KeyboardInterrupt:\n        pass"
+    return _files(lesson, _prepend_to_answer(notebook, middle(notebook), code))
+
+
+def memory_hog(lesson, release, instructor, context) -> Files:
+    """Asks for 64 GiB at once: the address-space limit refuses it (nothing is touched)."""
+    notebook = fill_answers(release, instructor)
+    code = "hog = bytearray(64 * 2**30)"
+    return _files(lesson, _prepend_to_answer(notebook, 0, code))
+
+
+def sys_exit(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    return _files(lesson, _prepend_to_answer(notebook, middle(notebook), "import sys\nsys.exit(1)"))
+
+
+def os_exit(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    return _files(lesson, _prepend_to_answer(notebook, middle(notebook), "import os\nos._exit(1)"))
+
+
+def killed_kernel(lesson, release, instructor, context) -> Files:
+    notebook = fill_answers(release, instructor)
+    code = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    return _files(lesson, _prepend_to_answer(notebook, middle(notebook), code))
+
+
+def test_cell_pass(lesson, release, instructor, context) -> Files:
+    """Every test cell replaced by `pass`, answers untouched: the original tests still run."""
+    notebook = nbformat.from_dict(release)
+    for index in _test_indices(notebook):
+        notebook.cells[index].source = "pass"
+    return _files(lesson, notebook)
+
+
+def test_cell_deleted(lesson, release, instructor, context) -> Files:
+    """Every test cell deleted, answers right: the original tests are put back and pass."""
+    notebook = fill_answers(release, instructor)
+    tests = set(_test_indices(notebook))
+    notebook.cells = [c for i, c in enumerate(notebook.cells) if i not in tests]
+    return _files(lesson, notebook)
+
+
+TAMPER = """\
+import sys
+import numpy
+numpy.allclose = lambda *a, **k: True
+numpy.isclose = lambda a, b, *args, **k: numpy.ones(numpy.shape(a), dtype=bool)
+numpy.testing.assert_allclose = lambda *a, **k: None
+numpy.array_equal = lambda *a, **k: True
+if "torch" in sys.modules:
+    sys.modules["torch"].allclose = lambda *a, **k: True
+    sys.modules["torch"].testing.assert_close = lambda *a, **k: None
+import rlhelpers.testing
+for _name in rlhelpers.testing.__all__:
+    if _name.startswith("check"):
+        setattr(rlhelpers.testing, _name, lambda *a, **k: None)
+        globals()[_name] = lambda *a, **k: None
+"""
+
+
+def tamper(lesson, release, instructor, context) -> Files:
+    """Wrong answers, and every test helper (numpy, torch, rlhelpers.testing) made to pass."""
+    notebook = nbformat.from_dict(release)
+    answers = _answer_indices(notebook)
+    for position, index in enumerate(answers):
+        names = _defined_names(fill_answers(release, instructor).cells[index].source)
+        wrong = "".join(f"def {name}(*args, **kwargs):\n    return 0\n\n" for name in names)
+        notebook.cells[index].source = (TAMPER if position == 0 else "") + wrong
+    return _files(lesson, notebook)
+
+
+def invalid_json(lesson, release, instructor, context) -> Files:
+    text = nbformat.writes(fill_answers(release, instructor))
+    return {f"{lesson}.ipynb": text[: len(text) // 2].encode()}
+
+
+def wrong_name(lesson, release, instructor, context) -> Files:
+    return {f"{lesson} (1).ipynb": perfect(lesson, release, instructor, context)[f"{lesson}.ipynb"]}
+
+
+SNOOP = """\
+import glob, os, socket
+ROOT = {root!r}
+attempts = {{}}
+def attempt(what, action):
+    try:
+        attempts[what] = "SUCCEEDED: " + repr(action())[:80]
+    except Exception as error:
+        attempts[what] = "blocked: " + type(error).__name__
+attempt("list solutions", lambda: glob.glob(ROOT + "/solutions/*/*") or 1 / 0)
+attempt("read a solution", lambda: open(glob.glob(ROOT + "/solutions/*/*.py")[0]).read())
+attempt("read the gradebook", lambda: open(ROOT + "/grader/work/gradebook.db", "rb").read(16))
+attempt("read other submissions", lambda: os.listdir(ROOT + "/grader/work/submitted"))
+attempt("write outside its folder", lambda: open(ROOT + "/ESCAPED.txt", "w").write("x"))
+attempt("write to the home folder", lambda: open(os.path.expanduser("~/E.txt"), "w").write("x"))
+attempt("open a network connection", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+attempt("resolve a host name", lambda: socket.gethostbyname("pypi.org"))
+for what, result in attempts.items():
+    print(f"{{what}}: {{result}}")
+leaked = [w for w, r in attempts.items() if r.startswith("SUCCEEDED")]
+if not leaked:
+    raise NotImplementedError("sandboxed: nothing to copy")
+# had the sandbox leaked the solutions, the reference answers would be copied here
+"""
+
+
+def snoop(lesson, release, instructor, context) -> Files:
+    """Stub answers, plus an attempt to read the solutions and gradebook, write, and connect."""
+    notebook = nbformat.from_dict(release)
+    index = _answer_indices(notebook)[0]
+    notebook.cells[index].source = SNOOP.format(root=str(context["root"]))
+    return _files(lesson, notebook)
+
+
+KINDS: dict[str, Builder] = {
+    "perfect": perfect,
+    "partial": partial,
+    "untouched": untouched,
+    "syntax_error": syntax_error,
+    "exception": exception,
+    "infinite_loop": infinite_loop,
+    "stubborn_loop": stubborn_loop,
+    "memory_hog": memory_hog,
+    "sys_exit": sys_exit,
+    "os_exit": os_exit,
+    "killed_kernel": killed_kernel,
+    "test_cell_pass": test_cell_pass,
+    "test_cell_deleted": test_cell_deleted,
+    "tamper": tamper,
+    "invalid_json": invalid_json,
+    "wrong_name": wrong_name,
+    "snoop": snoop,
+}
+"""Every simulated student; the demo adds 'twice' (untouched, then perfect)."""
+
+# How each one must end: the exercises that lose points, in words (README, demo).
+EXPECTED = {
+    "perfect": "every autograded point",
+    "partial": "the points of the exercises it answered",
+    "untouched": "0 points",
+    "syntax_error": "SyntaxError in the first answer cell: that exercise 0, the others full",
+    "exception": "ValueError in the first answer cell: that exercise 0, the others full",
+    "infinite_loop": "CellTimeoutError (per-cell time limit): that exercise 0, the others full",
+    "stubborn_loop": "swallows the interrupt: the kernel is stopped, earlier exercises full, "
+    "the middle one and later ones 0 (not run)",
+    "memory_hog": "MemoryError (address-space limit): that exercise 0, the others full",
+    "sys_exit": "SystemExit in the middle answer cell: that exercise 0, the others full",
+    "os_exit": "kernel died in the middle: earlier exercises full, later ones 0 (not run)",
+    "killed_kernel": "kernel killed in the middle: earlier exercises full, later ones 0 (not run)",
+    "test_cell_pass": "test cells restored from the gradebook: 0 points (answers are stubs)",
+    "test_cell_deleted": "test cells put back from the gradebook and run: every autograded point",
+    "tamper": "numpy/torch/rlhelpers helpers restored before each test: 0 points",
+    "invalid_json": "not a valid notebook: 0 points, status 'invalid notebook'",
+    "wrong_name": "wrong file name: 0 points, status 'wrong file name'",
+    "snoop": "every attempt blocked by the sandbox: 0 points",
+    "twice": "two submissions kept in the exchange, the later (perfect) one graded",
+}
+
+
+def write_files(folder: Path, files: Files) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+def build_class(root: Path, lesson: str, kinds: list[str] | None = None) -> dict[str, Files]:
+    """{kind: files} for a released course folder (snoop aims at `root`)."""
+    release = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
+    reference = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    return {
+        kind: KINDS[kind](lesson, release, reference, {"root": root}) for kind in kinds or KINDS
+    }
+
+
+def write_zip(path: Path, submissions: dict[str, Files]) -> None:
+    """Submissions as `<kind>/<file name>` entries of a zip with fixed timestamps."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for kind, files in sorted(submissions.items()):
+            for name, data in sorted(files.items()):
+                archive.writestr(zipfile.ZipInfo(f"{kind}/{name}", (2020, 1, 1, 0, 0, 0)), data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write the bad submissions of a lesson as a zip (tests/fixtures/submissions)."""
+    import argparse
+    import tempfile
+
+    from grader.demo import copy_course
+    from grader.release import release
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--course", type=Path, required=True)
+    parser.add_argument("--lesson", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = copy_course(args.course.resolve(), Path(tmp), [args.lesson])
+        release(root, [args.lesson])
+        corpus = build_class(root, args.lesson, [k for k in KINDS if k != "snoop"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_zip(args.out, corpus)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""The class demo on the fixture course, and the outcome of every bad submission.
+
+One module-scoped run of `grader.demo` (release, fetch, submit, collect,
+autograde, feedback, export through a temporary exchange) grades one
+simulated student of each kind in grader.students; each test asserts one
+kind's outcome. The per-cell time limit is lowered to a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import zipfile
+
+import nbformat
+import pytest
+from course_tools import FIXTURE_COURSE, REPO, notebook_text, secret_lines
+
+from grader import autograde, bundle, demo, exchange, sandbox
+from grader.release import lesson_ids
+
+FIXTURE = "00_fixture"
+CORPUS = REPO / "tests" / "fixtures" / "submissions" / f"{FIXTURE}.zip"
+TESTS = ("test_discounted_sum", "test_greedy_action")
+# points of (test_discounted_sum, test_greedy_action); the manual answer is never autograded
+EXPECTED_POINTS = {
+    "perfect": (2, 3),
+    "partial": (2, 0),
+    "untouched": (0, 0),
+    "syntax_error": (0, 3),
+    "exception": (0, 3),
+    "infinite_loop": (0, 3),
+    "stubborn_loop": (2, 0),
+    "memory_hog": (0, 3),
+    "sys_exit": (2, 0),
+    "os_exit": (2, 0),
+    "killed_kernel": (2, 0),
+    "test_cell_pass": (0, 0),
+    "test_cell_deleted": (2, 3),
+    "tamper": (0, 0),
+    "invalid_json": (0, 0),
+    "wrong_name": (0, 0),
+    "snoop": (0, 0),
+    "twice": (2, 3),
+}
+# (status, text that the outcome's details must contain)
+EXPECTED_OUTCOME = {
+    "perfect": ("graded", "every test passed"),
+    "syntax_error": ("graded", "discounted_sum: SyntaxError"),
+    "exception": ("graded", "discounted_sum: ValueError: a bug in my answer"),
+    "infinite_loop": ("graded", "discounted_sum: CellTimeoutError"),
+    "stubborn_loop": ("graded", "greedy_action: CellTimeoutError: the cell ran past the time"),
+    "memory_hog": ("graded", "discounted_sum: MemoryError"),
+    "sys_exit": ("graded", "greedy_action: SystemExit"),
+    "os_exit": ("graded", "greedy_action: KernelDied: the kernel died"),
+    "killed_kernel": ("graded", "test_greedy_action: KernelDied: not run"),
+    "test_cell_pass": ("graded", "test_discounted_sum: NotImplementedError"),
+    "tamper": ("graded", "test_discounted_sum: GradingError"),
+    "invalid_json": ("invalid notebook", "is not a valid notebook"),
+    "wrong_name": ("wrong file name", "expected 00_fixture.ipynb, found ['00_fixture (1).ipynb']"),
+}
+
+pytestmark = pytest.mark.skipif(
+    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
+)
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    saved = os.environ.get("RLCOURSE_CELL_TIMEOUT")
+    os.environ["RLCOURSE_CELL_TIMEOUT"] = "5"
+    try:
+        result = demo.run_demo(
+            FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("RLCOURSE_CELL_TIMEOUT")
+        else:
+            os.environ["RLCOURSE_CELL_TIMEOUT"] = saved
+    return result
+
+
+def cell_points(root, student):
+    from grader.grading import cell_scores
+
+    return {s.grade_id: s.score for s in cell_scores(root, FIXTURE, student)}
+
+
+def test_every_student_is_graded(demo_run):
+    graded = {(o.student, o.lesson) for o in demo_run.outcomes}
+    assert graded == {(kind, FIXTURE) for kind in EXPECTED_POINTS}
+    for kind in EXPECTED_POINTS:
+        assert kind in demo_run.table
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_POINTS))
+def test_points_of_each_submission(demo_run, kind):
+    points = cell_points(demo_run.root, kind)
+    assert tuple(points[t] for t in TESTS) == EXPECTED_POINTS[kind], points
+    assert points["why_greedy"] == 0, "a written answer is graded by hand, never automatically"
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_OUTCOME))
+def test_outcome_says_what_happened(demo_run, kind):
+    (outcome,) = [o for o in demo_run.outcomes if o.student == kind]
+    status, text = EXPECTED_OUTCOME[kind]
+    assert outcome.status == status
+    assert text in outcome.details, outcome.details
+    assert outcome.score == sum(EXPECTED_POINTS[kind])
+
+
+def test_submissions_are_never_modified(demo_run):
+    """What each student handed in is byte for byte what grader/work/submitted holds."""
+    workdir = demo_run.root.parent
+    state = autograde.load_state(demo_run.root)
+    for kind in EXPECTED_POINTS:
+        handed_in = workdir / "students" / kind / FIXTURE
+        kept = demo_run.root / "grader" / "work" / "submitted" / kind / FIXTURE
+        for path in handed_in.iterdir():
+            assert sha256(path) == sha256(kept / path.name), f"{kind}: {path.name} changed"
+        assert state[f"{kind}/{FIXTURE}"]["hash"] == autograde.fingerprint(kept)
+
+
+def test_graded_submissions_are_the_kept_corpus(demo_run):
+    """tests/fixtures/submissions/00_fixture.zip holds exactly what the bad students handed in.
+
+    Regenerate it with
+    `python -m grader.students --course tests/fixtures/course --lesson 00_fixture
+    --out tests/fixtures/submissions/00_fixture.zip` after changing grader/students.py.
+    """
+    submitted = demo_run.root / "grader" / "work" / "submitted"
+    with zipfile.ZipFile(CORPUS) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    assert {name.split("/")[0] for name in entries} == set(EXPECTED_POINTS) - {"snoop", "twice"}
+    for name, data in entries.items():
+        kind, file_name = name.split("/", 1)
+        kept = submitted / kind / FIXTURE / file_name
+        assert kept.read_bytes() == data, f"{name} differs from what {kind} handed in"
+
+
+def test_sandbox_kept_the_snoop_out(demo_run):
+    graded = demo_run.root / "grader/work/autograded/snoop" / FIXTURE / f"{FIXTURE}.ipynb"
+    (cell,) = [
+        c
+        for c in nbformat.read(graded, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "discounted_sum"
+    ]
+    printed = "".join(o.get("text", "") for o in cell.outputs)
+    for attempt in (
+        "list solutions",
+        "read a solution",
+        "read the gradebook",
+        "read other submissions",
+        "open a network connection",
+        "resolve a host name",
+    ):
+        assert f"{attempt}: blocked" in printed, printed
+    assert not list(demo_run.root.parent.rglob("ESCAPED.txt")), "a write reached the disk"
+    assert not (REPO / "ESCAPED.txt").exists()
+
+
+def test_latest_of_two_submissions_counts_and_both_are_kept(demo_run):
+    kept = exchange.inbound(demo_run.exchange, "twice", FIXTURE)
+    assert len(kept) == 2
+    assert cell_points(demo_run.root, "twice") == cell_points(demo_run.root, "perfect")
+
+
+def test_feedback_and_grades_for_every_student(demo_run):
+    feedback = demo_run.root / "grader" / "work" / "feedback"
+    for kind in EXPECTED_POINTS:
+        page = feedback / kind / FIXTURE / f"{FIXTURE}.html"
+        assert page.exists(), kind
+    assert (
+        "is not a valid notebook"
+        in (feedback / "invalid_json" / FIXTURE / f"{FIXTURE}.html").read_text()
+    )
+    with open(demo_run.grades_csv) as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == set(EXPECTED_POINTS)
+    for kind, points in EXPECTED_POINTS.items():
+        assert float(rows[kind]["raw_score"]) == sum(points), kind
+        assert rows[kind]["assignment"] == FIXTURE
+
+
+def test_a_second_run_resumes_and_grades_the_same(demo_run):
+    root = demo_run.root
+    before = {(o.student, o.score) for o in demo_run.outcomes}
+    said = []
+    autograde.autograde(root, echo=said.append)
+    assert said == [
+        "nothing new to grade in " + str(root / "grader/work/submitted") + " (18 graded before)"
+    ]
+    # an interrupted run: the state lost two entries -> only those two are graded again
+    state = autograde.load_state(root)
+    for kind in ("perfect", "tamper"):
+        del state[f"{kind}/{FIXTURE}"]
+    autograde.save_state(root, state)
+    said.clear()
+    after = autograde.autograde(root, echo=said.append)
+    assert any("2 submission(s) (perfect, tamper)" in line for line in said), said
+    assert {(o.student, o.score) for o in after} == before
+
+
+def test_missing_sandbox_stops_grading(demo_run, monkeypatch):
+    monkeypatch.setattr(sandbox, "_bwrap", lambda: None)
+    monkeypatch.delenv(sandbox.OPT_OUT_VARIABLE, raising=False)
+    with pytest.raises(sandbox.SandboxUnavailable, match="RLCOURSE_SANDBOX=off"):
+        autograde.autograde(demo_run.root, regrade=True)
+    assert autograde.load_state(demo_run.root), "the state of earlier runs is kept"
+
+
+def test_student_bundle_has_no_solutions(demo_run, tmp_path):
+    root = demo_run.root
+    path = bundle.build(tmp_path / "bundle.zip", root)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        text = "\n".join(
+            notebook_text(nbformat.reads(archive.read(n).decode(), as_version=4))
+            for n in names
+            if n.endswith(".ipynb")
+        )
+        everything = "\n".join(archive.read(n).decode(errors="replace") for n in names)
+    inside = {n.split("/", 1)[1] for n in names}
+    assert f"notebooks/{FIXTURE}/{FIXTURE}.ipynb" in inside
+    assert {"README.md", "requirements.txt", "pyproject.toml", "rlhelpers/__init__.py"} <= inside
+    for forbidden in ("solutions/", "grader/", "tests/", "bench/", "nbgrader_config.py"):
+        assert not [n for n in inside if n.startswith(forbidden)], forbidden
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+        assert marker not in everything
+    source = (root / "solutions" / FIXTURE / f"{FIXTURE}.py").read_text()
+    assert not [line for line in secret_lines(source) if line in text]
+    assert 'include = ["rlhelpers*"]' in archive_text(path, "pyproject.toml")
+
+
+def archive_text(path, name):
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(f"{bundle.TOP}/{name}").decode()
+
+
+def test_real_course_bundle_has_no_solution_files(tmp_path):
+    """The real course's bundle: nothing of solutions/, no solution line of any lesson."""
+    if not all((REPO / "notebooks" / x / f"{x}.ipynb").exists() for x in lesson_ids(REPO)):
+        pytest.skip("notebooks/ is not released yet")
+    path = bundle.build(tmp_path / "bundle.zip", REPO)
+    with zipfile.ZipFile(path) as archive:
+        content = {n.split("/", 1)[1]: archive.read(n) for n in archive.namelist()}
+    assert not [n for n in content if n.startswith(("solutions/", "grader/", "tests/"))]
+    # rlhelpers is the public infrastructure package, shipped as it is in the repository
+    for name, data in content.items():
+        if name.startswith("rlhelpers/"):
+            assert data == (REPO / name).read_bytes(), name
+    others = "\n".join(
+        data.decode(errors="replace")
+        for name, data in content.items()
+        if not name.startswith(("rlhelpers/", "notebooks/"))
+    )
+    for lesson in lesson_ids(REPO):
+        source = (REPO / "solutions" / lesson / f"{lesson}.py").read_text()
+        # a lesson's secrets against its own notebook (another lesson may share a line)
+        everything = others + content[f"notebooks/{lesson}/{lesson}.ipynb"].decode()
+        leaked = [line for line in secret_lines(source) if line in everything]
+        assert not leaked, f"{lesson}: {leaked[:3]}"
+        for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in everything
+
+
+def test_zip_collect_from_an_lms_download(demo_run, tmp_path):
+    root = demo_run.root
+    release = root / "notebooks" / FIXTURE / f"{FIXTURE}.ipynb"
+    download = tmp_path / "download.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.write(release, f"alice_{FIXTURE}.ipynb")
+        archive.write(release, f"bob_{FIXTURE}.ipynb")
+        archive.write(release, f"carol-{FIXTURE}.ipynb")  # does not match the documented pattern
+    exchange.zip_collect(root, FIXTURE, download)
+    submitted = root / "grader" / "work" / "submitted"
+    for student in ("alice", "bob"):
+        assert sha256(submitted / student / FIXTURE / f"{FIXTURE}.ipynb") == sha256(release)
+    assert not (submitted / "carol").exists()
+    assert json.loads(json.dumps(autograde.submissions(root))).count(["alice", FIXTURE]) == 1
