@@ -67,3 +67,11 @@ def test_exercise_headings_state_their_points(lesson):
 def test_at_least_two_plots(lesson):
     shows = sum(c.source.count("plt.show()") for c in lesson.code_cells)
     assert shows >= 2, f"{lesson.lesson_id} shows {shows} plots"
+
+
+def test_visible_tests_import_what_they_use(lesson):
+    """A grade cell must not depend on the set-up cell's imports, which a student may shadow."""
+    for cell in lesson.code_cells:
+        if cell.is_grade_test:
+            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            assert "import " in visible, f"{cell.grade_id} imports nothing itself"

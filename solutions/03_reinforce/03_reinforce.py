@@ -170,7 +170,20 @@ for n_tokens in (10, 100, 500, 1000):
 
 # %% nbgrader={"grade": true, "grade_id": "test_sequence_prob_and_log_prob", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """sequence_prob_and_log_prob: a short response by hand; 1000 tokens underflow the product, not the log."""
-_p, _lp = sequence_prob_and_log_prob(torch.tensor([0.5, 0.25, 0.8]))
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape
+
+_result = sequence_prob_and_log_prob(torch.tensor([0.5, 0.25, 0.8]))
+check(
+    isinstance(_result, tuple) and len(_result) == 2,
+    "what sequence_prob_and_log_prob returns",
+    expected="a pair (prob, log_prob)",
+    got=repr(_result)[:80],
+    hint="end the function with `return prob, log_prob`",
+)
+_p, _lp = _result
 check_close(_p, 0.1, "the probability of a response with token probabilities [0.5, 0.25, 0.8]")
 check_close(
     _lp,
@@ -379,6 +392,10 @@ print("z-scores (should be within about +-2):", z_scores.round(2))
 
 # %% nbgrader={"grade": true, "grade_id": "test_analytic_gradient", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """analytic_gradient: two arms by hand; random bandits against autograd."""
+import torch
+
+from rlhelpers.testing import check_close
+
 check_close(
     analytic_gradient(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0])),
     [0.25, -0.25],
@@ -416,6 +433,11 @@ check_close(
 
 # %% nbgrader={"grade": true, "grade_id": "test_score_function_gradients", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """score_function_gradients: two samples by hand; the mean of many is within 4 standard errors of the analytic gradient."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape
+
 _rows = score_function_gradients(
     torch.tensor([0.0, 0.0]), torch.tensor([0, 1]), torch.tensor([1.0, 2.0])
 )
@@ -536,6 +558,11 @@ print(
 
 # %% nbgrader={"grade": true, "grade_id": "test_discounted_returns", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """discounted_returns: one episode by hand; two columns whose first episode ends in the middle."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check_close, check_shape
+
 check_close(
     discounted_returns(torch.tensor([1.0, 1.0, 1.0]), 0.9),
     [2.71, 1.9, 1.0],
@@ -676,6 +703,11 @@ print("loss:", demo_loss.item(), " d loss / d log_probs:", demo_log_probs.grad.t
 
 # %% nbgrader={"grade": true, "grade_id": "test_reinforce_loss", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """reinforce_loss: two steps by hand, with and without normalisation, and its gradient."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape
+
 _lp = torch.log(torch.tensor([0.5, 0.25]))
 check_close(
     reinforce_loss(_lp, torch.tensor([1.0, 3.0]), normalize=False),
@@ -787,6 +819,12 @@ print("nearly deterministic:", entropy_bonus(torch.tensor([[50.0, 0.0, 0.0, 0.0]
 
 # %% nbgrader={"grade": true, "grade_id": "test_entropy_bonus", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """entropy_bonus: uniform and two-action cases by hand, averaged over a batch."""
+import numpy as np
+import torch
+from torch.distributions import Categorical
+
+from rlhelpers.testing import check, check_close
+
 check_close(
     entropy_bonus(torch.zeros(3, 4)),
     np.log(4),
@@ -1099,6 +1137,11 @@ print("episodes until 90% success (target 2):", episodes_to_reach(runs_target_2)
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_pick_action", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """train_pick_action: P(target action) >= 0.9 after 2048 episodes (seed 0, default PickArgs)."""
+import numpy as np
+import torch
+from torch import nn
+
+from rlhelpers.testing import check, check_between, check_shape, check_type
 
 
 def _p_action(policy, action, seed=2024):
@@ -1461,6 +1504,13 @@ plt.show()
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_gridworld", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """train_gridworld: the greedy policy takes the 6-step shortest path (seed 0, 50 updates of 16 episodes)."""
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+import rlhelpers
+from rlhelpers.testing import check, check_shape, check_type
 
 
 def _greedy_steps(policy):
@@ -1635,6 +1685,13 @@ plt.show()
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_cartpole", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 """train_cartpole: greedy mean return >= 400 over 20 episodes (seed 0, 40 updates of 32 episodes)."""
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+import rlhelpers
+from rlhelpers.testing import check, check_between, check_close, check_shape, check_type
 
 
 def _greedy_mean_return(policy, n_episodes=20, seed=54321):
@@ -1725,6 +1782,10 @@ answer_q4 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: the answers have the right form (visible); their values are checked by the hidden tests."""
+import numpy as np
+
+from rlhelpers.testing import check, check_type
+
 check_type(answer_q1, (int, np.integer), "answer_q1", hint="an integer number of tokens")
 for _name in ("answer_q2", "answer_q3", "answer_q4"):
     _value = globals().get(_name)

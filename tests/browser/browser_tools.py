@@ -1,0 +1,590 @@
+"""Drive the course's JupyterLab in Debian's Chromium, for the browser tests.
+
+A throw-away copy of the course (the student notebooks, the lesson sources,
+nbgrader_config.py and the grader package) is served by `python -m grader.lab`
+run inside the copy, exactly what `make lab` runs, so the repository's files
+are never touched. A Notebook object wraps one open notebook in JupyterLab
+and does what a student does with the mouse and keyboard: run all cells,
+type an answer into a cell, save, press Validate.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# No outside network here: without the background-networking flags Chromium keeps
+# trying to reach Google's services.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Skips a browser test, with the reason shown, before any fixture is set up.
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"browser tests skipped: {CHROMIUM} is not installed "
+    "(`make browser-deps` installs Debian's chromium, as root)",
+)
+SCREENSHOTS = REPO / "build" / "screenshots"
+VIEWPORT = {"width": 1400, "height": 1000}
+FIGURE_LOG_VARIABLE = "RLCOURSE_FIGURE_LOG"
+
+# JupyterLab user settings for the test's server only: every cell stays in the DOM
+# (the notebook is not virtualised), and no news or update pop-ups.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+}
+
+# IPython start-up file for the test's kernels: whenever a figure is rendered
+# (the inline backend's PNG), record its axes so that the test can check their
+# labels. The student's code and outputs are unchanged.
+FIGURE_RECORDER = """
+import json as _json
+import os as _os
+
+
+def _install_figure_recorder():
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return
+    original = FigureCanvasBase.print_figure
+
+    def visible_tick_labels(labels):
+        return any(label.get_visible() and label.get_text().strip() for label in labels)
+
+    def print_figure(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        axes = []
+        for ax in self.figure.get_axes():
+            axes.append(
+                {
+                    "title": ax.get_title(),
+                    "xlabel": ax.get_xlabel(),
+                    "ylabel": ax.get_ylabel(),
+                    "shown": bool(ax.axison and ax.get_visible()),
+                    "colorbar": hasattr(ax, "_colorbar"),
+                    "x_ticks": visible_tick_labels(ax.get_xticklabels()),
+                    "y_ticks": visible_tick_labels(ax.get_yticklabels()),
+                }
+            )
+        record = {"folder": _os.getcwd(), "axes": axes}
+        with open(_os.environ["RLCOURSE_FIGURE_LOG"], "a") as log:
+            log.write(_json.dumps(record) + "\\n")
+        return result
+
+    FigureCanvasBase.print_figure = print_figure
+
+
+if _os.environ.get("RLCOURSE_FIGURE_LOG"):
+    _install_figure_recorder()
+del _install_figure_recorder
+"""
+
+
+# --------------------------------------------------------------------------- course and server
+
+
+def throwaway_course(
+    tmp: Path, source: Path = REPO, lessons: list[str] | None = None, notebooks: bool = True
+) -> Path:
+    """A course folder in `tmp`: the lesson sources of `source`, our config and grader.
+
+    With `notebooks`, the student notebooks are copied from `source`'s notebooks/
+    (what a student clones); without, the caller releases them.
+    """
+    from grader import release
+
+    root = tmp / "course"
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(
+        REPO / "grader", root / "grader", ignore=shutil.ignore_patterns("work", "__pycache__")
+    )
+    for lesson_id in lessons or release.lesson_ids(source):
+        (root / "solutions" / lesson_id).mkdir(parents=True)
+        shutil.copy(
+            source / "solutions" / lesson_id / f"{lesson_id}.py", root / "solutions" / lesson_id
+        )
+        if notebooks:
+            released = source / "notebooks" / lesson_id / f"{lesson_id}.ipynb"
+            if released.is_file():  # a missing one fails that lesson's test
+                (root / "notebooks" / lesson_id).mkdir(parents=True)
+                shutil.copy(released, root / "notebooks" / lesson_id)
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabServer:
+    """`python -m grader.lab` (what `make lab` runs) serving the course folder `root`."""
+
+    def __init__(self, root: Path, state: Path):
+        self.root = root
+        self.port = free_port()
+        self.token = secrets.token_hex(8)
+        self.figure_log = state / "figures.jsonl"
+        settings = state / "lab-settings"
+        for name, values in LAB_SETTINGS.items():
+            (settings / name).parent.mkdir(parents=True, exist_ok=True)
+            (settings / name).write_text(json.dumps(values))
+        startup = state / "ipython" / "profile_default" / "startup"
+        startup.mkdir(parents=True)
+        (startup / "00-record-figures.py").write_text(FIGURE_RECORDER)
+        env = dict(os.environ)
+        # `make lab` runs under the Makefile, which exports MPLBACKEND=Agg.
+        env.setdefault("MPLBACKEND", "Agg")
+        env.update(
+            JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(state / "lab-workspaces"),
+            IPYTHONDIR=str(state / "ipython"),
+            NBGRADER_EXCHANGE=str(state / "exchange"),  # (nbgrader_config.py reads it)
+            PYTHONDONTWRITEBYTECODE="1",
+            **{FIGURE_LOG_VARIABLE: str(self.figure_log)},
+        )
+        self.log_path = state / "lab.log"
+        self._log = self.log_path.open("w")
+        # cwd = the course copy: `python -m` imports its grader package, whose
+        # REPO is the copy, so grader.lab serves and configures the copy.
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "grader.lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                f"--IdentityProvider.token={self.token}",
+            ],
+            cwd=root,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_up(timeout=120)
+
+    def url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
+
+    def get_json(self, path: str):
+        with urllib.request.urlopen(self.url(path), timeout=30) as response:
+            return json.loads(response.read().decode())
+
+    def _wait_until_up(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.get_json("/api/status")
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + self.log_path.read_text()[-5000:]
+                    ) from None
+                time.sleep(0.5)
+
+    def figures(self, lesson_id: str) -> list[dict]:
+        """Axes of every figure rendered by the kernels of a lesson's notebook folder."""
+        if not self.figure_log.exists():
+            return []
+        records = [json.loads(line) for line in self.figure_log.read_text().splitlines()]
+        return [r for r in records if Path(r["folder"]).name == lesson_id]
+
+    def forget_figures(self) -> None:
+        self.figure_log.write_text("")
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel (a lesson's kernel holds its data and torch threads)."""
+        for kernel in self.get_json("/api/kernels"):
+            request = urllib.request.Request(
+                self.url(f"/api/kernels/{kernel['id']}"), method="DELETE"
+            )
+            with urllib.request.urlopen(request, timeout=30):
+                pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def unlabelled_axes(figures: list[dict]) -> list[str]:
+    """Descriptions of the axes whose tick values have no axis label."""
+    problems = []
+    for number, figure in enumerate(figures, 1):
+        for ax in figure["axes"]:
+            if not ax["shown"] or ax["colorbar"]:
+                continue
+            missing = [
+                name
+                for name, ticks in (("xlabel", ax["x_ticks"]), ("ylabel", ax["y_ticks"]))
+                if ticks and not ax[name].strip()
+            ]
+            if missing:
+                title = ax["title"] or "(no title)"
+                problems.append(f"figure {number}, axes {title!r}: no {' and no '.join(missing)}")
+    return problems
+
+
+# --------------------------------------------------------------------------- notebook contents
+
+
+def error_outputs(notebook: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
+    """(cell index, exception name, message) of every error output in a notebook."""
+    return [
+        (index, output.get("ename", ""), output.get("evalue", ""))
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.output_type == "error"
+    ]
+
+
+WARNING_LINE = re.compile(r"^.*\b\w*(Warning|Error)\b.*$", flags=re.MULTILINE)
+
+
+def warnings_shown(notebook: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(cell index, line) of warnings or errors printed on stderr (not tqdm's bars)."""
+    found = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.output_type == "stream" and output.name == "stderr":
+                found.extend(
+                    (index, m.group(0).strip()) for m in WARNING_LINE.finditer(output.text)
+                )
+    return found
+
+
+def bound_names(source: str) -> set[str]:
+    """Names a cell's code assigns, defines or imports (anywhere in it)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def unexpected_errors(
+    notebook: nbformat.NotebookNode, answered: nbformat.NotebookNode
+) -> list[tuple[int, str, str]]:
+    """The errors of a run of the untouched release that are not "not implemented yet".
+
+    Expected: a NotImplementedError (an exercise's stub, raised where it is
+    defined or where it is called), and what follows from one: a NameError
+    for a name that a cell which failed would have defined (with the reference
+    answers, `answered`), and a failed check in the test cells of an answer
+    cell that raised.
+    """
+    errors = error_outputs(notebook)
+    failed = {index for index, _, _ in errors}
+    unexpected = []
+    for index, name, message in errors:
+        if name == "NotImplementedError":
+            continue
+        missing = re.fullmatch(r"name '(\w+)' is not defined", message)
+        if name == "NameError" and missing:
+            would_define = set().union(
+                *(bound_names(answered.cells[i].source) for i in failed if i < index)
+            )
+            if missing.group(1) in would_define:
+                continue
+        if name in ("GradingError", "AssertionError"):
+            answer = max((i for i in answer_cells(notebook) if i < index), default=None)
+            if answer in failed and index in test_cells_after(notebook, answer):
+                continue
+        unexpected.append((index, name, message))
+    return unexpected
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> list[int]:
+    """Indices of the cells a student answers in (nbgrader `solution: true`)."""
+    return [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    ]
+
+
+def test_cells_after(notebook: nbformat.NotebookNode, index: int) -> list[int]:
+    """Indices of the autograded test cells that follow answer cell `index`, up to the next."""
+    found = []
+    for later in range(index + 1, len(notebook.cells)):
+        meta = notebook.cells[later].metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            break
+        if meta.get("grade") and notebook.cells[later].cell_type == "code":
+            found.append(later)
+    return found
+
+
+# --------------------------------------------------------------------------- the browser side
+
+
+class Notebook:
+    """One notebook open in JupyterLab, driven like a student drives it."""
+
+    def __init__(self, page, server: LabServer, path: str):
+        self.page = page
+        self.server = server
+        self.path = path  # relative to the server root
+        # ?reset: a fresh workspace, or JupyterLab reopens the notebooks of earlier tests
+        page.goto(server.url(f"/lab/tree/{path}?reset"))
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+        panels = page.locator(".jp-NotebookPanel").count()
+        assert panels == 1, f"JupyterLab opened {panels} notebooks, not only {path}"
+        self.wait_until_idle(timeout_s=120)
+        # more room for the notebook: hide the file browser (View > Show Left Sidebar)
+        if page.locator("#jp-left-stack").is_visible():
+            page.keyboard.press("Escape")
+            page.keyboard.press("Control+b")
+            page.locator("#jp-left-stack").wait_for(state="hidden")
+        page.mouse.move(0, 0)
+
+    @property
+    def file(self) -> Path:
+        return self.server.root / self.path
+
+    def read(self) -> nbformat.NotebookNode:
+        return nbformat.read(self.file, as_version=4)
+
+    def cells(self):
+        return self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+
+    def cell(self, index: int):
+        return self.cells().nth(index)
+
+    def prompts(self) -> list[str]:
+        """The input prompt of every code cell: '[3]:', '[*]:' (running or queued), '[ ]:'."""
+        return self.page.locator(
+            ".jp-NotebookPanel .jp-Notebook .jp-CodeCell .jp-InputPrompt"
+        ).all_inner_texts()
+
+    def kernel_status(self) -> str | None:
+        return self.page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute(
+            "data-status"
+        )
+
+    def wait_until_idle(self, timeout_s: float, quiet_s: float = 0.75, on_poll=None) -> None:
+        """Wait until the kernel is idle and no cell is queued, for `quiet_s` in a row.
+
+        (A run marks every cell it queues with [*] as soon as it starts.)
+        """
+        deadline = time.monotonic() + timeout_s
+        quiet_since = None
+        while time.monotonic() < deadline:
+            if on_poll is not None:
+                on_poll()
+            busy = self.kernel_status() != "idle" or any("*" in p for p in self.prompts())
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+            self.page.wait_for_timeout(100)
+        raise TimeoutError(
+            f"{self.path}: still running after {timeout_s:.0f} s "
+            f"(kernel {self.kernel_status()}, prompts {self.prompts()})"
+        )
+
+    def menu(self, menu: str, item: str) -> None:
+        """Click a menu of the menu bar, then one of its items."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        self.page.locator(
+            ".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")
+        ).first.click()
+
+    def select(self, index: int) -> None:
+        """Select a cell in command mode (a click on its prompt, as a mouse user does).
+
+        Checked: JupyterLab may scroll the notebook while the click is on its way.
+        """
+        for _ in range(5):
+            self.page.keyboard.press("Escape")
+            # near the top of the prompt, where its "[ ]:" is: a tall cell's centre
+            # may be out of view
+            self.cell(index).evaluate("e => e.scrollIntoView({block: 'start'})")
+            self.page.wait_for_timeout(100)
+            self.cell(index).locator(".jp-InputPrompt").click(position={"x": 12, "y": 10})
+            if self.active_cell() == index:
+                return
+        raise RuntimeError(f"{self.path}: could not select cell {index}")
+
+    def active_cell(self) -> int:
+        return self.cells().evaluate_all(
+            "cells => cells.findIndex(c => c.classList.contains('jp-mod-active'))"
+        )
+
+    def run_all(self, timeout_s: float, on_poll=None) -> None:
+        """Run > Run All Cells, and wait for the kernel. Stops at the first error.
+
+        `on_poll()` is called a few times a second while the cells run.
+        """
+        self.menu("Run", "Run All Cells")
+        self.wait_until_idle(timeout_s, on_poll=on_poll)
+
+    def run_all_past_errors(self, timeout_s: float) -> int:
+        """Run all cells; after each error, carry on below it (as a student who skips ahead).
+
+        JupyterLab stops a run at the first exception; this selects the next cell
+        that did not run and uses Run > Run Selected Cell and All Below, until every
+        code cell has run once. Returns the number of runs it took.
+        """
+        deadline = time.monotonic() + timeout_s
+        self.run_all(timeout_s)
+        runs = 1
+        code_cells = [
+            i for i, cell in enumerate(self.read_dom_types()) if cell == "code"
+        ]  # indices of code cells among all cells
+        retries = 0
+        while True:
+            prompts = self.prompts()
+            not_run = [i for i, p in enumerate(prompts) if not re.search(r"\d", p)]
+            if not not_run:
+                return runs
+            target = not_run[0]
+            self.select(code_cells[target])
+            self.menu("Run", "Run Selected Cell and All Below")
+            self.wait_until_idle(max(deadline - time.monotonic(), 30))
+            runs += 1
+            if not re.search(r"\d", self.prompts()[target]):
+                retries += 1  # the click went astray (a scroll under the mouse)
+                if retries > 3:
+                    raise RuntimeError(f"{self.path}: could not run cell {code_cells[target]}")
+
+    def read_dom_types(self) -> list[str]:
+        """'code' or 'markdown' (or 'raw') for every cell, in order, from the DOM."""
+        return self.cells().evaluate_all(
+            """cells => cells.map(c => c.classList.contains('jp-CodeCell') ? 'code'
+                : c.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw')"""
+        )
+
+    def type_into(self, index: int, text: str) -> None:
+        """Replace a cell's text as a student does: click into it, select all, type."""
+        cell = self.cell(index)
+        cell.scroll_into_view_if_needed()
+        if "jp-MarkdownCell" in (cell.get_attribute("class") or ""):
+            cell.dblclick()  # a rendered markdown cell opens its editor on a double click
+        editor = cell.locator(".cm-content")
+        editor.click()
+        self.page.keyboard.press("Control+a")
+        # insert_text types the whole text as one input event: no auto-indent
+        # or bracket closing of the editor on the way.
+        self.page.keyboard.insert_text(text)
+        self.page.keyboard.press("Escape")
+
+    def run_cells(self, indices: list[int], timeout_s: float) -> None:
+        """Run some cells one at a time (select, then Run > Run Selected Cell)."""
+        for index in indices:
+            self.select(index)
+            self.menu("Run", "Run Selected Cell and Do not Advance")
+            self.wait_until_idle(timeout_s)
+
+    def save(self) -> None:
+        """File > Save Notebook, then wait until the file on disk is written."""
+        before = self.file.stat().st_mtime_ns
+        self.page.locator(
+            ".jp-NotebookPanel-toolbar [data-command='docmanager:save']"
+        ).first.click()
+        deadline = time.monotonic() + 60
+        while self.file.stat().st_mtime_ns == before or self.dirty():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.path} was not saved")
+            self.page.wait_for_timeout(200)
+
+    def dirty(self) -> bool:
+        return self.page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count() > 0
+
+    def validate(self, timeout_s: float) -> str:
+        """Press the toolbar's Validate button; the text of the dialog that answers."""
+        self.page.locator(".jp-NotebookPanel-toolbar .validate-button").first.click()
+        dialog = self.page.locator(".jp-Dialog")
+        dialog.wait_for(timeout=timeout_s * 1000)
+        dialog.locator(".jp-Dialog-header", has_text="Validation").wait_for(
+            timeout=timeout_s * 1000
+        )
+        return dialog.locator(".jp-Dialog-body").inner_text()
+
+    def close_dialog(self) -> None:
+        self.page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
+        self.page.locator(".jp-Dialog").wait_for(state="detached")
+
+    def screenshot_at(
+        self, index: int, selector: str, path: Path, block: str = "center", timeout_s: float = 60
+    ) -> Path:
+        """What the student sees with `selector` in cell `index` scrolled into view."""
+        target = self.cell(index).locator(selector).first
+        target.evaluate("(e, block) => e.scrollIntoView({block})", block, timeout=timeout_s * 1000)
+        self.page.mouse.move(0, 0)
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=path)
+        return path
+
+    def screenshot_whole(self, path: Path, max_height: int = 60_000) -> Path:
+        """The whole notebook panel in one tall image, stitched from scrolled views."""
+        from PIL import Image
+
+        scroller = self.page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+        box = scroller.bounding_box()
+        box["height"] -= 2  # leave out the panel's bottom border
+        height = min(scroller.evaluate("e => e.scrollHeight"), max_height)
+        step = int(box["height"])
+        whole = Image.new("RGB", (int(box["width"]), height), "white")
+        self.page.mouse.move(0, 0)
+        top = 0
+        while top < height:
+            shown = scroller.evaluate("(e, top) => { e.scrollTop = top; return e.scrollTop; }", top)
+            self.page.wait_for_timeout(150)
+            view = Image.open(io.BytesIO(self.page.screenshot(clip=box)))
+            # at the end the scroller stops early: keep only the part not yet pasted
+            whole.paste(view.crop((0, top - shown, view.width, view.height)), (0, top))
+            if shown + step <= top:
+                break
+            top = shown + step
+        whole.save(path)
+        scroller.evaluate("e => { e.scrollTop = 0; }")
+        return path

@@ -1,0 +1,88 @@
+"""An instructor opens the formgrader from JupyterLab's Nbgrader menu.
+
+On a throw-away copy of the course, released with `grader.release` (which
+registers every lesson in the gradebook), the formgrader's Manage Assignments
+table lists every lesson and its Manual Grading table gives each lesson's
+points: the sum of the points of its graded cells.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import browser_tools
+import nbformat
+import pytest
+
+from grader import release
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, browser_tools.NEEDS_CHROMIUM]
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("instructor")
+    root = browser_tools.throwaway_course(tmp, notebooks=False)
+    release.release(root)
+    (tmp / "state").mkdir()
+    server = browser_tools.LabServer(root, tmp / "state")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def total_points(notebook: nbformat.NotebookNode) -> float:
+    return sum(
+        cell.metadata["nbgrader"].get("points", 0)
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    )
+
+
+def table_rows(frame) -> dict[str, list[str]]:
+    """The rows of the formgrader's table, by their first column."""
+    frame.locator("table tbody tr:not(:has-text('Loading')) td").first.wait_for()
+    rows = frame.locator("table tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => td.innerText.trim()))"
+    )
+    return {row[0]: row[1:] for row in rows if row}
+
+
+def test_formgrader_lists_the_lessons_with_their_points(
+    instructor_lab, page, screenshots, record_property
+):
+    started = time.monotonic()
+    lessons = release.lesson_ids(instructor_lab.root)
+    assert lessons, "the course has no lessons"
+    page.goto(instructor_lab.url("/lab"))
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Formgrader$")).click()
+    formgrader = page.frame_locator("iframe").first
+
+    assignments = table_rows(formgrader)
+    shot = screenshots / "formgrader-assignments.png"
+    page.screenshot(path=shot)
+    record_property("screenshot", str(shot.relative_to(browser_tools.REPO)))
+    missing = [lesson_id for lesson_id in lessons if lesson_id not in assignments]
+    assert not missing, f"Manage Assignments does not list {missing}: {assignments}"
+
+    formgrader.get_by_role("link", name="Manual Grading").first.click()
+    formgrader.locator("table thead", has_text="Score").wait_for()
+    scores = table_rows(formgrader)
+    shot = screenshots / "formgrader-points.png"
+    page.screenshot(path=shot)
+    record_property("screenshot", str(shot.relative_to(browser_tools.REPO)))
+    for lesson_id in lessons:
+        instructor = nbformat.read(
+            instructor_lab.root / "solutions" / lesson_id / f"{lesson_id}.ipynb", as_version=4
+        )
+        points = total_points(instructor)
+        assert points > 0, f"{lesson_id} has no graded cells"
+        assert lesson_id in scores, f"Manual Grading does not list {lesson_id}: {scores}"
+        shown = scores[lesson_id][-1]  # the Score column: "average / max"
+        assert re.fullmatch(rf"0 / {points:g}", shown), (
+            f"the formgrader shows {lesson_id}'s score as {shown!r}, not 0 / {points:g}"
+        )
+    record_property("wall time", f"{time.monotonic() - started:.0f} s")
