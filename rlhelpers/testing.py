@@ -30,6 +30,7 @@ __all__ = [
     "check",
     "check_between",
     "check_close",
+    "check_returns",
     "check_shape",
     "check_type",
 ]
@@ -400,4 +401,32 @@ def check_type(
         expected=" or ".join(names),
         got=f"{_type_name(type(got))} ({_show(got)})",
         hint=hint,
+    )
+
+
+def check_returns(got: Any, names: tuple[str, ...], what: str) -> tuple:
+    """Check that a function returned a tuple of ``len(names)`` values, and return it.
+
+    Use before unpacking, so that a student whose function returns one value
+    or None reads which values were expected instead of a TypeError.
+
+    Args:
+        got: what the student's function returned.
+        names: the names of the values, in order, e.g. ``("V", "policy")``.
+        what: the call that returned it, e.g. ``"value_iteration(P, R, 0.9)"``.
+
+    Returns:
+        ``got`` as a tuple.
+
+    Raises:
+        GradingError: got is not a tuple or list of that length.
+    """
+    __tracebackhide__ = True
+    if isinstance(got, (tuple, list)) and len(got) == len(names):
+        return tuple(got)
+    _fail(
+        f"what {what} returns",
+        expected=f"a tuple of {len(names)} values ({', '.join(names)})",
+        got=f"{_type_name(type(got))} ({_show(got)})",
+        hint=f"end the function with `return {', '.join(names)}`",
     )

@@ -170,3 +170,20 @@ def test_check_type():
         "the type of action is not right.\n  expected: int or numpy.integer\n"
         "  got:      float (3.0)\n  hint: use int(...)"
     )
+
+
+def test_check_returns_passes_a_tuple_through():
+    from rlhelpers.testing import check_returns
+
+    assert check_returns([1, 2], ("V", "policy"), "f()") == (1, 2)
+
+
+def test_check_returns_names_the_expected_values():
+    from rlhelpers.testing import GradingError, check_returns
+
+    with pytest.raises(GradingError) as failure:
+        check_returns(None, ("V", "policy"), "value_iteration(P, R, 0.9)")
+    message = str(failure.value)
+    assert "what value_iteration(P, R, 0.9) returns is not right." in message
+    assert "a tuple of 2 values (V, policy)" in message
+    assert "return V, policy" in message

@@ -668,9 +668,13 @@ plt.show()
 import numpy as np
 
 from rlhelpers.bandits import Testbed
-from rlhelpers.testing import check, check_between, check_close, check_shape
+from rlhelpers.testing import check, check_between, check_close, check_returns, check_shape
 
-_reward, _optimal = run_testbed(0.1, runs=300, steps=40, k=10, seed=1)
+_reward, _optimal = check_returns(
+    run_testbed(0.1, runs=300, steps=40, k=10, seed=1),
+    ("reward", "optimal"),
+    "run_testbed(0.1, runs=300, steps=40, k=10, seed=1)",
+)
 check_shape(
     _reward,
     (40,),
@@ -981,9 +985,13 @@ check(
 import numpy as np
 
 from rlhelpers.bandits import Testbed
-from rlhelpers.testing import check, check_between, check_shape
+from rlhelpers.testing import check, check_between, check_returns, check_shape
 
-_reward, _optimal = run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4)
+_reward, _optimal = check_returns(
+    run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4),
+    ("reward", "optimal"),
+    "run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4)",
+)
 check_shape(_reward, (30,), "the average reward returned by run_ucb_testbed(steps=30)")
 check_shape(_optimal, (30,), "the fraction optimal returned by run_ucb_testbed(steps=30)")
 check_between(
@@ -1177,10 +1185,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_between, check_shape, check_type
+from rlhelpers.testing import check, check_between, check_returns, check_shape, check_type
 
 _args = ContextualArgs(steps=1000, epsilon=0.1, lr=0.05, seed=0)
-_regret, _model = train_contextual_q(_args)
+_regret, _model = check_returns(
+    train_contextual_q(_args),
+    ("regret", "model"),
+    "train_contextual_q(_args)",
+)
 check_shape(
     _regret, (1000,), "the regret returned by train_contextual_q", hint="one regret value per step"
 )

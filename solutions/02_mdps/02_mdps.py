@@ -726,7 +726,7 @@ def value_iteration(P, R, gamma, tol=1e-8):
 """value_iteration: the chain by hand, then Figure 3.5 and random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_returns, check_shape
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -735,7 +735,11 @@ for _s in range(2):
     _P[_s, 1, _s + 1] = 1.0
     _R[_s, 1] = _s + 1.0
 _P[2, :, 2] = 1.0
-_V, _pi = value_iteration(_P, _R, 0.9)
+_V, _pi = check_returns(
+    value_iteration(_P, _R, 0.9),
+    ("V", "pi"),
+    "value_iteration(_P, _R, 0.9)",
+)
 check_shape(_V, (3,), "V returned by value_iteration")
 check_shape(
     _pi, (3, 2), "the policy returned by value_iteration", hint="an (S, A) array of probabilities"
@@ -882,7 +886,7 @@ def policy_iteration(P, R, gamma):
 """policy_iteration: the chain by hand, then Figure 3.5 and agreement with value iteration on random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_returns, check_shape
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -891,7 +895,11 @@ for _s in range(2):
     _P[_s, 1, _s + 1] = 1.0
     _R[_s, 1] = _s + 1.0
 _P[2, :, 2] = 1.0
-_V, _pi = policy_iteration(_P, _R, 0.9)
+_V, _pi = check_returns(
+    policy_iteration(_P, _R, 0.9),
+    ("V", "pi"),
+    "policy_iteration(_P, _R, 0.9)",
+)
 check_shape(_pi, (3, 2), "the policy returned by policy_iteration")
 check_close(
     _V,

@@ -1141,7 +1141,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlhelpers.testing import check, check_between, check_shape, check_type
+from rlhelpers.testing import check, check_between, check_returns, check_shape, check_type
 
 
 def _p_action(policy, action, seed=2024):
@@ -1151,7 +1151,11 @@ def _p_action(policy, action, seed=2024):
     return torch.softmax(logits, dim=-1)[:, action].mean().item()
 
 
-_policy, _returns = train_pick_action(PickArgs(seed=0))
+_policy, _returns = check_returns(
+    train_pick_action(PickArgs(seed=0)),
+    ("policy", "returns"),
+    "train_pick_action(PickArgs(seed=0))",
+)
 check_type(_policy, nn.Module, "the policy returned by train_pick_action")
 check_shape(
     np.asarray(_returns),
@@ -1510,7 +1514,7 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers.testing import check, check_shape, check_type
+from rlhelpers.testing import check, check_returns, check_shape, check_type
 
 
 def _greedy_steps(policy):
@@ -1528,7 +1532,11 @@ def _greedy_steps(policy):
     return None
 
 
-_policy, _returns = train_gridworld(GridArgs(seed=0))
+_policy, _returns = check_returns(
+    train_gridworld(GridArgs(seed=0)),
+    ("policy", "returns"),
+    "train_gridworld(GridArgs(seed=0))",
+)
 check_type(_policy, nn.Module, "the policy returned by train_gridworld")
 check_shape(
     np.asarray(_returns),
@@ -1691,7 +1699,14 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers.testing import check, check_between, check_close, check_shape, check_type
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_close,
+    check_returns,
+    check_shape,
+    check_type,
+)
 
 
 def _greedy_mean_return(policy, n_episodes=20, seed=54321):
@@ -1710,7 +1725,11 @@ def _greedy_mean_return(policy, n_episodes=20, seed=54321):
     return float(total.mean())
 
 
-_policy, _returns = train_cartpole(CartPoleArgs(seed=0))
+_policy, _returns = check_returns(
+    train_cartpole(CartPoleArgs(seed=0)),
+    ("policy", "returns"),
+    "train_cartpole(CartPoleArgs(seed=0))",
+)
 check_type(_policy, nn.Module, "the policy returned by train_cartpole")
 check_shape(
     np.asarray(_returns),
