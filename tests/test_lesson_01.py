@@ -30,18 +30,14 @@ def _others(*exclude: str) -> list[str]:
 
 
 def test_structure(lesson: Lesson) -> None:
-    """At least 6 autograded exercises, a written answer, points as announced (22 + 3)."""
+    """Points as announced (22 + 3); the generic checks are in test_lesson_structure.py."""
     tests = [c for c in lesson.cells if c.is_grade_test]
     written = [c for c in lesson.cells if c.cell_type == "markdown" and c.nbgrader.get("grade")]
-    assert len(tests) >= 6
-    assert len(written) >= 1
     autograded = sum(c.nbgrader["points"] for c in tests)
     manual = sum(c.nbgrader["points"] for c in written)
     assert (autograded, manual) == (22, 3)
     intro = lesson.cells[0].source
     assert "Points: 25" in intro and "hidden tests" in intro and "Validate" in intro
-    for cell in tests:
-        assert "### BEGIN HIDDEN TESTS" in cell.source, cell.grade_id
 
 
 def test_solution_passes_every_test_cell(lesson: Lesson, ns: dict) -> None:

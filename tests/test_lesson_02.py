@@ -41,18 +41,14 @@ def ns(lesson: Lesson) -> dict:
 
 
 def test_structure_points_and_exercises(lesson: Lesson) -> None:
-    """At least 6 autograded cells, 2 written answers, and the points the introduction states."""
+    """The points the introduction states; the generic checks are in test_lesson_structure.py."""
     graded = [c for c in lesson.code_cells if c.is_grade_test]
     written = [c for c in lesson.cells if c.cell_type == "markdown" and c.nbgrader.get("grade")]
-    assert len(graded) >= 6
-    assert len(written) >= 1
     auto = sum(c.nbgrader["points"] for c in graded)
     manual = sum(c.nbgrader["points"] for c in written)
     assert (auto, manual) == (27, 6)
     intro = lesson.cells[0].source
     assert "33 in all" in intro and "27 autograded" in intro
-    for cell in graded:
-        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{cell.grade_id} has no hidden tests"
     # every exercise heading states its points
     headings = [
         line

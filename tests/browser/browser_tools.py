@@ -145,6 +145,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve(root: Path, tmp: Path):
+    """Yield a LabServer on course folder `root` (state under `tmp`), stopped afterwards."""
+    (tmp / "state").mkdir()
+    server = LabServer(root, tmp / "state")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 class LabServer:
     """`python -m grader.lab` (what `make lab` runs) serving the course folder `root`."""
 

@@ -25,12 +25,7 @@ def instructor_lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("instructor")
     root = browser_tools.throwaway_course(tmp, notebooks=False)
     release.release(root)
-    (tmp / "state").mkdir()
-    server = browser_tools.LabServer(root, tmp / "state")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from browser_tools.serve(root, tmp)
 
 
 def total_points(notebook: nbformat.NotebookNode) -> float:

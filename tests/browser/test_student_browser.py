@@ -41,12 +41,7 @@ def student_lab(tmp_path_factory):
     """JupyterLab on a copy of the course, with the committed student notebooks."""
     tmp = tmp_path_factory.mktemp("student")
     root = browser_tools.throwaway_course(tmp)
-    (tmp / "state").mkdir()
-    server = browser_tools.LabServer(root, tmp / "state")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from browser_tools.serve(root, tmp)
 
 
 def intro_text(notebook: nbformat.NotebookNode) -> str:
