@@ -4,26 +4,30 @@ solutions/ is the instructor source (nbgrader's "source"), notebooks/ the
 student release; everything that grading produces lives under grader/work/
 (git-ignored). The gradebook is SQLite there unless NBGRADER_DB_URL names
 another database, e.g. a PostgreSQL server shared by the teaching team.
+The course id, the folders and the time limit are grader/course.py's (the
+grader package is installed with the course; students' bundles have no copy
+of this file).
 """
 
 import os
 
+from grader import course
+
 c = get_config()  # noqa: F821  (provided by traitlets when it loads this file)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-WORK = os.path.join(ROOT, "grader", "work")
-os.makedirs(WORK, exist_ok=True)
+os.makedirs(os.path.join(ROOT, course.WORK), exist_ok=True)
 
-c.CourseDirectory.course_id = "rl-foundations"
+c.CourseDirectory.course_id = course.COURSE_ID
 c.CourseDirectory.root = ROOT
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "notebooks"
-c.CourseDirectory.submitted_directory = "grader/work/submitted"
-c.CourseDirectory.autograded_directory = "grader/work/autograded"
-c.CourseDirectory.feedback_directory = "grader/work/feedback"
-c.CourseDirectory.solution_directory = "grader/work/source_solution"
+c.CourseDirectory.source_directory = course.SOURCES
+c.CourseDirectory.release_directory = course.RELEASE
+c.CourseDirectory.submitted_directory = str(course.SUBMITTED)
+c.CourseDirectory.autograded_directory = str(course.AUTOGRADED)
+c.CourseDirectory.feedback_directory = str(course.FEEDBACK)
+c.CourseDirectory.solution_directory = str(course.SOURCE_SOLUTION)
 c.CourseDirectory.db_url = os.environ.get(
-    "NBGRADER_DB_URL", "sqlite:///" + os.path.join(WORK, "gradebook.db")
+    "NBGRADER_DB_URL", "sqlite:///" + os.path.join(ROOT, course.GRADEBOOK)
 )
 # The py:percent sources hold the solutions: never copy them into a release.
 c.CourseDirectory.ignore = [
@@ -34,15 +38,12 @@ c.CourseDirectory.ignore = [
     "*.py",
 ]
 
-# Training cells run for tens of seconds on a laptop CPU; a cell that runs
-# longer than this is stuck (an infinite loop) and is stopped.
-c.ExecutePreprocessor.timeout = 300
-c.Execute.timeout = 300
+# A cell that runs longer than this is stuck and is stopped (course.py says why).
+c.ExecutePreprocessor.timeout = course.CELL_TIMEOUT_S
+c.Execute.timeout = course.CELL_TIMEOUT_S
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # ---------------------------------------------------------------- grading (issue 7)
-# Per-cell time limit of autograding; RLCOURSE_CELL_TIMEOUT lowers it in tests.
-CELL_TIMEOUT = int(os.environ.get("RLCOURSE_CELL_TIMEOUT", "300"))
 # Autograding executes students' code with grader.guard.GuardedExecute: a
 # bubblewrap sandbox (grader/sandbox.py: no network, no solutions/ or
 # grader/work, read-only system, RLCOURSE_MEMORY_LIMIT address space), test
@@ -57,13 +58,14 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.GuardedExecute.timeout = CELL_TIMEOUT
-c.GuardedExecute.release_directory = os.path.join(ROOT, "notebooks")
+# Per-cell time limit of autograding; RLCOURSE_CELL_TIMEOUT lowers it in tests.
+c.GuardedExecute.timeout = course.cell_timeout()
+c.GuardedExecute.release_directory = os.path.join(ROOT, course.RELEASE)
 # A deleted test cell is put back, so the original tests still run.
 c.OverwriteCells.add_missing_cells = True
 # The exchange of a shared server; students and instructors use the same root.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
-c.ZipCollectApp.downloaded_directory = "grader/work/downloaded"
+c.ZipCollectApp.downloaded_directory = str(course.DOWNLOADED)
 # zip_collect (submissions downloaded from an LMS): files named
 # <student>_<lesson>.ipynb, e.g. jdoe_01_bandits.ipynb (no "_" in the student id).
 c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"

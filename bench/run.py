@@ -15,7 +15,8 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
-from grader import release
+from grader.course import REPO, lesson_ids, source_path
+from grader.release import build_source_notebook
 
 LESSON_BUDGET_S = 60.0
 COURSE_BUDGET_S = 240.0
@@ -23,8 +24,8 @@ COURSE_BUDGET_S = 240.0
 
 def time_lesson(lesson_id: str) -> float:
     """Seconds to execute the lesson's instructor notebook in a new kernel."""
-    source = release.REPO / "solutions" / lesson_id / f"{lesson_id}.py"
-    notebook = nbformat.read(release.build_source_notebook(source), as_version=4)
+    source = source_path(REPO, lesson_id)
+    notebook = nbformat.read(build_source_notebook(source), as_version=4)
     client = NotebookClient(
         notebook,
         timeout=600,
@@ -53,12 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
-    rows = [
-        (lesson_id, time_lesson(lesson_id)) for lesson_id in args.lessons or release.lesson_ids()
-    ]
+    rows = [(lesson_id, time_lesson(lesson_id)) for lesson_id in args.lessons or lesson_ids()]
     report = table(rows)
     print(report)
-    out = release.REPO / "bench" / "results"
+    out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.txt").write_text(report + "\n")
 

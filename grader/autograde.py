@@ -33,13 +33,12 @@ from pathlib import Path
 
 import nbformat
 
-from grader import sandbox
+from grader import course, sandbox
+from grader.course import REPO, lesson_ids, work
 from grader.guard import GUARD as GUARD_NAME
 from grader.guard import describe_outputs
 from grader.nbgrader_cli import run_nbgrader
-from grader.release import REPO, build_source_notebook, lesson_ids
-
-WORK = Path("grader") / "work"
+from grader.release import build_source_notebook
 
 
 @dataclass
@@ -50,14 +49,6 @@ class Outcome:
     score: float
     max_score: float
     details: str
-
-
-def work(root: Path) -> Path:
-    return root / WORK
-
-
-def submitted(root: Path) -> Path:
-    return work(root) / "submitted"
 
 
 def fingerprint(folder: Path) -> str:
@@ -73,8 +64,9 @@ def submissions(root: Path, lessons: list[str] | None = None) -> list[tuple[str,
     """(student, lesson) of every collected submission of the course's lessons."""
     known = lessons or lesson_ids(root)
     found = []
-    if submitted(root).is_dir():
-        for student_dir in sorted(p for p in submitted(root).iterdir() if p.is_dir()):
+    submitted = course.submitted_dir(root)
+    if submitted.is_dir():
+        for student_dir in sorted(p for p in submitted.iterdir() if p.is_dir()):
             for lesson in known:
                 if (student_dir / lesson).is_dir():
                     found.append((student_dir.name, lesson))
@@ -97,18 +89,12 @@ def save_state(root: Path, state: dict) -> None:
     os.replace(tmp, path)  # atomic: an interrupted run never leaves half a state file
 
 
-def _config(root: Path):
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory
-
-
 def _ensure_in_gradebook(root: Path, lesson: str) -> None:
     """The gradebook knows a lesson's grade cells only after generate_assignment."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    config = _config(root)
-    build_source_notebook(root / "solutions" / lesson / f"{lesson}.py")
+    config = course.load_config(root).CourseDirectory
+    build_source_notebook(course.source_path(root, lesson))
     with Gradebook(config.db_url, config.course_id) as gradebook:
         try:
             gradebook.find_assignment(lesson)
@@ -124,7 +110,7 @@ def scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
     """{(student, lesson): (score, max_score)} from the gradebook."""
     from nbgrader.api import Gradebook
 
-    config = _config(root)
+    config = course.load_config(root).CourseDirectory
     result = {}
     with Gradebook(config.db_url, config.course_id) as gradebook:
         for assignment in gradebook.assignments:
@@ -138,7 +124,7 @@ def scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
 
 def _classify(root: Path, student: str, lesson: str, log: str) -> tuple[str, str]:
     """(status, details) of one submission after its nbgrader run."""
-    folder = submitted(root) / student / lesson
+    folder = course.submitted_dir(root, student, lesson)
     expected = folder / f"{lesson}.ipynb"
     if not expected.exists():
         found = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
@@ -148,7 +134,7 @@ def _classify(root: Path, student: str, lesson: str, log: str) -> tuple[str, str
     except Exception as error:  # noqa: BLE001  (any reason a notebook cannot be read)
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return "invalid notebook", f"{lesson}.ipynb is not a valid notebook: {first[:200]}"
-    graded = work(root) / "autograded" / student / lesson / f"{lesson}.ipynb"
+    graded = course.autograded_path(root, student, lesson)
     if not graded.exists():
         errors = [line for line in log.splitlines() if "Error" in line or "error" in line]
         return "grading failed", (errors[-1] if errors else "see the autograde log")[:300]
@@ -183,7 +169,7 @@ def autograde(
     try:
         for lesson in lessons or lesson_ids(root):
             students = [s for s, lesson_id in submissions(root, [lesson]) if lesson_id == lesson]
-            hashes = {s: fingerprint(submitted(root) / s / lesson) for s in students}
+            hashes = {s: fingerprint(course.submitted_dir(root, s, lesson)) for s in students}
             pending = [
                 s for s in students if state.get(f"{s}/{lesson}", {}).get("hash") != hashes[s]
             ]
@@ -202,7 +188,7 @@ def autograde(
             (work(root) / "logs" / f"autograde-{lesson}.log").write_text(log)
             elapsed = time.perf_counter() - started
             for student in pending:
-                after = fingerprint(submitted(root) / student / lesson)
+                after = fingerprint(course.submitted_dir(root, student, lesson))
                 if after != hashes[student]:
                     raise RuntimeError(f"submission {student}/{lesson} changed while grading")
                 status, details = _classify(root, student, lesson, log)
@@ -221,7 +207,7 @@ def autograde(
         else:
             os.environ["JUPYTER_RUNTIME_DIR"] = env_runtime
     if not graded:
-        echo(f"nothing new to grade in {submitted(root)} ({len(state)} graded before)")
+        echo(f"nothing new to grade in {course.submitted_dir(root)} ({len(state)} graded before)")
     return outcomes(root)
 
 
@@ -253,7 +239,8 @@ def feedback(root: Path = REPO, lessons: list[str] | None = None, echo=print) ->
             ["generate_feedback", lesson, "--force", "--log-level=WARN"], root, check=False
         )
     for outcome in outcomes(root):
-        page = work(root) / "feedback" / outcome.student / outcome.lesson / f"{outcome.lesson}.html"
+        folder = course.feedback_dir(root, outcome.student, outcome.lesson)
+        page = folder / f"{outcome.lesson}.html"
         if outcome.status != "graded":
             page.parent.mkdir(parents=True, exist_ok=True)
             page.write_text(
@@ -265,7 +252,7 @@ def feedback(root: Path = REPO, lessons: list[str] | None = None, echo=print) ->
             )
         if page.exists():
             written.append(page)
-    echo(f"wrote {len(written)} feedback page(s) under {work(root) / 'feedback'}")
+    echo(f"wrote {len(written)} feedback page(s) under {course.feedback_dir(root)}")
     return written
 
 

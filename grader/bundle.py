@@ -17,9 +17,9 @@ import re
 import zipfile
 from pathlib import Path
 
-from grader.release import REPO, lesson_ids
+from grader.course import COURSE_ID, RELEASE, REPO, lesson_ids, release_path
 
-TOP = "rl-foundations"
+TOP = COURSE_ID
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
 
 STUDENT_README = """\
@@ -54,7 +54,7 @@ make validate NB=notebooks/01_bandits/01_bandits.ipynb
 ```
 
 Hand in `notebooks/NN_topic/NN_topic.ipynb` under exactly that file name, as
-your course tells you (`nbgrader submit NN_topic --course rl-foundations` on
+your course tells you (`nbgrader submit NN_topic --course {course_id}` on
 the course server, or upload it to the learning-management system as
 `<your id>_NN_topic.ipynb`). Grading runs your notebook with a time limit per
 cell and a memory limit, without network access.
@@ -89,15 +89,13 @@ def student_pyproject(text: str) -> str:
 
 def files(root: Path = REPO) -> dict[str, bytes]:
     """{path inside the zip: content} of the student bundle."""
-    lessons = lesson_ids(root) or sorted(
-        p.name for p in (root / "notebooks").iterdir() if p.is_dir()
-    )
+    lessons = lesson_ids(root) or sorted(p.name for p in (root / RELEASE).iterdir() if p.is_dir())
     content: dict[str, bytes] = {}
     for lesson in lessons:
-        notebook = root / "notebooks" / lesson / f"{lesson}.ipynb"
+        notebook = release_path(root, lesson)
         if not notebook.is_file():
             raise FileNotFoundError(f"{notebook} is missing: run `make release` first")
-        content[f"notebooks/{lesson}/{lesson}.ipynb"] = notebook.read_bytes()
+        content[str(notebook.relative_to(root))] = notebook.read_bytes()
     for path in sorted((REPO / "rlhelpers").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             content[str(path.relative_to(REPO))] = path.read_bytes()
@@ -106,13 +104,13 @@ def files(root: Path = REPO) -> dict[str, bytes]:
             content[name] = (REPO / name).read_bytes()
     content["pyproject.toml"] = student_pyproject((REPO / "pyproject.toml").read_text()).encode()
     content["Makefile"] = STUDENT_MAKEFILE.encode()
-    listing = "\n".join(f"- `notebooks/{lesson}/{lesson}.ipynb`" for lesson in lessons)
-    content["README.md"] = STUDENT_README.format(lessons=listing).encode()
+    listing = "\n".join(f"- `{release_path(Path(), lesson)}`" for lesson in lessons)
+    content["README.md"] = STUDENT_README.format(lessons=listing, course_id=COURSE_ID).encode()
     return content
 
 
 def build(out: Path, root: Path = REPO) -> Path:
-    """Write the student bundle zip (every file under rl-foundations/)."""
+    """Write the student bundle zip (every file under TOP/, the course id)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in sorted(files(root).items()):

@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 
 from grader import autograde, exchange, students
-from grader.release import REPO, lesson_ids, release
+from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_ids
+from grader.release import release
 
 GOOD = ["perfect", "partial", "untouched"]
 
@@ -41,18 +42,6 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def copy_course(course: Path, target: Path, lessons: list[str]) -> Path:
-    """nbgrader_config.py and the lesson sources of `course`, in a fresh folder."""
-    root = target / "course"
-    (root / "solutions").mkdir(parents=True)
-    config = course / "nbgrader_config.py"
-    shutil.copy(config if config.exists() else REPO / "nbgrader_config.py", root)
-    for lesson in lessons:
-        (root / "solutions" / lesson).mkdir()
-        shutil.copy(course / "solutions" / lesson / f"{lesson}.py", root / "solutions" / lesson)
-    return root
-
-
 def run_demo(
     course: Path = REPO,
     workdir: Path | None = None,
@@ -65,7 +54,7 @@ def run_demo(
     course = course.resolve()
     lessons = lessons or lesson_ids(course)
     if not lessons:
-        raise SystemExit(f"no lessons in {course}/solutions")
+        raise SystemExit(f"no lessons in {course / SOURCES}")
     kinds = kinds or [*students.KINDS, "twice"]
     workdir = Path(workdir or tempfile.mkdtemp(prefix="rlcourse-demo-")).resolve()
     seconds = {}
@@ -88,7 +77,7 @@ def run_demo(
         for lesson in handed_in:
             folder = exchange.fetch_assignment(home, lesson, hub, kind)
             fetched = nbformat.read(folder / f"{lesson}.ipynb", as_version=4)
-            reference = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+            reference = nbformat.read(instructor_path(root, lesson), as_version=4)
             context = {"root": root}
             if kind == "twice":
                 students.write_files(

@@ -22,10 +22,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from grader.course import COURSE_ID, DOWNLOADED, REPO, lesson_ids, submitted_dir
 from grader.nbgrader_cli import run_nbgrader
-from grader.release import REPO, lesson_ids
-
-COURSE_ID = "rl-foundations"
 
 
 def _exchange_args(exchange: Path | None) -> list[str]:
@@ -101,7 +99,8 @@ def zip_collect(root: Path, lesson: str, source: Path) -> None:
     (for example `jdoe_01_bandits.ipynb`; the student id has no underscore). The
     pattern is `c.FileNameCollectorPlugin.named_regexp` in nbgrader_config.py.
     """
-    archive = root / "grader" / "work" / "downloaded" / lesson / "archive"
+    # nbgrader's ZipCollectApp reads <downloaded_directory>/<lesson>/archive
+    archive = root / DOWNLOADED / lesson / "archive"
     archive.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
         for path in sorted(source.rglob("*")):
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         if len(options.args) != 2:
             parser.error("zip-collect needs LESSON PATH")
         zip_collect(root, options.args[0], Path(options.args[1]).resolve())
-        print(f"collected {options.args[1]} into grader/work/submitted")
+        print(f"collected {options.args[1]} into {submitted_dir(root)}")
         return
     for lesson in options.args or lesson_ids(root):
         if options.step == "release":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader import course
 from grader.nbgrader_cli import run_nbgrader
 
 SOLUTION_MARKERS = re.compile(r"^\s*#*\s*(### )?(BEGIN|END) SOLUTION\s*$")
@@ -26,13 +27,9 @@ class CellScore:
     autograded: bool
 
 
-def submitted_path(root: Path, student: str, lesson_id: str) -> Path:
-    return root / "grader" / "work" / "submitted" / student / lesson_id / f"{lesson_id}.ipynb"
-
-
 def submit(root: Path, student: str, lesson_id: str, notebook: nbformat.NotebookNode) -> Path:
     """Place `notebook` where nbgrader collects `student`'s submission of a lesson."""
-    path = submitted_path(root, student, lesson_id)
+    path = course.submitted_path(root, student, lesson_id)
     if path.parent.exists():
         shutil.rmtree(path.parent)
     path.parent.mkdir(parents=True)
@@ -50,15 +47,14 @@ def fill_answers(
 ) -> nbformat.NotebookNode:
     """A copy of the release notebook with every answer cell holding the reference answer."""
     answers = {
-        cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)
+        course.grade_id(cell): strip_solution_markers(cell.source)
         for cell in instructor.cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
+        if course.is_answer(cell)
     }
     filled = nbformat.from_dict(release)
     for cell in filled.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = answers[meta["grade_id"]]
+        if course.is_answer(cell):
+            cell.source = answers[course.grade_id(cell)]
     return filled
 
 
@@ -70,18 +66,11 @@ def autograde(root: Path, lesson_id: str, student: str | None = None) -> None:
     run_nbgrader(args, root)
 
 
-def course_config(root: Path):
-    """The traitlets config that `root/nbgrader_config.py` defines."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-
-
 def cell_scores(root: Path, lesson_id: str, student: str) -> list[CellScore]:
     """The score of every graded cell of a student's autograded submission."""
     from nbgrader.api import Gradebook
 
-    config = course_config(root).CourseDirectory
+    config = course.load_config(root).CourseDirectory
     with Gradebook(config.db_url, config.course_id) as gradebook:
         notebook = gradebook.find_submission_notebook(lesson_id, lesson_id, student)
         return [

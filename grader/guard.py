@@ -35,6 +35,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Unicode
 
+from grader.course import grade_id, is_answer, is_graded
 from grader.sandbox import SandboxedKernelManager
 
 GUARD = "__rlcourse_guard__"
@@ -85,7 +86,7 @@ def notebook_imports(notebook: NotebookNode) -> list[str]:
     """The top-level import statements of a notebook's cells that are not answers."""
     statements = []
     for cell in notebook.cells:
-        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("solution"):
+        if cell.cell_type != "code" or is_answer(cell):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -182,7 +183,7 @@ class GuardedExecute(Execute):
                 finally:
                     self.timeout = timeout
                 self._guard_ready = True
-            if cell.metadata.get("nbgrader", {}).get("grade"):
+            if is_graded(cell):
                 self._run_hidden(self._restore_code, index)
             return super().preprocess_cell(cell, resources, index)
         except CellTimeoutError:
@@ -217,11 +218,10 @@ def describe_outputs(notebook: NotebookNode) -> dict[str, str]:
     """{grade_id: 'ok' | its first error} for the answer and test cells of an executed notebook."""
     result = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not (meta.get("grade") or meta.get("solution")):
+        if cell.cell_type != "code" or not (is_graded(cell) or is_answer(cell)):
             continue
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        result[meta["grade_id"]] = (
+        result[grade_id(cell)] = (
             "ok" if not errors else f"{errors[-1].ename}: {errors[-1].evalue}".strip()
         )
     return result

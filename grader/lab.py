@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 import sys
 
-from grader import release
+from grader.course import RELEASE, REPO, lesson_ids, source_path
 from grader.nbgrader_cli import nbgrader_env
-
-REPO = release.REPO
+from grader.release import build_source_notebook
 
 
 def lab_command(extra: list[str]) -> list[str]:
@@ -28,15 +27,15 @@ def lab_command(extra: list[str]) -> list[str]:
         "jupyter",
         "lab",
         f"--ServerApp.root_dir={REPO}",
-        "--LabApp.default_url=/lab/tree/notebooks",
+        f"--LabApp.default_url=/lab/tree/{RELEASE}",
         *as_root,
         *extra,
     ]
 
 
 def main() -> None:
-    for lesson_id in release.lesson_ids():
-        release.build_source_notebook(REPO / "solutions" / lesson_id / f"{lesson_id}.py")
+    for lesson_id in lesson_ids():
+        build_source_notebook(source_path(REPO, lesson_id))
     os.chdir(REPO)
     command = lab_command(sys.argv[1:])
     env = nbgrader_env()

@@ -19,21 +19,14 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from grader import course
+from grader.course import REPO, lesson_ids  # also grader.release.REPO / .lesson_ids for tests
 from grader.nbgrader_cli import run_nbgrader
 
-REPO = Path(__file__).resolve().parent.parent
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
 # cell metadata that jupytext adds to keep the .py layout; meaningless in a notebook
 JUPYTEXT_CELL_KEYS = ("jupytext", "execution", "lines_to_next_cell", "lines_to_end_of_cell_marker")
-
-
-def lesson_ids(root: Path = REPO) -> list[str]:
-    """The lessons of a course: `solutions/<id>/<id>.py`, in order."""
-    solutions = root / "solutions"
-    if not solutions.is_dir():
-        return []
-    return sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.py").is_file())
 
 
 def _tidy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -42,7 +35,7 @@ def _tidy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
     )
     for index, cell in enumerate(notebook.cells):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = course.grade_id(cell)
         cell.id = grade_id if grade_id else f"cell-{index:03d}"
         for key in JUPYTEXT_CELL_KEYS:
             cell.metadata.pop(key, None)
@@ -70,7 +63,7 @@ def _write_if_changed(notebook: nbformat.NotebookNode, path: Path) -> None:
 def generate_assignment(root: Path, lesson_id: str) -> Path:
     """Run nbgrader's generate_assignment for one lesson; the released notebook."""
     run_nbgrader(["generate_assignment", lesson_id, "--force", "--log-level=WARN"], root)
-    released = root / "notebooks" / lesson_id / f"{lesson_id}.ipynb"
+    released = course.release_path(root, lesson_id)
     _write_if_changed(_tidy(nbformat.read(released, as_version=4)), released)
     return released
 
@@ -79,7 +72,7 @@ def release(root: Path = REPO, lessons: list[str] | None = None) -> list[Path]:
     """Rebuild the instructor notebooks and regenerate the student release."""
     released = []
     for lesson_id in lessons or lesson_ids(root):
-        source = root / "solutions" / lesson_id / f"{lesson_id}.py"
+        source = course.source_path(root, lesson_id)
         if not source.is_file():
             raise FileNotFoundError(f"no lesson source {source}")
         build_source_notebook(source)
@@ -100,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     root = args.root.resolve()
     for lesson_id in args.lessons or lesson_ids(root):
         if args.sources_only:
-            path = build_source_notebook(root / "solutions" / lesson_id / f"{lesson_id}.py")
+            path = build_source_notebook(course.source_path(root, lesson_id))
         else:
             (path,) = release(root, [lesson_id])
         print(f"wrote {path.relative_to(root)}")

@@ -14,28 +14,24 @@ from pathlib import Path
 
 import nbformat
 
+from grader import course
 from grader.grading import fill_answers
 
 Files = dict[str, bytes]
 
 
 def _answer_indices(notebook: nbformat.NotebookNode) -> list[int]:
-    """Indices of the answer code cells (nbgrader solution cells that are code)."""
+    """Indices of the answer code cells (written answers are graded by hand)."""
     return [
         i
         for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
+        if cell.cell_type == "code" and course.is_answer(cell)
     ]
 
 
 def _test_indices(notebook: nbformat.NotebookNode) -> list[int]:
-    return [
-        i
-        for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code"
-        and cell.metadata.get("nbgrader", {}).get("grade")
-        and not cell.metadata.get("nbgrader", {}).get("solution")
-    ]
+    """Indices of the autograded test cells."""
+    return [i for i, cell in enumerate(notebook.cells) if course.is_grade_test(cell)]
 
 
 def _files(lesson: str, notebook: nbformat.NotebookNode) -> Files:
@@ -193,6 +189,8 @@ def wrong_name(lesson, release, instructor, context) -> Files:
 SNOOP = """\
 import glob, os, socket
 ROOT = {root!r}
+GRADEBOOK = {gradebook!r}
+SUBMITTED = {submitted!r}
 attempts = {{}}
 def attempt(what, action):
     try:
@@ -201,8 +199,8 @@ def attempt(what, action):
         attempts[what] = "blocked: " + type(error).__name__
 attempt("list solutions", lambda: glob.glob(ROOT + "/solutions/*/*") or 1 / 0)
 attempt("read a solution", lambda: open(glob.glob(ROOT + "/solutions/*/*.py")[0]).read())
-attempt("read the gradebook", lambda: open(ROOT + "/grader/work/gradebook.db", "rb").read(16))
-attempt("read other submissions", lambda: os.listdir(ROOT + "/grader/work/submitted"))
+attempt("read the gradebook", lambda: open(GRADEBOOK, "rb").read(16))
+attempt("read other submissions", lambda: os.listdir(SUBMITTED))
 attempt("write outside its folder", lambda: open(ROOT + "/ESCAPED.txt", "w").write("x"))
 attempt("write to the home folder", lambda: open(os.path.expanduser("~/E.txt"), "w").write("x"))
 attempt("open a network connection", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
@@ -220,7 +218,12 @@ def snoop(lesson, release, instructor, context) -> Files:
     """Stub answers, plus an attempt to read the solutions and gradebook, write, and connect."""
     notebook = nbformat.from_dict(release)
     index = _answer_indices(notebook)[0]
-    notebook.cells[index].source = SNOOP.format(root=str(context["root"]))
+    root = Path(context["root"])
+    notebook.cells[index].source = SNOOP.format(
+        root=str(root),
+        gradebook=str(root / course.GRADEBOOK),
+        submitted=str(course.submitted_dir(root)),
+    )
     return _files(lesson, notebook)
 
 
@@ -277,8 +280,8 @@ def write_files(folder: Path, files: Files) -> None:
 
 def build_class(root: Path, lesson: str, kinds: list[str] | None = None) -> dict[str, Files]:
     """{kind: files} for a released course folder (snoop aims at `root`)."""
-    release = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
-    reference = nbformat.read(root / "solutions" / lesson / f"{lesson}.ipynb", as_version=4)
+    release = nbformat.read(course.release_path(root, lesson), as_version=4)
+    reference = nbformat.read(course.instructor_path(root, lesson), as_version=4)
     return {
         kind: KINDS[kind](lesson, release, reference, {"root": root}) for kind in kinds or KINDS
     }
@@ -299,7 +302,6 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import tempfile
 
-    from grader.demo import copy_course
     from grader.release import release
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        root = copy_course(args.course.resolve(), Path(tmp), [args.lesson])
+        root = course.copy_course(args.course.resolve(), Path(tmp), [args.lesson])
         release(root, [args.lesson])
         corpus = build_class(root, args.lesson, [k for k in KINDS if k != "snoop"])
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 
-from grader import grading, release
+from grader import course, grading
+from grader.course import REPO
+from grader.course import grade_test_ids as grade_test_ids  # re-exported for the tests
 
-REPO = Path(__file__).resolve().parent.parent
 FIXTURE_COURSE = REPO / "tests" / "fixtures" / "course"
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", flags=re.DOTALL)
 
 
 def make_course(tmp: Path, source_course: Path = REPO, lessons: list[str] | None = None) -> Path:
-    """A course folder in `tmp` with the lesson sources of `source_course` and our config."""
-    root = tmp / "course"
-    (root / "solutions").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    for lesson_id in lessons or release.lesson_ids(source_course):
-        target = root / "solutions" / lesson_id
-        target.mkdir()
-        shutil.copy(source_course / "solutions" / lesson_id / f"{lesson_id}.py", target)
-    return root
+    """A course folder in `tmp`: lesson sources and config of `source_course` (or ours)."""
+    return course.copy_course(source_course, tmp, lessons or course.lesson_ids(source_course))
 
 
 def released(root: Path, lesson_id: str) -> nbformat.NotebookNode:
-    return nbformat.read(root / "notebooks" / lesson_id / f"{lesson_id}.ipynb", as_version=4)
+    return nbformat.read(course.release_path(root, lesson_id), as_version=4)
 
 
 def instructor(root: Path, lesson_id: str) -> nbformat.NotebookNode:
-    return nbformat.read(root / "solutions" / lesson_id / f"{lesson_id}.ipynb", as_version=4)
+    return nbformat.read(course.instructor_path(root, lesson_id), as_version=4)
 
 
 def secret_lines(source_text: str, min_length: int = 20) -> set[str]:
@@ -46,16 +39,6 @@ def secret_lines(source_text: str, min_length: int = 20) -> set[str]:
 
 def notebook_text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(cell.source for cell in notebook.cells)
-
-
-def grade_test_ids(notebook: nbformat.NotebookNode) -> list[str]:
-    """grade_ids of the autograded test cells (graded code cells that are not answers)."""
-    ids = []
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            ids.append(meta["grade_id"])
-    return ids
 
 
 def grade_perfect_and_untouched(root: Path, lesson_id: str) -> dict[str, dict[str, float]]:

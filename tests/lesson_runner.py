@@ -1,15 +1,22 @@
-"""Run a lesson's source in this process, so tests can reuse what it defined.
+"""Build a lesson's definitions in this process, so tests can call and re-grade them.
 
-A lesson (`solutions/NN_topic/NN_topic.py`) is executed once per test session:
-its code cells run in order in one globals dict. Tests then call the lesson's
-functions directly, or re-run single cells, for example a grade cell after an
-answer cell was changed to hold a typical student mistake.
+nbval executes every lesson top to bottom in a kernel (the check that a notebook
+runs, on the CPU or a GPU), and the round trip grades it in the sandbox; this
+module does not execute it a third time. `Lesson.namespace()` runs, once per
+test session, what the tests need: every answer cell and every other code cell
+except the grade cells and the demos, i.e. the top-level statements of a cell
+that use the student's code (a training run, a plot of its results). Tests then
+re-run single grade cells in a copy of that namespace: after an answer was
+changed to hold a typical student mistake, or with the cell's seeds shifted.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
+import importlib.util
 import os
+import re
 import textwrap
 import traceback
 from dataclasses import dataclass
@@ -17,9 +24,14 @@ from functools import cache
 from pathlib import Path
 
 import jupytext
+import nbformat
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions"
+from grader import course
+
+TESTS = Path(__file__).resolve().parent
+MISTAKE_TABLES = TESTS / "mistakes"
+SEED_ARGUMENT = re.compile(r"\bseed\s*=\s*(\d+)")
+HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 
 
 @dataclass(frozen=True)
@@ -27,44 +39,117 @@ class Cell:
     """One cell of a lesson source."""
 
     index: int
-    cell_type: str
-    source: str
-    nbgrader: dict
+    node: nbformat.NotebookNode
+
+    @property
+    def cell_type(self) -> str:
+        return self.node.cell_type
+
+    @property
+    def source(self) -> str:
+        return self.node.source
+
+    @property
+    def nbgrader(self) -> dict:
+        return dict(self.node.metadata.get("nbgrader", {}))
 
     @property
     def grade_id(self) -> str | None:
-        return self.nbgrader.get("grade_id")
+        return course.grade_id(self.node)
 
     @property
     def is_grade_test(self) -> bool:
-        """An autograded test cell: graded, and not an answer the student writes."""
-        return bool(self.nbgrader.get("grade")) and not self.nbgrader.get("solution")
+        return course.is_grade_test(self.node)
 
     @property
     def is_answer(self) -> bool:
-        return bool(self.nbgrader.get("solution"))
+        return course.is_answer(self.node)
+
+    @property
+    def is_written_answer(self) -> bool:
+        return course.is_written_answer(self.node)
+
+    def with_source(self, source: str) -> Cell:
+        node = copy.deepcopy(self.node)
+        node.source = source
+        return Cell(self.index, node)
 
 
 class CellFailed(RuntimeError):
-    """A lesson cell raised while the whole lesson was being executed."""
+    """A lesson cell raised while the lesson's definitions were being built."""
 
 
 def read_cells(path: Path) -> list[Cell]:
     """Parse a py:percent lesson into cells, keeping nbgrader's metadata."""
-    notebook = jupytext.read(path)
-    return [
-        Cell(i, c.cell_type, c.source, dict(c.metadata.get("nbgrader", {})))
-        for i, c in enumerate(notebook.cells)
-    ]
+    return [Cell(i, c) for i, c in enumerate(jupytext.read(path).cells)]
 
 
-def _execute(cell: Cell, namespace: dict, lesson_id: str) -> None:
-    code = compile(cell.source, f"<{lesson_id} cell {cell.index} {cell.grade_id or ''}>", "exec")
-    exec(code, namespace)
+def _execute(cell: Cell, namespace: dict, lesson_id: str, source: str | None = None) -> None:
+    label = f"<{lesson_id} cell {cell.index} {cell.grade_id or ''}>"
+    exec(compile(cell.source if source is None else source, label, "exec"), namespace)
+
+
+# --------------------------------------------------------------------------- demos
+
+
+def bound_names(node: ast.AST) -> set[str]:
+    """Names a statement assigns, defines or imports (anywhere in it)."""
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+        elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(sub.name)
+        elif isinstance(sub, ast.Import | ast.ImportFrom):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in sub.names)
+    return names
+
+
+def used_names(node: ast.AST) -> set[str]:
+    return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+
+
+DEFINITION = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom
+
+
+def split_demo(source: str, student: set[str], data: set[str]) -> tuple[str, set[str]]:
+    """(the definitions of a cell, the names that depend on the student's code).
+
+    A top-level `def`, `class` or import is a definition and is kept (a function
+    that calls the student's code joins `student`: calling it is a demo too). Any
+    other statement that uses a name of `student` is a demo: it is left out, and
+    the names it would bind, or the data it may change (`results[k] = train(...)`),
+    join `student`. `data` collects the names that kept statements bind.
+    """
+    tree = ast.parse(source)
+    student = set(student)
+    kept = []
+    for statement in tree.body:
+        uses_student = bool(used_names(statement) & student)
+        if isinstance(statement, DEFINITION):
+            kept.append(statement)
+            if uses_student:
+                student |= bound_names(statement)
+        elif uses_student:
+            student |= bound_names(statement) | (used_names(statement) & data)
+        else:
+            kept.append(statement)
+            data |= bound_names(statement)
+    lines = source.splitlines()
+    return "\n".join("\n".join(_lines_of(statement, lines)) for statement in kept), student
+
+
+def _lines_of(statement: ast.stmt, lines: list[str]) -> list[str]:
+    """The source lines of a top-level statement, its decorators included."""
+    first = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
+    return lines[first - 1 : statement.end_lineno]
+
+
+# --------------------------------------------------------------------------- lessons
 
 
 class Lesson:
-    """A lesson source, its cells and a cached run of all of them."""
+    """A lesson source, its cells and a cached build of its definitions."""
 
     def __init__(self, lesson_id: str, path: Path):
         self.lesson_id = lesson_id
@@ -76,7 +161,7 @@ class Lesson:
     @cache
     def load(cls, lesson_id: str) -> Lesson:
         """The lesson `solutions/<lesson_id>/<lesson_id>.py` (one object per id)."""
-        path = SOLUTIONS / lesson_id / f"{lesson_id}.py"
+        path = course.source_path(course.REPO, lesson_id)
         if not path.exists():
             raise FileNotFoundError(f"no lesson source at {path}")
         return cls(lesson_id, path)
@@ -100,33 +185,68 @@ class Lesson:
     def grade_test_ids(self) -> list[str]:
         return [c.grade_id for c in self.code_cells if c.is_grade_test]
 
+    @property
+    def answer_ids(self) -> list[str]:
+        """grade_ids of the code cells the student writes in."""
+        return [c.grade_id for c in self.code_cells if c.is_answer]
+
+    def definitions(self) -> list[tuple[Cell, str]]:
+        """(cell, the source to run) of every cell the namespace is built from."""
+        student: set[str] = set()
+        data: set[str] = set()
+        plan = []
+        for cell in self.code_cells:
+            if cell.is_grade_test:
+                continue
+            if cell.is_answer:
+                student |= bound_names(ast.parse(cell.source))
+                plan.append((cell, cell.source))
+            else:
+                source, student = split_demo(cell.source, student, data)
+                plan.append((cell, source))
+        return plan
+
     def namespace(self) -> dict:
-        """Execute every code cell once (cached) and return the globals they built."""
+        """The lesson's definitions, built once (cached): answers, set-up, helpers."""
         if self._namespace is None:
-            self._namespace = self._run_all()
+            self._namespace = self._run(self.definitions(), {"__name__": "__main__"})
         return self._namespace
 
-    def _run_all(self) -> dict:
+    def namespace_with(self, *names: str) -> dict:
+        """A copy of the namespace in which the demos that bind `names` also ran."""
+        scratch = copy.copy(self.namespace())
+        wanted = set(names)
+        plan = [
+            (cell, cell.source)
+            for cell in self.code_cells
+            if not cell.is_grade_test
+            and not cell.is_answer
+            and bound_names(ast.parse(cell.source)) & wanted
+        ]
+        return self._run(plan, scratch)
+
+    def _run(self, plan: list[tuple[Cell, str]], namespace: dict) -> dict:
         os.environ.setdefault("MPLBACKEND", "Agg")
         import matplotlib.pyplot as plt
 
-        namespace: dict = {"__name__": "__main__"}
         previous_dir = Path.cwd()
         os.chdir(self.path.parent)
         try:
-            for cell in self.code_cells:
+            for cell, source in plan:
                 try:
-                    _execute(cell, namespace, self.lesson_id)
+                    _execute(cell, namespace, self.lesson_id, source)
                 except Exception as error:
                     trace = "".join(traceback.format_exception(error))
                     raise CellFailed(
                         f"{self.lesson_id}: cell {cell.index} ({cell.grade_id}) raised:\n"
-                        f"{textwrap.indent(cell.source, '    ')}\n{trace}"
+                        f"{textwrap.indent(source, '    ')}\n{trace}"
                     ) from error
                 plt.close("all")
         finally:
             os.chdir(previous_dir)
         return namespace
+
+    # ----------------------------------------------------------------------- re-grading
 
     def run_cells(self, namespace: dict, grade_ids: list[str]) -> dict[str, BaseException | None]:
         """Run the named cells in a copy of `namespace`; what each raised, or None."""
@@ -134,11 +254,31 @@ class Lesson:
         return {gid: self._try(self.cell(gid), scratch) for gid in grade_ids}
 
     def _try(self, cell: Cell, namespace: dict) -> BaseException | None:
+        previous_dir = Path.cwd()
+        os.chdir(self.path.parent)
         try:
             _execute(cell, namespace, self.lesson_id)
         except Exception as error:  # the caller inspects it
             return error
+        finally:
+            os.chdir(previous_dir)
         return None
+
+    def with_seed_offset(self, grade_id: str, offset: int) -> Cell:
+        """Grade cell `grade_id` with every `seed=N` in it replaced by `seed=N + offset`.
+
+        Everything else (thresholds, budgets) is the lesson's own text, so a seed
+        sweep proves exactly what the grader checks.
+        """
+        cell = self.cell(grade_id)
+        if not SEED_ARGUMENT.search(cell.source):
+            raise ValueError(f"{grade_id} passes no seed=N to anything: nothing to sweep")
+        shifted = SEED_ARGUMENT.sub(lambda m: f"seed={int(m.group(1)) + offset}", cell.source)
+        return cell.with_source(shifted)
+
+    def run_with_seed_offset(self, grade_id: str, offset: int) -> BaseException | None:
+        """Run the real grade cell with its seeds shifted, in a copy of the namespace."""
+        return self._try(self.with_seed_offset(grade_id, offset), copy.copy(self.namespace()))
 
     def with_mistake(self, namespace: dict, answer_id: str, old: str, new: str) -> dict:
         """A copy of `namespace` in which answer cell `answer_id` ran with `old` -> `new`."""
@@ -147,11 +287,8 @@ class Lesson:
             raise ValueError(
                 f"the mistake to inject is stale: {old!r} does not occur in cell {answer_id!r}"
             )
-        broken = Cell(
-            answer.index, answer.cell_type, answer.source.replace(old, new), answer.nbgrader
-        )
         scratch = copy.copy(namespace)
-        _execute(broken, scratch, self.lesson_id)
+        _execute(answer, scratch, self.lesson_id, answer.source.replace(old, new))
         return scratch
 
     def assert_mistake_caught(
@@ -188,4 +325,45 @@ class Lesson:
 
 def lesson_ids() -> list[str]:
     """Every lesson in solutions/, in course order."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.py").exists())
+    return course.lesson_ids(course.REPO)
+
+
+# --------------------------------------------------------------------------- mistake tables
+
+
+@dataclass(frozen=True)
+class MistakeTable:
+    """tests/mistakes/<lesson>.py: the typical mistakes of each answer cell of a lesson.
+
+    MISTAKES = {answer grade_id: [(old text, new text, words the failure message
+    must contain)]}: the mistake fails `test_<answer grade_id>` with a message that
+    contains the words, and every CHEAP test cell but that one still passes.
+    SEED_SWEEPS = {grade cell: number of seed offsets}: the real grade cell passes
+    with its seeds shifted by 0, 1, ... (10 for every training exercise).
+    """
+
+    lesson_id: str
+    mistakes: dict[str, list[tuple[str, str, str]]]
+    cheap: list[str]
+    seed_sweeps: dict[str, int]
+
+
+@cache
+def mistake_table(lesson_id: str) -> MistakeTable:
+    path = MISTAKE_TABLES / f"{lesson_id}.py"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{lesson_id} has no mistake table: write {path.relative_to(TESTS.parent)} "
+            "(see AUTHORING.md)"
+        )
+    spec = importlib.util.spec_from_file_location(f"mistakes_{lesson_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return MistakeTable(
+        lesson_id, module.MISTAKES, list(module.CHEAP), dict(getattr(module, "SEED_SWEEPS", {}))
+    )
+
+
+def grade_cell_of(answer_id: str) -> str:
+    """The grade cell that tests an answer cell: `test_<answer grade_id>`."""
+    return f"test_{answer_id}"

@@ -16,6 +16,8 @@ from rlhelpers.envs import (
     CliffWalkingEnv,
     ContextualBanditEnv,
     GridWorld,
+    GridWorld4x4Corners,
+    GridWorld5x5AB,
     PickActionEnv,
     RandomWalkEnv,
     TabularEnv,
@@ -24,30 +26,41 @@ from rlhelpers.envs import (
     example_4_1,
 )
 
+# What the course promises, written out by hand: id -> the class gym.make builds.
+EXPECTED_ENVS = {
+    "rlhelpers/GridWorld-v0": GridWorld,
+    "rlhelpers/PickAction-v0": PickActionEnv,
+    "rlhelpers/ContextualBandit-v0": ContextualBanditEnv,
+    "rlhelpers/RandomWalk-v0": RandomWalkEnv,
+    "rlhelpers/CliffWalking-v0": CliffWalkingEnv,
+    "rlhelpers/GridWorld5x5AB-v0": GridWorld5x5AB,
+    "rlhelpers/GridWorld4x4Corners-v0": GridWorld4x4Corners,
+}
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("rlhelpers/"))
 TABULAR_IDS = [env_id for env_id in ENV_IDS if isinstance(gym.make(env_id).unwrapped, TabularEnv)]
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
 
 
-def test_all_course_envs_are_registered():
-    assert set(ENV_IDS) == set(rlhelpers.envs.ENV_IDS)
-    assert {
-        "rlhelpers/GridWorld-v0",
-        "rlhelpers/PickAction-v0",
-        "rlhelpers/ContextualBandit-v0",
-        "rlhelpers/RandomWalk-v0",
-        "rlhelpers/CliffWalking-v0",
-        "rlhelpers/GridWorld5x5AB-v0",
-        "rlhelpers/GridWorld4x4Corners-v0",
-    } <= set(ENV_IDS)
+def test_registered_ids_are_the_expected_ones():
+    """The registry and the documented rlhelpers.envs.ENV_IDS hold exactly the expected ids."""
+    assert ENV_IDS == sorted(EXPECTED_ENVS), "registered ids differ from the expected list"
+    assert sorted(rlhelpers.envs.ENV_IDS) == sorted(EXPECTED_ENVS), "ENV_IDS documents others"
 
 
-def test_reimport_does_not_warn_or_duplicate():
+@pytest.mark.parametrize("env_id", sorted(EXPECTED_ENVS))
+def test_each_id_makes_its_class(env_id):
+    assert type(gym.make(env_id).unwrapped) is EXPECTED_ENVS[env_id]
+
+
+def test_reimport_does_not_warn_or_register_again():
+    before = {env_id: gym.registry[env_id] for env_id in ENV_IDS}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         importlib.reload(rlhelpers.envs)
-    assert sorted(k for k in gym.registry if k.startswith("rlhelpers/")) == ENV_IDS
+    after = {env_id: gym.registry[env_id] for env_id in ENV_IDS}
+    # the very same specs: a second registration would have replaced them with new ones
+    assert all(after[env_id] is before[env_id] for env_id in ENV_IDS), "re-registered on reload"
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

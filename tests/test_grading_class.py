@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import zipfile
 
@@ -18,8 +17,8 @@ import nbformat
 import pytest
 from course_tools import FIXTURE_COURSE, REPO, notebook_text, secret_lines
 
-from grader import autograde, bundle, demo, exchange, sandbox
-from grader.release import lesson_ids
+from grader import autograde, bundle, course, demo, exchange, sandbox
+from grader.course import lesson_ids
 
 FIXTURE = "00_fixture"
 CORPUS = REPO / "tests" / "fixtures" / "submissions" / f"{FIXTURE}.zip"
@@ -73,17 +72,17 @@ def sha256(path) -> str:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    saved = os.environ.get("RLCOURSE_CELL_TIMEOUT")
-    os.environ["RLCOURSE_CELL_TIMEOUT"] = "5"
+    saved = os.environ.get(course.CELL_TIMEOUT_VARIABLE)
+    os.environ[course.CELL_TIMEOUT_VARIABLE] = "5"
     try:
         result = demo.run_demo(
             FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None
         )
     finally:
         if saved is None:
-            os.environ.pop("RLCOURSE_CELL_TIMEOUT")
+            os.environ.pop(course.CELL_TIMEOUT_VARIABLE)
         else:
-            os.environ["RLCOURSE_CELL_TIMEOUT"] = saved
+            os.environ[course.CELL_TIMEOUT_VARIABLE] = saved
     return result
 
 
@@ -122,7 +121,7 @@ def test_submissions_are_never_modified(demo_run):
     state = autograde.load_state(demo_run.root)
     for kind in EXPECTED_POINTS:
         handed_in = workdir / "students" / kind / FIXTURE
-        kept = demo_run.root / "grader" / "work" / "submitted" / kind / FIXTURE
+        kept = course.submitted_dir(demo_run.root, kind, FIXTURE)
         for path in handed_in.iterdir():
             assert sha256(path) == sha256(kept / path.name), f"{kind}: {path.name} changed"
         assert state[f"{kind}/{FIXTURE}"]["hash"] == autograde.fingerprint(kept)
@@ -135,7 +134,7 @@ def test_graded_submissions_are_the_kept_corpus(demo_run):
     `python -m grader.students --course tests/fixtures/course --lesson 00_fixture
     --out tests/fixtures/submissions/00_fixture.zip` after changing grader/students.py.
     """
-    submitted = demo_run.root / "grader" / "work" / "submitted"
+    submitted = course.submitted_dir(demo_run.root)
     with zipfile.ZipFile(CORPUS) as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
     assert {name.split("/")[0] for name in entries} == set(EXPECTED_POINTS) - {"snoop", "twice"}
@@ -146,11 +145,11 @@ def test_graded_submissions_are_the_kept_corpus(demo_run):
 
 
 def test_sandbox_kept_the_snoop_out(demo_run):
-    graded = demo_run.root / "grader/work/autograded/snoop" / FIXTURE / f"{FIXTURE}.ipynb"
+    graded = course.autograded_path(demo_run.root, "snoop", FIXTURE)
     (cell,) = [
         c
         for c in nbformat.read(graded, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("grade_id") == "discounted_sum"
+        if course.grade_id(c) == "discounted_sum"
     ]
     printed = "".join(o.get("text", "") for o in cell.outputs)
     for attempt in (
@@ -173,14 +172,12 @@ def test_latest_of_two_submissions_counts_and_both_are_kept(demo_run):
 
 
 def test_feedback_and_grades_for_every_student(demo_run):
-    feedback = demo_run.root / "grader" / "work" / "feedback"
+    def page(kind):
+        return course.feedback_dir(demo_run.root, kind, FIXTURE) / f"{FIXTURE}.html"
+
     for kind in EXPECTED_POINTS:
-        page = feedback / kind / FIXTURE / f"{FIXTURE}.html"
-        assert page.exists(), kind
-    assert (
-        "is not a valid notebook"
-        in (feedback / "invalid_json" / FIXTURE / f"{FIXTURE}.html").read_text()
-    )
+        assert page(kind).exists(), kind
+    assert "is not a valid notebook" in page("invalid_json").read_text()
     with open(demo_run.grades_csv) as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     assert set(rows) == set(EXPECTED_POINTS)
@@ -194,9 +191,7 @@ def test_a_second_run_resumes_and_grades_the_same(demo_run):
     before = {(o.student, o.score) for o in demo_run.outcomes}
     said = []
     autograde.autograde(root, echo=said.append)
-    assert said == [
-        "nothing new to grade in " + str(root / "grader/work/submitted") + " (18 graded before)"
-    ]
+    assert said == [f"nothing new to grade in {course.submitted_dir(root)} (18 graded before)"]
     # an interrupted run: the state lost two entries -> only those two are graded again
     state = autograde.load_state(root)
     for kind in ("perfect", "tamper"):
@@ -234,7 +229,7 @@ def test_student_bundle_has_no_solutions(demo_run, tmp_path):
         assert not [n for n in inside if n.startswith(forbidden)], forbidden
     for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
         assert marker not in everything
-    source = (root / "solutions" / FIXTURE / f"{FIXTURE}.py").read_text()
+    source = course.source_path(root, FIXTURE).read_text()
     assert not [line for line in secret_lines(source) if line in text]
     assert 'include = ["rlhelpers*"]' in archive_text(path, "pyproject.toml")
 
@@ -246,7 +241,7 @@ def archive_text(path, name):
 
 def test_real_course_bundle_has_no_solution_files(tmp_path):
     """The real course's bundle: nothing of solutions/, no solution line of any lesson."""
-    if not all((REPO / "notebooks" / x / f"{x}.ipynb").exists() for x in lesson_ids(REPO)):
+    if not all(course.release_path(REPO, x).exists() for x in lesson_ids(REPO)):
         pytest.skip("notebooks/ is not released yet")
     path = bundle.build(tmp_path / "bundle.zip", REPO)
     with zipfile.ZipFile(path) as archive:
@@ -262,7 +257,7 @@ def test_real_course_bundle_has_no_solution_files(tmp_path):
         if not name.startswith(("rlhelpers/", "notebooks/"))
     )
     for lesson in lesson_ids(REPO):
-        source = (REPO / "solutions" / lesson / f"{lesson}.py").read_text()
+        source = course.source_path(REPO, lesson).read_text()
         # a lesson's secrets against its own notebook (another lesson may share a line)
         everything = others + content[f"notebooks/{lesson}/{lesson}.ipynb"].decode()
         leaked = [line for line in secret_lines(source) if line in everything]
@@ -273,15 +268,16 @@ def test_real_course_bundle_has_no_solution_files(tmp_path):
 
 def test_zip_collect_from_an_lms_download(demo_run, tmp_path):
     root = demo_run.root
-    release = root / "notebooks" / FIXTURE / f"{FIXTURE}.ipynb"
+    release = course.release_path(root, FIXTURE)
     download = tmp_path / "download.zip"
     with zipfile.ZipFile(download, "w") as archive:
         archive.write(release, f"alice_{FIXTURE}.ipynb")
         archive.write(release, f"bob_{FIXTURE}.ipynb")
         archive.write(release, f"carol-{FIXTURE}.ipynb")  # does not match the documented pattern
     exchange.zip_collect(root, FIXTURE, download)
-    submitted = root / "grader" / "work" / "submitted"
     for student in ("alice", "bob"):
-        assert sha256(submitted / student / FIXTURE / f"{FIXTURE}.ipynb") == sha256(release)
-    assert not (submitted / "carol").exists()
-    assert json.loads(json.dumps(autograde.submissions(root))).count(["alice", FIXTURE]) == 1
+        assert sha256(course.submitted_path(root, student, FIXTURE)) == sha256(release)
+    assert not course.submitted_dir(root, "carol").exists()
+    # autograde finds the collected submissions next to the class's, and nothing else
+    found = autograde.submissions(root, [FIXTURE])
+    assert sorted(found) == sorted((s, FIXTURE) for s in [*EXPECTED_POINTS, "alice", "bob"])

@@ -1,35 +1,76 @@
-"""Every real lesson against the test-helper tampering student, in the sandbox (slow)."""
+"""Every real lesson through the instructor's grading pipeline, in the sandbox (slow).
+
+One `grader.autograde` run per lesson grades three submissions at once: the
+reference answers (every autograded point), the untouched release (none) and
+the tampering student (wrong answers, with numpy, torch and rlhelpers.testing
+patched to always pass: none).
+"""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
-from course_tools import REPO, grade_test_ids, instructor, make_course, released
+from course_tools import grade_test_ids, instructor, make_course, released
 
-from grader import autograde, release, sandbox, students
+from grader import autograde, course, grading, release, sandbox, students
 
-LESSONS = release.lesson_ids(REPO)
+LESSONS = course.lesson_ids()
+KINDS = ("perfect", "untouched", "tamper")
 
-pytestmark = pytest.mark.skipif(
-    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
+    ),
+]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("lesson_id", LESSONS)
-def test_tampered_helpers_do_not_pass_a_lesson(lesson_id, tmp_path):
-    """Wrong answers + numpy/torch/rlhelpers.testing patched to always pass: 0 autograded points."""
-    root = make_course(tmp_path, lessons=[lesson_id])
+@pytest.fixture(scope="module", params=LESSONS)
+def graded(request, tmp_path_factory):
+    """(course root, lesson id, {student: outcome}) after grading the three submissions."""
+    lesson_id = request.param
+    root = make_course(tmp_path_factory.mktemp(lesson_id), lessons=[lesson_id])
     release.release(root, [lesson_id])
-    files = students.tamper(
-        lesson_id, released(root, lesson_id), instructor(root, lesson_id), {"root": root}
-    )
-    students.write_files(root / "grader/work/submitted/tamper" / lesson_id, files)
-    autograde.autograde(root, [lesson_id], echo=lambda *a: None)
-    graded = root / "grader/work/autograded/tamper" / lesson_id / f"{lesson_id}.ipynb"
-    outputs = autograde.describe_outputs(nbformat.read(graded, as_version=4))
-    tests = grade_test_ids(instructor(root, lesson_id))
-    passed = [t for t in tests if outputs[t] == "ok"]
+    for kind in KINDS:
+        files = getattr(students, kind)(
+            lesson_id, released(root, lesson_id), instructor(root, lesson_id), {"root": root}
+        )
+        students.write_files(course.submitted_dir(root, kind, lesson_id), files)
+    outcomes = autograde.autograde(root, [lesson_id], echo=lambda *a: None)
+    return root, lesson_id, {o.student: o for o in outcomes}
+
+
+def autograded_scores(root, lesson_id, student) -> dict[str, tuple[float, float]]:
+    """{grade cell: (score, max score)} of the autograded test cells of a submission."""
+    tests = set(grade_test_ids(instructor(root, lesson_id)))
+    return {
+        s.grade_id: (s.score, s.max_score)
+        for s in grading.cell_scores(root, lesson_id, student)
+        if s.grade_id in tests
+    }
+
+
+def test_reference_answers_get_every_point(graded):
+    root, lesson_id, outcomes = graded
+    scores = autograded_scores(root, lesson_id, "perfect")
+    assert len(scores) >= 6, f"{lesson_id} has {len(scores)} autograded test cells, needs 6"
+    lost = {gid: s for gid, s in scores.items() if s[0] != s[1]}
+    assert not lost, f"{lesson_id}: the reference answers lose points (score, max): {lost}"
+    assert outcomes["perfect"].status == "graded", outcomes["perfect"]
+
+
+def test_untouched_release_gets_nothing(graded):
+    root, lesson_id, outcomes = graded
+    scores = autograded_scores(root, lesson_id, "untouched")
+    assert sum(s[0] for s in scores.values()) == 0, f"{lesson_id}: untouched scores {scores}"
+    assert outcomes["untouched"].score == 0
+
+
+def test_tampered_helpers_do_not_pass_a_lesson(graded):
+    """Wrong answers + numpy/torch/rlhelpers.testing patched to always pass: 0 autograded points."""
+    root, lesson_id, outcomes = graded
+    notebook = nbformat.read(course.autograded_path(root, "tamper", lesson_id), as_version=4)
+    outputs = autograde.describe_outputs(notebook)
+    passed = [t for t in grade_test_ids(instructor(root, lesson_id)) if outputs[t] == "ok"]
     assert not passed, f"{lesson_id}: tampered helpers passed {passed}"
-    (outcome,) = autograde.outcomes(root)
-    assert outcome.score == 0
+    assert outcomes["tamper"].score == 0

@@ -6,9 +6,9 @@ import asyncio
 import os
 
 import pytest
-from course_tools import REPO
 
-from grader import sandbox
+from grader import course, sandbox
+from grader.course import REPO
 
 pytestmark = pytest.mark.skipif(
     sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
@@ -23,9 +23,9 @@ def attempt(name, action):
         result[name] = "allowed"
     except Exception as error:
         result[name] = type(error).__name__
-attempt("read solutions", lambda: os.listdir(REPO + "/solutions"))
-attempt("read gradebook", lambda: open(REPO + "/grader/work/gradebook.db", "rb").read(1))
-attempt("read grader/work", lambda: os.listdir(REPO + "/grader/work"))
+attempt("read solutions", lambda: os.listdir(SOLUTIONS))
+attempt("read gradebook", lambda: open(GRADEBOOK, "rb").read(1))
+attempt("read grader/work", lambda: os.listdir(WORK))
 attempt("read the tests", lambda: os.listdir(REPO + "/tests"))
 attempt("write the repository", lambda: open(REPO + "/rlhelpers/ESCAPED.py", "w").write("x"))
 attempt("write the venv", lambda: open(REPO + "/.venv/ESCAPED", "w").write("x"))
@@ -68,8 +68,15 @@ def run_in_sandbox(code: str, workdir) -> str:
 def test_sandbox_blocks_secrets_network_and_writes(tmp_path):
     import json
 
-    (REPO / "grader" / "work").mkdir(parents=True, exist_ok=True)
-    output = run_in_sandbox(f"REPO = {str(REPO)!r}\n" + PROBE, tmp_path)
+    course.work(REPO).mkdir(parents=True, exist_ok=True)
+    paths = {
+        "REPO": REPO,
+        "SOLUTIONS": REPO / course.SOURCES,
+        "GRADEBOOK": REPO / course.GRADEBOOK,
+        "WORK": course.work(REPO),
+    }
+    header = "".join(f"{name} = {str(path)!r}\n" for name, path in paths.items())
+    output = run_in_sandbox(header + PROBE, tmp_path)
     result = json.loads(output.strip().splitlines()[-1])
     assert result["write its folder"] == "allowed"
     assert (tmp_path / "own_file.txt").exists()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import pytest
-from lesson_runner import Lesson, lesson_ids
+from lesson_runner import Lesson, grade_cell_of, lesson_ids, mistake_table
 
 LESSONS = lesson_ids()
 
@@ -31,7 +32,7 @@ def test_at_least_six_autograded_exercises_with_hidden_tests(lesson):
 
 
 def test_at_least_one_written_answer(lesson):
-    written = [c for c in lesson.cells if c.cell_type == "markdown" and c.nbgrader.get("grade")]
+    written = [c for c in lesson.cells if c.is_written_answer]
     assert written, f"{lesson.lesson_id} has no manually graded written answer"
 
 
@@ -44,8 +45,10 @@ def test_introduction_states_goals_points_and_time(lesson):
     intro = lesson.cells[0].source
     assert lesson.cells[0].cell_type == "markdown"
     assert re.search(r"\bgoals?\b", intro, re.I), "the introduction should state the goals"
-    assert str(total_points(lesson)) in intro, (
-        f"the introduction should state the lesson's {total_points(lesson)} points"
+    total = total_points(lesson)
+    assert re.search(rf"\bpoints?\W{{0,4}}{total}\b|\b{total}\s+points?\b", intro, re.I), (
+        f"the introduction should state the lesson's {total} points ('{total} points' or "
+        f"'Points: {total}')"
     )
     assert re.search(r"\b(minutes?|hours?)\b", intro), "the introduction should say how long"
     assert "Validate" in intro and "hidden" in intro, "explain Validate vs hidden tests"
@@ -73,5 +76,33 @@ def test_visible_tests_import_what_they_use(lesson):
     """A grade cell must not depend on the set-up cell's imports, which a student may shadow."""
     for cell in lesson.code_cells:
         if cell.is_grade_test:
-            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
-            assert "import " in visible, f"{cell.grade_id} imports nothing itself"
+            visible = ast.parse(cell.source.split("### BEGIN HIDDEN TESTS")[0])
+            imports = [n for n in visible.body if isinstance(n, ast.Import | ast.ImportFrom)]
+            assert imports, f"{cell.grade_id} imports nothing itself"
+
+
+def test_every_answer_has_its_test_cell_and_mistakes(lesson):
+    """Each answer cell is graded by `test_<its id>` and has rows in tests/mistakes/<lesson>.py."""
+    table = mistake_table(lesson.lesson_id)
+    for answer_id in lesson.answer_ids:
+        assert grade_cell_of(answer_id) in lesson.grade_test_ids, (
+            f"{lesson.lesson_id}: answer cell {answer_id!r} has no grade cell "
+            f"{grade_cell_of(answer_id)!r}"
+        )
+        assert table.mistakes.get(answer_id), (
+            f"{lesson.lesson_id}: answer cell {answer_id!r} has no typical mistake in "
+            f"tests/mistakes/{lesson.lesson_id}.py"
+        )
+    stale = set(table.mistakes) - set(lesson.answer_ids)
+    assert not stale, f"tests/mistakes/{lesson.lesson_id}.py names no answer cell: {stale}"
+    assert set(table.cheap) <= set(lesson.grade_test_ids), "CHEAP names unknown grade cells"
+
+
+def test_training_exercises_are_swept_over_10_seeds(lesson):
+    """Every `train_*` exercise's real grade cell is re-run on at least 10 seeds."""
+    sweeps = mistake_table(lesson.lesson_id).seed_sweeps
+    for answer_id in lesson.answer_ids:
+        if answer_id.startswith("train_"):
+            assert sweeps.get(grade_cell_of(answer_id), 0) >= 10, (
+                f"{lesson.lesson_id}: {grade_cell_of(answer_id)} needs SEED_SWEEPS of 10 or more"
+            )

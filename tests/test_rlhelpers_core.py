@@ -40,7 +40,10 @@ def test_device_default_prefers_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def test_device_is_usable():
-    torch.zeros(2, device=rlhelpers.device())
+    device = rlhelpers.device()
+    x = torch.ones(2, device=device)
+    assert x.device.type == device.type
+    assert (x + x).sum().item() == 4.0
 
 
 # --------------------------------------------------------------------------- seeding
@@ -75,7 +78,7 @@ def test_seed_everything_rejects_bad_seeds(seed):
 
 
 def test_seed_everything_accepts_numpy_ints():
-    rlhelpers.seed_everything(np.int64(3))
+    assert _draws(np.int64(3)) == _draws(3), "a numpy int seeds as the same Python int"
 
 
 # --------------------------------------------------------------------------- import

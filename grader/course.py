@@ -1,0 +1,173 @@
+"""The course's layout: one owner for every path, id and constant of a course folder.
+
+A course folder (this repository, the fixture course in tests/, a throw-away
+copy) holds `nbgrader_config.py`, the lesson sources
+`solutions/<id>/<id>.py` and the student release `notebooks/<id>/<id>.ipynb`;
+everything grading produces lives under `grader/work/`. The cell kinds are
+nbgrader's own (`nbgrader.utils.is_grade` / `is_solution`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+COURSE_ID = "rl-foundations"
+# Training cells run for tens of seconds on a laptop CPU; a cell that runs longer
+# than this is stuck (an infinite loop) and is stopped (RLCOURSE_CELL_TIMEOUT overrides).
+CELL_TIMEOUT_S = 300
+CELL_TIMEOUT_VARIABLE = "RLCOURSE_CELL_TIMEOUT"
+CONFIG_FILE = "nbgrader_config.py"
+SOURCES = "solutions"
+RELEASE = "notebooks"
+# Folders relative to a course root; nbgrader_config.py hands them to nbgrader.
+WORK = Path("grader") / "work"
+SUBMITTED = WORK / "submitted"
+AUTOGRADED = WORK / "autograded"
+FEEDBACK = WORK / "feedback"
+SOURCE_SOLUTION = WORK / "source_solution"
+DOWNLOADED = WORK / "downloaded"
+GRADEBOOK = WORK / "gradebook.db"
+"""The SQLite gradebook, unless NBGRADER_DB_URL names another database."""
+
+
+def cell_timeout() -> int:
+    """Seconds an autograded cell may run: CELL_TIMEOUT_S, or RLCOURSE_CELL_TIMEOUT (tests)."""
+    return int(os.environ.get(CELL_TIMEOUT_VARIABLE, CELL_TIMEOUT_S))
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def lesson_ids(root: Path = REPO) -> list[str]:
+    """The lessons of a course: `solutions/<id>/<id>.py`, in order."""
+    solutions = root / SOURCES
+    if not solutions.is_dir():
+        return []
+    return sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.py").is_file())
+
+
+def source_path(root: Path, lesson_id: str) -> Path:
+    """The py:percent source of a lesson: the single source of truth."""
+    return root / SOURCES / lesson_id / f"{lesson_id}.py"
+
+
+def instructor_path(root: Path, lesson_id: str) -> Path:
+    """The instructor notebook built from the source (git-ignored; what nbgrader reads)."""
+    return source_path(root, lesson_id).with_suffix(".ipynb")
+
+
+def release_path(root: Path, lesson_id: str) -> Path:
+    """The student notebook that `make release` generates."""
+    return root / RELEASE / lesson_id / f"{lesson_id}.ipynb"
+
+
+def work(root: Path) -> Path:
+    """Everything grading produces (git-ignored)."""
+    return root / WORK
+
+
+def submitted_dir(root: Path, student: str | None = None, lesson_id: str | None = None) -> Path:
+    """grader/work/submitted[/<student>[/<lesson>]]."""
+    return _under(root / SUBMITTED, student, lesson_id)
+
+
+def autograded_dir(root: Path, student: str | None = None, lesson_id: str | None = None) -> Path:
+    return _under(root / AUTOGRADED, student, lesson_id)
+
+
+def feedback_dir(root: Path, student: str | None = None, lesson_id: str | None = None) -> Path:
+    return _under(root / FEEDBACK, student, lesson_id)
+
+
+def submitted_path(root: Path, student: str, lesson_id: str) -> Path:
+    return submitted_dir(root, student, lesson_id) / f"{lesson_id}.ipynb"
+
+
+def autograded_path(root: Path, student: str, lesson_id: str) -> Path:
+    return autograded_dir(root, student, lesson_id) / f"{lesson_id}.ipynb"
+
+
+def _under(base: Path, student: str | None, lesson_id: str | None) -> Path:
+    if student is not None:
+        base = base / student
+    if lesson_id is not None:
+        base = base / lesson_id
+    return base
+
+
+def copy_course(course: Path, target: Path, lessons: list[str]) -> Path:
+    """`target/course`: the config and the given lesson sources of `course`, nothing else.
+
+    A course folder without its own nbgrader_config.py (the fixture course) gets
+    this repository's.
+    """
+    root = target / "course"
+    (root / SOURCES).mkdir(parents=True)
+    config = course / CONFIG_FILE
+    shutil.copy(config if config.exists() else REPO / CONFIG_FILE, root)
+    for lesson_id in lessons:
+        source_path(root, lesson_id).parent.mkdir()
+        shutil.copy(source_path(course, lesson_id), source_path(root, lesson_id))
+    return root
+
+
+# --------------------------------------------------------------------------- config
+
+
+def load_config(root: Path = REPO):
+    """The traitlets config that `root/nbgrader_config.py` defines."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+
+
+# --------------------------------------------------------------------------- cell kinds
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def is_answer(cell: nbformat.NotebookNode) -> bool:
+    """A cell the student writes in (code or a written answer)."""
+    from nbgrader.utils import is_solution
+
+    return bool(is_solution(cell))
+
+
+def is_graded(cell: nbformat.NotebookNode) -> bool:
+    """A cell that carries points: a test cell or a manually graded answer."""
+    from nbgrader.utils import is_grade
+
+    return bool(is_grade(cell))
+
+
+def is_grade_test(cell: nbformat.NotebookNode) -> bool:
+    """An autograded test cell: a graded code cell that is not an answer."""
+    from nbgrader.utils import is_grade, is_solution
+
+    return cell.cell_type == "code" and bool(is_grade(cell)) and not is_solution(cell)
+
+
+def is_written_answer(cell: nbformat.NotebookNode) -> bool:
+    """A manually graded written answer (a graded markdown cell)."""
+    return cell.cell_type == "markdown" and is_graded(cell)
+
+
+def points(cell: nbformat.NotebookNode) -> float:
+    """The points a graded cell is worth (0 for any other cell)."""
+    return float(cell.metadata["nbgrader"].get("points", 0)) if is_graded(cell) else 0.0
+
+
+def grade_test_ids(notebook: nbformat.NotebookNode) -> list[str]:
+    """grade_ids of the autograded test cells of a notebook, in order."""
+    return [grade_id(cell) for cell in notebook.cells if is_grade_test(cell)]
+
+
+def total_points(notebook: nbformat.NotebookNode) -> float:
+    return sum(points(cell) for cell in notebook.cells)
