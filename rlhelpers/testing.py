@@ -27,6 +27,8 @@ import numpy as np
 
 __all__ = [
     "GradingError",
+    "PartialCredit",
+    "Quiz",
     "check",
     "check_between",
     "check_close",
@@ -63,6 +65,12 @@ _INDENT = " " * 12
 
 class GradingError(AssertionError):
     """A check in a test cell failed; the message says what, expected, got and a hint."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython (a notebook, Validate, nbgrader's kernels) shows the test line that
+        failed and the message: nothing of this module's internals. The error is still
+        reported as an error."""
+        return _render_in_ipython(self)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -429,4 +437,148 @@ def check_returns(got: Any, names: tuple[str, ...], what: str) -> tuple:
         expected=f"a tuple of {len(names)} values ({', '.join(names)})",
         got=f"{_type_name(type(got))} ({_show(got)})",
         hint=f"end the function with `return {', '.join(names)}`",
+    )
+
+
+# --------------------------------------------------------------------------- partial credit
+
+
+class PartialCredit:
+    """Scores a grade cell part by part: nbgrader gives a cell whose result is a number
+    that many points (and 0 to a cell that raises).
+
+    Each part runs its checks in a ``with credit.part("name"):`` block; a failed check
+    is printed (on stdout) and costs that part's share of the points, the other parts
+    still count. The cell ends with ``credit.score()`` as its last line::
+
+        _credit = PartialCredit(points=3)
+        with _credit.part("the return of a 3-step episode"):
+            check_close(...)
+        with _credit.part("the done mask"):
+            check_close(...)
+        _credit.score()
+
+    Parts inside the hidden tests are scored at grading time only; in the student's
+    copy (no hidden parts) ``score()`` returns None when no part was checked, so the
+    visible checks decide alone.
+    """
+
+    def __init__(self, points: float):
+        self.points = float(points)
+        self.results: dict[str, bool] = {}
+
+    def part(self, name: str) -> _Part:
+        if name in self.results:
+            raise ValueError(f"part {name!r} is scored twice")
+        return _Part(self, name)
+
+    def record(self, name: str, passed: bool) -> None:
+        self.results[name] = passed
+
+    def score(self) -> float | None:
+        """points x the fraction of parts that passed (None if no part was checked)."""
+        if not self.results:
+            return None
+        passed = sum(self.results.values())
+        failed = [name for name, ok in self.results.items() if not ok]
+        if failed:
+            print(f"{passed} of {len(self.results)} parts right; not right: {', '.join(failed)}")
+        return round(self.points * passed / len(self.results), 6)
+
+
+class _Part:
+    """One part of a PartialCredit cell (a context manager)."""
+
+    def __init__(self, credit: PartialCredit, name: str):
+        self.credit, self.name = credit, name
+
+    def __enter__(self) -> _Part:
+        return self
+
+    def __exit__(self, kind, error, trace) -> bool:
+        if kind is None:
+            self.credit.record(self.name, True)
+            return False
+        if issubclass(kind, AssertionError):
+            self.credit.record(self.name, False)
+            print(f"{self.name}: {error}")
+            return True  # swallowed: this part scores 0, the others still count
+        return False  # a crash is not a wrong answer: it fails the cell
+
+
+class Quiz(PartialCredit):
+    """A quiz cell: each question is a part; a right answer prints its explanation.
+
+    The visible part checks the format (``quiz.answered``); the hidden part grades
+    (``quiz.question``), so the explanations appear in the graded feedback, and a
+    wrong answer is never given away::
+
+        _quiz = Quiz(points=2)
+        _quiz.answered("answer_q1", answer_q1, choices="abcd")
+        ### BEGIN HIDDEN TESTS
+        _quiz.question("answer_q1", answer_q1, "b", explanation="...")
+        ### END HIDDEN TESTS
+        _quiz.score()
+    """
+
+    def answered(
+        self, name: str, value: Any, choices: str | None = None, number: bool = False
+    ) -> None:
+        """Fail (a format error) unless the answer has the asked-for form."""
+        __tracebackhide__ = True
+        if value is None:
+            _fail(name, expected="your answer", got="None", hint=f"replace None by your {name}")
+        letter = value.strip().lower() if isinstance(value, str) else None
+        if choices is not None and letter not in list(choices):
+            letters = ", ".join(f'"{c}"' for c in choices)
+            _fail(
+                f"the form of {name}",
+                expected=f"one letter of {letters}",
+                got=_show(value),
+                hint='a string such as "a"',
+            )
+        is_number = isinstance(value, int | float | _generic) and not isinstance(value, bool)
+        if number and not is_number:
+            _fail(f"the form of {name}", expected="a number", got=_show(value), hint="no quotes")
+
+    def question(
+        self, name: str, value: Any, correct: Any, explanation: str, tol: float | None = None
+    ) -> bool:
+        """Score one question; print its explanation when the answer is right."""
+        if isinstance(correct, str):
+            right = isinstance(value, str) and value.strip().lower() == correct.lower()
+        else:
+            try:
+                right = abs(float(value) - float(correct)) <= (tol or 0.0)
+            except (TypeError, ValueError):
+                right = False
+        self.record(name, right)
+        print(f"{name}: right. {explanation}" if right else f"{name}: not right.")
+        return right
+
+
+# --------------------------------------------------------------------------- tracebacks
+
+
+def _student_frames(tb):
+    """The traceback up to the last frame outside this module (the test line that failed)."""
+    here = __file__
+    kept, last_outside = tb, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == here:
+            break
+        last_outside, tb = tb, tb.tb_next
+    if last_outside is None:  # raised from this module directly: keep it all
+        return kept
+    last_outside.tb_next = None
+    return kept
+
+
+def _render_in_ipython(error: GradingError) -> list[str]:
+    """IPython's traceback of a failed check, without this module's frames."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell.InteractiveTB.structured_traceback(
+        type(error), error, _student_frames(error.__traceback__)
     )

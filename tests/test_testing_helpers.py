@@ -187,3 +187,106 @@ def test_check_returns_names_the_expected_values():
     assert "what value_iteration(P, R, 0.9) returns is not right." in message
     assert "a tuple of 2 values (V, policy)" in message
     assert "return V, policy" in message
+
+
+def test_a_failed_check_in_a_kernel_shows_the_test_line_not_the_helpers():
+    """In a notebook (and nbgrader's kernels) the error output names the cell's line only."""
+    import re
+
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from rlhelpers.testing import check_close\n"
+            "check_close(1.0, 2.0, 'the answer', hint='add one')"
+        )
+    ]
+    nbclient.NotebookClient(notebook, kernel_name="python3", allow_errors=True).execute()
+    (error,) = [o for o in notebook.cells[0].outputs if o.output_type == "error"]
+    assert error.ename == "GradingError" and "the answer is not right" in error.evalue
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    assert "check_close(1.0, 2.0" in text, text
+    assert "testing.py" not in text and "_fail" not in text, text
+
+
+# --------------------------------------------------------------------------- partial credit
+
+
+def test_partial_credit_counts_the_parts_that_pass(capsys):
+    from rlhelpers.testing import PartialCredit, check
+
+    credit = PartialCredit(points=3)
+    with credit.part("first"):
+        check(True, "first")
+    with credit.part("second"):
+        check(False, "the second thing", expected=1, got=2)
+    with credit.part("third"):
+        pass
+    assert credit.score() == 2.0
+    out = capsys.readouterr().out
+    assert "the second thing is not right" in out and "not right: second" in out
+
+
+def test_partial_credit_without_parts_leaves_the_verdict_to_the_checks():
+    from rlhelpers.testing import PartialCredit
+
+    assert PartialCredit(points=2).score() is None
+
+
+def test_a_crash_in_a_part_fails_the_cell():
+    from rlhelpers.testing import PartialCredit
+
+    credit = PartialCredit(points=2)
+    with pytest.raises(ZeroDivisionError), credit.part("divides"):
+        1 / 0
+
+
+def test_quiz_scores_each_question_and_explains_right_answers_only(capsys):
+    from rlhelpers.testing import Quiz
+
+    quiz = Quiz(points=2)
+    quiz.answered("q1", "B", choices="abcd")
+    assert quiz.question("q1", "B", "b", explanation="because of B.")
+    assert not quiz.question("q2", 0.5, 0.91, explanation="0.91 it is.", tol=0.005)
+    assert quiz.score() == 1.0
+    out = capsys.readouterr().out
+    assert "q1: right. because of B." in out
+    assert "q2: not right." in out and "0.91" not in out, "a wrong answer must not be given away"
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "words"),
+    [
+        (None, {"choices": "abcd"}, "replace None"),
+        ("e", {"choices": "abcd"}, "one letter of"),
+        ("ab", {"choices": "abcd"}, "one letter of"),
+        ("7", {"number": True}, "a number"),
+        (True, {"number": True}, "a number"),
+    ],
+)
+def test_quiz_format_errors_say_what_form_is_expected(value, kwargs, words):
+    from rlhelpers.testing import GradingError, Quiz
+
+    with pytest.raises(GradingError, match=words):
+        Quiz(points=1).answered("q1", value, **kwargs)
+
+
+def test_nbgrader_gives_the_partial_score_of_a_cell():
+    """nbgrader reads the number a grade cell ends with as its score."""
+    import nbclient
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    cell = nbformat.v4.new_code_cell(
+        "from rlhelpers.testing import Quiz\n"
+        "_quiz = Quiz(points=3)\n"
+        "_quiz.question('q1', 'a', 'a', explanation='yes')\n"
+        "_quiz.question('q2', 'c', 'b', explanation='no')\n"
+        "_quiz.score()"
+    )
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "q", "points": 3, "solution": False}
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    nbclient.NotebookClient(notebook, kernel_name="python3").execute()
+    assert determine_grade(notebook.cells[0]) == (1.5, 3.0)
