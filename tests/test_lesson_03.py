@@ -5,6 +5,9 @@ Mistakes and seed sweeps: tests/mistakes/03_reinforce.py (run by test_lesson_mis
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -24,21 +27,33 @@ def ns(lesson: Lesson) -> dict:
 
 
 def test_structure(lesson: Lesson) -> None:
-    """9 autograded exercises, three written answers, points as announced (26 + 6)."""
+    """10 autograded exercises, three written answers, points as announced (28 + 6)."""
     tests = [c for c in lesson.cells if c.is_grade_test]
     written = [c for c in lesson.cells if c.is_written_answer]
     assert len(tests) >= 6
     assert len(written) == 3
     autograded = sum(c.nbgrader["points"] for c in tests)
     manual = sum(c.nbgrader["points"] for c in written)
-    assert (autograded, manual) == (26, 6)
+    assert (autograded, manual) == (28, 6)
     intro = lesson.cells[0].source
-    assert "Points: 32" in intro and "hidden tests" in intro and "Validate" in intro
+    assert "Points: 34" in intro and "hidden tests" in intro and "Validate" in intro
+    assert "28 autograded in 10 exercises" in intro
     for cell in tests:
         assert "### BEGIN HIDDEN TESTS" in cell.source, cell.grade_id
     headings = [c.source for c in lesson.cells if c.source.startswith("## Exercise")]
+    assert len(headings) == 10
     announced = sum(int(h.split("(")[1].split(" point")[0]) for h in headings)
     assert announced == autograded, "the exercise headings' points add up to the autograded total"
+
+
+def test_announced_time_adds_up(lesson: Lesson) -> None:
+    """The introduction's '3 hours' is the sum of the exercise headings' minutes."""
+    headings = [
+        c.source.splitlines()[0] for c in lesson.cells if c.source.startswith("## Exercise")
+    ]
+    minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
+    assert minutes == 180
+    assert "headings add up to 3 hours" in lesson.cells[0].source
 
 
 # --------------------------------------------------------------------------- the lesson's claims
@@ -83,3 +98,157 @@ def test_pick_action_experiments(lesson: Lesson) -> None:
     assert 400 <= np.mean(fast) <= 900
     assert slow is not None and 20 * np.mean(fast) <= slow <= 100 * np.mean(fast)
     assert abs(np.mean(zero) - np.mean(fast)) <= 0.2 * np.mean(fast)
+
+
+# --------------------------------------------------------------------------- exercise 1: float32
+
+
+# Correct ways to multiply float32 probabilities other than torch.prod: a loop stops at a
+# subnormal for 0.9 (5.6e-45), but every float32 product of 1000 factors 0.5 is exactly 0.
+FLOAT32_PRODUCTS = {
+    "python loop": """prob = torch.ones(token_probs.shape[:-1])
+    for k in range(token_probs.shape[-1]):
+        prob = prob * token_probs[..., k]""",
+    "np.prod": "prob = torch.as_tensor(np.prod(token_probs.numpy(), axis=-1))",
+    "cumprod": "prob = torch.cumprod(token_probs, dim=-1)[..., -1]",
+}
+
+
+@pytest.mark.parametrize("name", FLOAT32_PRODUCTS)
+def test_every_float32_product_passes(lesson: Lesson, ns: dict, name: str) -> None:
+    """The grade cell accepts every way of multiplying in float32 that the text allows."""
+    scratch = lesson.with_mistake(
+        ns,
+        "sequence_prob_and_log_prob",
+        "prob = torch.prod(token_probs, dim=-1)",
+        FLOAT32_PRODUCTS[name],
+    )
+    assert lesson.run_cells(scratch, ["test_sequence_prob_and_log_prob"]) == {
+        "test_sequence_prob_and_log_prob": None
+    }
+
+
+def test_float32_claims() -> None:
+    """The prose: 0.9**1000 in float32 is 0 by torch.prod but 4 * 2**-149 by a loop; 0.5**1000
+    is 0 whatever the order."""
+    probs = torch.full((1000,), 0.9)
+    assert torch.prod(probs).item() == 0.0
+    loop = np.float32(1.0)
+    for p in probs.numpy():
+        loop = loop * p
+    assert loop == np.float32(4 * 2.0**-149)
+    halves = np.full(1000, 0.5, dtype=np.float32)
+    loop = np.float32(1.0)
+    for p in halves:
+        loop = loop * p
+    assert loop == 0.0 and np.prod(halves) == 0.0 and torch.prod(torch.from_numpy(halves)) == 0
+    assert 0.5**1000 > 0.0  # float64 does not underflow yet: the float64 mistake fails
+
+
+# --------------------------------------------------------------------------- exercise 4: the bias
+
+
+def _normalised_expectations(pi: np.ndarray, mu: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+    """Exact expected gradient estimates of B one-step episodes of a bandit (by enumeration)."""
+    total = {
+        "mean": np.zeros(len(pi)),
+        "std": np.zeros(len(pi)),
+        "leave-one-out": np.zeros(len(pi)),
+    }
+    for actions in itertools.product(range(len(pi)), repeat=batch):
+        prob = np.prod(pi[list(actions)])
+        rewards = mu[list(actions)]
+        scores = np.eye(len(pi))[list(actions)] - pi  # grad log pi(A_i), one row per episode
+        centred = rewards - rewards.mean()
+        baselines = {
+            "mean": centred,
+            "std": centred / (rewards.std(ddof=1) + 1e-8),
+            "leave-one-out": rewards - (rewards.sum() - rewards) / (batch - 1),
+        }
+        for name, weights in baselines.items():
+            total[name] += prob * (weights[:, None] * scores).mean(0)
+    return total
+
+
+def test_normalisation_bias_is_of_order_one_over_b() -> None:
+    """Exercise 4's prose: the batch mean scales the expected gradient by 1 - 1/B, leave-one-out is
+    unbiased, and the std division adds a bias of order 1/B that is not a pure rescaling."""
+    pi, mu = np.array([0.5, 0.3, 0.2]), np.array([1.0, 0.0, 2.0])
+    exact = pi * (mu - pi @ mu)
+    sigma = np.sqrt(pi @ (mu - pi @ mu) ** 2)
+    errors = []
+    for batch in (2, 4, 8):
+        got = _normalised_expectations(pi, mu, batch)
+        np.testing.assert_allclose(got["mean"], (1 - 1 / batch) * exact, atol=1e-12)
+        np.testing.assert_allclose(got["leave-one-out"], exact, atol=1e-12)
+        ratios = got["std"] / (exact / sigma)
+        assert ratios.max() - ratios.min() > 0.05, "the std bias is not a pure rescaling"
+        errors.append(np.abs(ratios - 1).max())
+    assert errors[0] > errors[1] > errors[2]
+    assert max(e * b for e, b in zip(errors, (2, 4, 8), strict=True)) < 2.0
+
+
+# --------------------------------------------------------------------------- exercise 6: debugging
+
+
+def test_buggy_rollout_loss_fails_the_exercise(lesson: Lesson, ns: dict) -> None:
+    """The given function (with its planted bug) fails the debugging exercise's grade cell."""
+    scratch = dict(ns)
+    scratch["fixed_rollout_loss"] = ns["buggy_rollout_loss"]
+    error = lesson.run_cells(scratch, ["test_fixed_rollout_loss"])["test_fixed_rollout_loss"]
+    assert isinstance(error, AssertionError) and "episode A" in str(error)
+
+
+def test_done_masks_matter_in_the_debugging_rollouts(ns: dict) -> None:
+    """In the demo's rollout the dones change the returns of masked steps."""
+    rewards = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    dones = torch.tensor(
+        [[False, False], [True, False], [False, False], [False, True], [False, False]]
+    )
+    mask = torch.tensor([[True, True], [True, True], [False, True], [False, True], [False, False]])
+    with_dones = ns["discounted_returns"](rewards, 0.5, dones)[mask]
+    without = ns["discounted_returns"](rewards, 0.5)[mask]
+    assert not torch.allclose(with_dones, without)
+
+
+def test_dones_change_nothing_in_collect_episodes(ns: dict) -> None:
+    """The prose of 'Collecting a batch': one episode per column and zero padding rewards, so the
+    returns of the masked steps are the same with and without the dones."""
+    import gymnasium as gym
+
+    envs = gym.make_vec("rlhelpers/GridWorld-v0", num_envs=5, vectorization_mode="sync")
+    batch = ns["collect_episodes"](envs, torch.nn.Embedding(16, 4), max_steps=100, seed=1)
+    with_dones = ns["discounted_returns"](batch.rewards, 0.99, batch.dones)[batch.mask]
+    without = ns["discounted_returns"](batch.rewards, 0.99)[batch.mask]
+    torch.testing.assert_close(with_dones, without)
+
+
+# --------------------------------------------------------------------------- exercise 10: quiz
+
+
+def _quiz_score(lesson: Lesson, ns: dict, old: str | None = None, new: str | None = None):
+    scratch = lesson.with_mistake(ns, "quiz", old, new) if old else dict(ns)
+    cell = lesson.cell("test_quiz")
+    exec(compile(cell.source, "<test_quiz>", "exec"), scratch)
+    return scratch["_quiz"].score()
+
+
+def test_quiz_gives_partial_credit(lesson: Lesson, ns: dict, capsys) -> None:
+    """Each right answer is worth half a point; a wrong one's explanation is never printed."""
+    assert _quiz_score(lesson, ns) == 2.0
+    capsys.readouterr()
+    assert _quiz_score(lesson, ns, "answer_q1 = 1075", "answer_q1 = 1074") == 1.5
+    out = capsys.readouterr().out
+    assert "answer_q1: not right." in out and "2**-1074" not in out
+    assert "answer_q2: right." in out
+    wrong = 'answer_q2 = "b"\nanswer_q3 = "a"\nanswer_q4 = "c"'
+    assert (
+        _quiz_score(lesson, ns, 'answer_q2 = "a"\nanswer_q3 = "c"\nanswer_q4 = "b"', wrong) == 0.5
+    )
+
+
+def test_quiz_stub_is_placeholders(lesson: Lesson) -> None:
+    """The release shows `answer_qN = None` placeholders, not a bare raise."""
+    visible = lesson.cell("quiz").source.split("### BEGIN SOLUTION")[0]
+    for n in range(1, 5):
+        assert f"answer_q{n} = None" in visible

@@ -19,14 +19,21 @@ def mistake_cases() -> list:
         for answer_id, rows in mistake_table(lesson_id).mistakes.items():
             for number, (old, new, words) in enumerate(rows, 1):
                 cases.append(
-                    pytest.param(lesson_id, answer_id, old, new, words, id=f"{answer_id}-{number}")
+                    pytest.param(
+                        lesson_id,
+                        answer_id,
+                        old,
+                        new,
+                        words,
+                        id=f"{lesson_id}-{answer_id}-{number}",
+                    )
                 )
     return cases
 
 
 def sweep_cases() -> list:
     return [
-        pytest.param(lesson_id, grade_id, offset, id=f"{grade_id}+{offset}")
+        pytest.param(lesson_id, grade_id, offset, id=f"{lesson_id}-{grade_id}+{offset}")
         for lesson_id in lesson_ids()
         for grade_id, offsets in mistake_table(lesson_id).seed_sweeps.items()
         for offset in range(offsets)

@@ -8,6 +8,8 @@ import re
 import pytest
 from lesson_runner import Lesson, grade_cell_of, lesson_ids, mistake_table
 
+from grader.course import REPO
+
 LESSONS = lesson_ids()
 
 
@@ -54,17 +56,61 @@ def test_introduction_states_goals_points_and_time(lesson):
     assert "Validate" in intro and "hidden" in intro, "explain Validate vs hidden tests"
 
 
-def test_exercise_headings_state_their_points(lesson):
-    headings = [
-        line
-        for c in lesson.cells
-        if c.cell_type == "markdown"
-        for line in c.source.splitlines()
-        if line.startswith("## Exercise")
-    ]
+HEADING = re.compile(
+    r"^## Exercise \d+: .+ \((\d+(?: \+ \d+)?) points?, about \d+ min, (easy|medium|hard)\)\s*$"
+)
+NOTATION_BOX = re.compile(r"<!-- notation box -->\n(.*?)\n<!-- end notation box -->", re.S)
+
+
+def exercises(lesson: Lesson) -> dict[str, str]:
+    """{exercise heading: the markdown of its section, up to the next exercise}."""
+    sections, heading = {}, None
+    for cell in lesson.cells:
+        for line in cell.source.splitlines() if cell.cell_type == "markdown" else []:
+            if line.startswith("## "):
+                heading = line if line.startswith("## Exercise") else None
+                if heading:
+                    sections[heading] = ""
+        if heading and cell.cell_type == "markdown":
+            sections[heading] += cell.source + "\n"
+    return sections
+
+
+def test_exercise_headings_state_points_time_and_difficulty(lesson):
+    headings = list(exercises(lesson))
     assert len(headings) >= 6
     for heading in headings:
-        assert re.search(r"\(\d+.*points?\)\s*$", heading), f"no points in {heading!r}"
+        assert HEADING.match(heading), (
+            f"{lesson.lesson_id}: {heading!r} should end with "
+            "'(k points, about M min, easy|medium|hard)'"
+        )
+
+
+def test_every_exercise_has_a_hint_to_open(lesson):
+    for heading, markdown in exercises(lesson).items():
+        assert re.search(r"<details>\s*<summary>.*?</summary>.+?</details>", markdown, re.S), (
+            f"{lesson.lesson_id}: {heading!r} has no <details><summary>Hint</summary> block"
+        )
+
+
+def test_one_debugging_exercise(lesson):
+    debugging = [h for h in exercises(lesson) if "debugging" in h.lower()]
+    assert len(debugging) == 1, f"{lesson.lesson_id}: debugging exercises: {debugging}"
+
+
+def test_notation_box_is_the_same_in_every_lesson(lesson):
+    box = NOTATION_BOX.search((REPO / "AUTHORING.md").read_text()).group(1).strip()
+    boxes = [c for c in lesson.cells if c.cell_type == "markdown" and "**Notation.**" in c.source]
+    assert boxes, f"{lesson.lesson_id} has no notation box (AUTHORING.md gives it)"
+    assert boxes[0].source.strip() == box, (
+        f"{lesson.lesson_id}'s notation box differs from the one in AUTHORING.md"
+    )
+
+
+def test_introduction_states_the_partial_credit_rule(lesson):
+    assert "partial credit" in lesson.cells[0].source.lower(), (
+        f"{lesson.lesson_id}'s introduction should state the partial-credit rule"
+    )
 
 
 def test_at_least_two_plots(lesson):

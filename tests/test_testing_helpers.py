@@ -240,7 +240,7 @@ def test_a_crash_in_a_part_fails_the_cell():
 
     credit = PartialCredit(points=2)
     with pytest.raises(ZeroDivisionError), credit.part("divides"):
-        1 / 0
+        _ = 1 / 0
 
 
 def test_quiz_scores_each_question_and_explains_right_answers_only(capsys):

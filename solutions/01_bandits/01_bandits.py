@@ -19,15 +19,17 @@
 # **Goals.** After this lesson you can
 # - name the parts of the RL loop and map each one onto LLM generation;
 # - keep a running average without storing the data (the update rule that
-#   returns in TD learning and in policy gradients);
+#   returns in TD learning), and average a whole log of pulls at once;
+# - find and fix a planted bug in NumPy code that looks right;
 # - write epsilon-greedy, softmax (temperature) and UCB action selection;
 # - run the 10-armed testbed for 2000 runs at once with NumPy and reproduce
 #   Sutton & Barto's Figures 2.2 and 2.4;
 # - train a small PyTorch Q(x, a) on a contextual bandit, the one-step version
 #   of "prompt in, answer out, score back".
 #
-# **Points: 25** (22 autograded in 7 exercises, 3 for one written answer).
-# **Time:** about 2 hours.
+# **Points: 27** (24 autograded in 8 exercises, 3 for one written answer).
+# **Time:** about 3 hours: the exercises' estimates add up to 2 hours 40
+# minutes, the written answer takes about 15 minutes, and the reading the rest.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
 # runs only the **visible** tests in the test cells. The grade is decided by
@@ -37,8 +39,25 @@
 # threshold and budget; the grader uses a fixed seed and the reference solution
 # passes on every seed we tried.
 #
+# **Partial credit.** A quiz scores each question and an exercise with parts
+# scores each part; any other test cell is all or nothing. In this lesson the
+# quiz (Exercise 8) is the one cell with partial credit: 0.5 points a question.
+#
+# **Hints.** Every exercise has hints you can open (the `Hint` lines): the
+# first is a nudge, the last gives the key line. Try without them first; the
+# message of a failed visible test gives one more hint.
+#
 # Write your code between the answer cells' markers (replace the
 # `raise NotImplementedError()`), and do not change the test cells.
+
+# %% [markdown]
+# > **Notation.** The book (Sutton & Barto) numbers time so that the action
+# > A_t taken in state S_t is followed by the reward R_{t+1} and the state
+# > S_{t+1}, and the return is G_t = R_{t+1} + gamma R_{t+2} + gamma^2 R_{t+3} + ...
+# > The arrays of the code are indexed by the step instead: `rewards[t]` is the
+# > reward that follows `actions[t]`, taken in `states[t]` (the book's R_{t+1}),
+# > so `returns[t] = rewards[t] + gamma * rewards[t+1] + ...` is the book's G_t,
+# > and `dones[t] = 1` means the episode ended with step t.
 
 # %%
 from dataclasses import dataclass
@@ -82,7 +101,10 @@ print("torch device:", DEVICE)
 # action and one reward. In LLM terms: the same prompt every time, and a
 # "response" that is a single choice among $k$ canned answers. The arms'
 # reward distributions are unknown; the agent has a budget of $T$ pulls and
-# wants the total reward to be large.
+# wants the total reward to be large. In the notation box's terms a bandit
+# episode is a single step: `rewards[0]` follows `actions[0]` and
+# `dones[0] = 1`. In this lesson $R_n$ (with $n$ counting the pulls of one arm)
+# is simply the $n$-th reward that arm paid.
 #
 # **Estimating the value of an arm.** The value of arm $a$ is its expected
 # reward $q_*(a) = \mathbb{E}[R \mid A = a]$. The natural estimate is the
@@ -91,7 +113,7 @@ print("torch device:", DEVICE)
 # $$Q_n(a) = \frac{R_1 + R_2 + \dots + R_{n}}{n}.$$
 
 # %% [markdown]
-# ## Exercise 1: the incremental mean (2 points)
+# ## Exercise 1: the incremental mean (2 points, about 10 min, easy)
 #
 # Storing every reward to recompute the mean is wasteful. With a little algebra
 # the mean after $n$ rewards follows from the mean after $n-1$:
@@ -103,14 +125,38 @@ print("torch device:", DEVICE)
 # from what we believed. With step size $1/n$ this gives the sample mean
 # *exactly*; with a constant step size $\alpha$ it gives an exponentially
 # weighted average that forgets old data (useful when the arms drift). You will
-# meet the same shape again: the TD update $V(s) \leftarrow V(s) + \alpha\,(r +
-# \gamma V(s') - V(s))$ in lesson 05, and the policy-gradient step of lessons
-# 03-06, which moves the log-probability of a sampled token by a learning rate
-# times (return - baseline): again "old + step size x error".
+# meet the same shape again in the TD update of lesson 05,
+# $V(s) \leftarrow V(s) + \alpha\,(r + \gamma V(s') - V(s))$, which moves a
+# value towards a target in exactly this way.
+#
+# The policy-gradient step of lessons 03-06 is a different rule:
+# $\theta \leftarrow \theta + \alpha\,(G - b)\,\nabla_\theta \log \pi_\theta(A \mid S)$.
+# There is no target that the parameters $\theta$ move towards, and $G - b$
+# (the return minus a baseline) is not "target - $\theta$": it is a number
+# that says how much better than expected the sampled action turned out, and
+# it scales the direction $\nabla_\theta \log \pi_\theta$ that makes that
+# action more likely. What the two rules share is a step size times a
+# comparison of an outcome with an expectation. (One common baseline $b$ is
+# itself a running average of past returns, kept with the update of this
+# exercise.)
 #
 # Write `incremental_update(estimate, target, step_size)`. It must work on
 # floats and, element-wise, on NumPy arrays of the same (or broadcastable)
 # shape, because the testbed will update 2000 estimates at once.
+#
+# <details><summary>Hint 1: arrays</summary>
+#
+# NumPy's `+`, `-` and `*` already work element by element and broadcast, so
+# the function needs no loop, no `if` and no `float()`: write the formula once
+# and it works for floats and arrays alike.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key line</summary>
+#
+# `return estimate + step_size * (target - estimate)`
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "incremental_update", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -224,14 +270,175 @@ check_close(incremental_update(3.0, 8.0, 0.0), 3.0, "a step size of 0 (no change
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 2: epsilon-greedy with random tie-breaking (3 points)
+# ## Exercise 2: debugging, arm values from a log of pulls (2 points, about 15 min, medium)
 #
-# A **greedy** agent always pulls the arm with the highest estimate. It never
-# learns anything about the arms it does not pull, so one unlucky first reward
-# can hide the best arm forever. **Epsilon-greedy** fixes this cheaply: with
+# Exercise 1 updates a mean one reward at a time. Often the data comes as a
+# **log** instead: a deployed system showed each user one of $k$ canned
+# answers and recorded the user's score (in LLM terms: $k$ candidate responses,
+# and a log of which one each user saw and how they rated it). The value of
+# each arm is then the mean reward of its entries in the log, and with
+# millions of entries it should be computed with NumPy, not a Python loop.
+#
+# The function `arm_means` below does this. It runs, it returns an array of
+# the right shape, and it has **one bug**. The demo under it runs it on a log
+# of five pulls that you can average by hand. Find the bug from the symptom,
+# then write `fixed_arm_means`: the same function with the bug fixed (copy the
+# code into the answer cell and change what is wrong; the cell with the given
+# code is read-only). As in the given code, an arm that is not in the log gets
+# the value 0.
+#
+# <details><summary>Hint 1: where to look</summary>
+#
+# Compare the demo's output with the means by hand, arm by arm. For an arm
+# with several entries in the log, which of its rewards does the wrong value
+# come from? Print `counts` and `sums` inside a copy of the function.
+#
+# </details>
+#
+# <details><summary>Hint 2: the NumPy rule that is broken</summary>
+#
+# Try `a = np.zeros(2); a[[0, 0, 1]] += 1; print(a)`. With repeated indices,
+# `a[idx] += v` reads `a[idx]` once, adds `v` and writes the result back, so a
+# position that occurs several times keeps only one of its writes (in
+# practice the last): nothing accumulates. (`Q[rows, actions]` in Exercise 5 is safe: every run occurs
+# once in `rows`.)
+#
+# </details>
+#
+# <details><summary>Hint 3: the key line</summary>
+#
+# `np.add.at(sums, actions, rewards)` adds every entry, repeated indices
+# included (`sums = np.bincount(actions, weights=rewards, minlength=k)` works
+# too).
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "arm_means_given", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def arm_means(actions, rewards, k):
+    """The sample-average value of each arm from a log of pulls (one bug).
+
+    Args:
+        actions: int array [T], the arm of each entry of the log (0 .. k-1).
+        rewards: float array [T], the reward that followed each pull.
+        k: int, the number of arms.
+
+    Returns:
+        float array [k]: Q(a), the mean reward of the entries with arm a (0 for an arm not in the log).
+    """
+    actions = np.asarray(actions, dtype=int)
+    rewards = np.asarray(rewards, dtype=float)
+    counts = np.bincount(actions, minlength=k)  # N(a): how often each arm occurs in the log
+    sums = np.zeros(k)
+    sums[actions] += rewards  # the total reward of each arm
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+
+
+# %%
+# The symptom: a log of five pulls of k = 4 arms (arms 1 and 3 are not in it).
+log_actions = np.array([0, 2, 0, 0, 2])
+log_rewards = np.array([1.0, 5.0, 2.0, 6.0, 3.0])
+print("arm_means:", arm_means(log_actions, log_rewards, k=4))
+print("by hand:  ", np.array([(1.0 + 2.0 + 6.0) / 3, 0.0, (5.0 + 3.0) / 2, 0.0]))
+
+
+# %% nbgrader={"grade": false, "grade_id": "fixed_arm_means", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fixed_arm_means(actions, rewards, k):
+    """The function `arm_means` with its bug fixed.
+
+    Args:
+        actions: int array [T], the arm of each entry of the log (0 .. k-1).
+        rewards: float array [T], the reward that followed each pull.
+        k: int, the number of arms.
+
+    Returns:
+        float array [k]: Q(a), the mean reward of the entries with arm a (0 for an arm not in the log).
+    """
+    ### BEGIN SOLUTION
+    actions = np.asarray(actions, dtype=int)
+    rewards = np.asarray(rewards, dtype=float)
+    counts = np.bincount(actions, minlength=k)  # N(a): how often each arm occurs in the log
+    sums = np.zeros(k)
+    # the fix: `sums[actions] += rewards` keeps only one reward of a repeated arm;
+    # np.add.at adds every entry
+    np.add.at(sums, actions, rewards)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_fixed_arm_means", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""fixed_arm_means: the demo's log by hand, arms not in the log, random logs with repeats."""
+import warnings
+
+import numpy as np
+
+from rlhelpers.testing import check_close, check_shape
+
+with warnings.catch_warnings():  # a warning on stderr would count as a failed cell
+    warnings.simplefilter("ignore")
+    _q = fixed_arm_means(np.array([0, 2, 0, 0, 2]), np.array([1.0, 5.0, 2.0, 6.0, 3.0]), 4)
+check_shape(
+    _q, (4,), "fixed_arm_means([0, 2, 0, 0, 2], [1, 5, 2, 6, 3], k=4)", hint="one value per arm"
+)
+check_close(
+    np.asarray(_q)[[1, 3]],
+    np.zeros(2),
+    "the values of arms 1 and 3, which are not in the log",
+    hint="an arm that is not in the log gets 0: keep the guard against 0 / 0",
+)
+check_close(
+    _q,
+    np.array([3.0, 0.0, 4.0, 0.0]),
+    "fixed_arm_means([0, 2, 0, 0, 2], [1, 5, 2, 6, 3], k=4)",
+    hint="Q(a) is the mean of arm a's own entries, arm 0's is (1 + 2 + 6) / 3 = 3; "
+    "with repeated indices, sums[actions] += rewards keeps only one of them",
+)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(2718)
+for _T, _k in ((1, 3), (12, 2), (1000, 7), (50_000, 10)):
+    _acts = _rng.integers(0, _k, size=_T)
+    _acts[_acts == _k - 1] = 0  # the last arm is never in the log
+    _rews = _rng.normal(_rng.normal(size=_k)[_acts], 1.0)
+    _acts_copy, _rews_copy = _acts.copy(), _rews.copy()
+    _expected = np.array(
+        [_rews[_acts == _a].mean() if np.any(_acts == _a) else 0.0 for _a in range(_k)]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _q = fixed_arm_means(_acts, _rews, _k)
+    check_close(
+        _q,
+        _expected,
+        f"fixed_arm_means on a random log of {_T} pulls of {_k} arms",
+        atol=1e-9,
+        hint="the mean of each arm's entries; 0 for an arm not in the log",
+    )
+    check_close(_acts, _acts_copy, "the actions array after the call (it should not be modified)")
+    check_close(_rews, _rews_copy, "the rewards array after the call (it should not be modified)")
+# an empty log: every arm gets 0
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _q = fixed_arm_means(np.zeros(0, dtype=int), np.zeros(0), 3)
+check_close(_q, np.zeros(3), "fixed_arm_means on an empty log (k=3)")
+# one arm repeated many times: the mean, not the last reward
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _q = fixed_arm_means(np.ones(6, dtype=int), np.arange(6.0), 2)
+check_close(
+    _q, np.array([0.0, 2.5]), "fixed_arm_means([1, 1, 1, 1, 1, 1], [0, 1, 2, 3, 4, 5], k=2)"
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 3: epsilon-greedy with random tie-breaking (3 points, about 25 min, medium)
+#
+# A **greedy** agent always pulls the arm with the highest estimate. Is that
+# enough? Keep the question in mind: Figure 2.2 in Exercise 5 shows how a
+# greedy agent fares, and the written answer at the end asks you to explain
+# it. **Epsilon-greedy** adds exploration cheaply: with
 # probability $1-\varepsilon$ act greedily, with probability $\varepsilon$ pull
 # an arm chosen uniformly at random among all $k$ arms (the greedy one
-# included). The greedy arm is therefore chosen with probability
+# included). The greedy arm (when there is no tie) is therefore chosen with probability
 #
 # $$1 - \varepsilon + \frac{\varepsilon}{k},$$
 #
@@ -248,9 +455,32 @@ check_close(incremental_update(3.0, 8.0, 0.0), 3.0, "a step size of 0 (no change
 #   one independent choice per row, **without a Python loop over the rows**
 #   (the testbed calls this for 2000 runs at every step).
 #
-# Use only `rng` (a `numpy.random.Generator`) for randomness. Hint: a random
-# number per arm, kept only where the arm is tied for the maximum, then `argmax`,
-# picks uniformly among the tied arms.
+# Use only `rng` (a `numpy.random.Generator`) for randomness.
+#
+# <details><summary>Hint 1: one shape for both cases</summary>
+#
+# Turn a `(k,)` input into a `(1, k)` array with `np.atleast_2d`, do all the
+# work on `(runs, k)` arrays, and at the end return `int(actions[0])` when the
+# input was 1-D.
+#
+# </details>
+#
+# <details><summary>Hint 2: random tie-breaking without a loop</summary>
+#
+# Draw a random number per arm and keep it only where the arm is tied for its
+# row's maximum (put -1 elsewhere); the `argmax` of that is uniform over the
+# tied arms:
+# `is_max = q == q.max(axis=1, keepdims=True)` and
+# `greedy = np.argmax(np.where(is_max, rng.random((runs, k)), -1.0), axis=1)`.
+#
+# </details>
+#
+# <details><summary>Hint 3: exploring, one coin per run</summary>
+#
+# `explore = rng.random(runs) < epsilon` decides for each run on its own, and
+# `np.where(explore, rng.integers(0, k, size=runs), greedy)` picks the actions.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "epsilon_greedy", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -406,7 +636,7 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 3: softmax selection and temperature (3 points)
+# ## Exercise 4: softmax selection and temperature (3 points, about 15 min, easy)
 #
 # Epsilon-greedy explores blindly: when it explores, a terrible arm is as
 # likely as a nearly-best one. **Softmax** (Boltzmann) selection makes better
@@ -431,6 +661,22 @@ check_close(
 #
 # Write `softmax_probs(q_values, temperature)` for a 1-D array, and also for an
 # array `(..., k)` where the softmax runs over the last axis.
+#
+# <details><summary>Hint 1: the order of the steps</summary>
+#
+# Divide by the temperature, subtract the maximum of the last axis, take
+# `np.exp`, divide by the sum of the last axis. Use `axis=-1, keepdims=True`
+# for the maximum and the sum, so that they broadcast against `(..., k)`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `z = np.asarray(q_values, dtype=float) / temperature`,
+# `z = z - z.max(axis=-1, keepdims=True)`, `w = np.exp(z)`,
+# `return w / w.sum(axis=-1, keepdims=True)`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "softmax_probs", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -579,13 +825,14 @@ check(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 4: the 10-armed testbed, 2000 runs at once (4 points)
+# ## Exercise 5: the 10-armed testbed, 2000 runs at once (4 points, about 30 min, medium)
 #
 # Sutton & Barto compare exploration rules on a family of random problems, the
 # **10-armed testbed**. Each run draws the true values $q_*(a) \sim
 # \mathcal{N}(0, 1)$ for $a = 1..10$; pulling arm $a$ pays $R \sim
 # \mathcal{N}(q_*(a), 1)$. The agent starts from $Q(a) = 0$ and keeps
-# sample-average estimates (Exercise 1 with step size $1/N(a)$). One run is
+# sample-average estimates (Exercise 1 with step size $1/N(a)$, $N(a)$ the
+# number of pulls of arm $a$ so far). One run is
 # 1000 steps; the curves average 2000 independent runs. (In LLM terms: 2000
 # different prompts, each with 10 canned answers of unknown quality, and a
 # budget of 1000 reward-model queries per prompt.)
@@ -610,6 +857,31 @@ check(
 # over the last 50 steps, on another seed, with tolerances a correct agent
 # meets on any seed) and that it is vectorised: one `pull` of the testbed per step for all
 # runs together.
+#
+# Validate checks a short version of the figure, so that an agent that learns
+# too slowly shows up early: with $\varepsilon = 0.1$, 1000 runs and 300
+# steps, a correct agent pulls its optimal arm about 68% of the time over
+# steps 201-300, and the visible test accepts 61% to 76% (a constant step
+# size such as 0.1, or $1/t$ with $t$ the step, stays below that).
+#
+# <details><summary>Hint 1: the shape of the loop</summary>
+#
+# Create `rng`, the `Testbed` and `(runs, k)` arrays `q` and `n` of zeros
+# before the loop. Each of the `steps` iterations then does four things for
+# all runs at once: choose `actions = epsilon_greedy(q, epsilon, rng)`, get
+# `rewards = bandit.pull(actions)`, update `n` and `q` for the arm each run
+# pulled, and record `rewards.mean()` and
+# `np.mean(actions == bandit.optimal_action)`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines (the update)</summary>
+#
+# With `rows = np.arange(runs)`:
+# `n[rows, actions] += 1`, then
+# `q[rows, actions] = incremental_update(q[rows, actions], rewards, 1.0 / n[rows, actions])`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "run_testbed", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -664,17 +936,18 @@ ax_reward.legend()
 plt.show()
 
 # %% nbgrader={"grade": true, "grade_id": "test_run_testbed", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
-"""run_testbed: shapes, sanity checks on small runs, then the Figure 2.2 numbers (hidden)."""
+"""run_testbed: shapes, sanity checks, a short Figure 2.2 (visible), the full figure (hidden)."""
 import numpy as np
 
 from rlhelpers.bandits import Testbed
 from rlhelpers.testing import check, check_between, check_close, check_returns, check_shape
 
-_reward, _optimal = check_returns(
-    run_testbed(0.1, runs=300, steps=40, k=10, seed=1),
-    ("reward", "optimal"),
-    "run_testbed(0.1, runs=300, steps=40, k=10, seed=1)",
-)
+with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
+    _reward, _optimal = check_returns(
+        run_testbed(0.1, runs=300, steps=40, k=10, seed=1),
+        ("reward", "optimal"),
+        "run_testbed(0.1, runs=300, steps=40, k=10, seed=1)",
+    )
 check_shape(
     _reward,
     (40,),
@@ -694,21 +967,24 @@ check_between(
     "the fraction of optimal actions",
     hint="a fraction, not a count or a percentage",
 )
-_reward2, _optimal2 = run_testbed(0.1, runs=300, steps=40, k=10, seed=1)
+with np.errstate(all="ignore"):
+    _reward2, _optimal2 = run_testbed(0.1, runs=300, steps=40, k=10, seed=1)
 check_close(
     _reward2,
     _reward,
     "run_testbed called twice with the same seed",
     hint="draw every random number from np.random.default_rng(seed)",
 )
-_, _optimal = run_testbed(0.1, runs=50, steps=20, k=1, seed=2)
+with np.errstate(all="ignore"):
+    _, _optimal = run_testbed(0.1, runs=50, steps=20, k=1, seed=2)
 check_close(
     _optimal,
     np.ones(20),
     "the fraction optimal with a single arm (k=1)",
     hint="compare the actions with the testbed's optimal_action",
 )
-_reward, _optimal = run_testbed(1.0, runs=2000, steps=30, k=10, seed=3)
+with np.errstate(all="ignore"):
+    _reward, _optimal = run_testbed(1.0, runs=2000, steps=30, k=10, seed=3)
 check_between(
     _optimal.mean(),
     0.08,
@@ -723,6 +999,24 @@ check_between(
     "the average reward of a purely random agent (eps=1)",
     hint="random arms have q*(a) ~ N(0, 1), so the average reward is about 0",
 )
+# a short Figure 2.2 (eps = 0.1, 1000 runs, 300 steps): the agent must learn at the book's pace
+with np.errstate(all="ignore"):
+    _reward, _optimal = run_testbed(0.1, runs=1000, steps=300, k=10, seed=5)
+check_between(
+    _optimal[200:].mean(),
+    0.61,
+    0.76,
+    "the fraction optimal over steps 201-300 for eps=0.1 (1000 runs, a short Figure 2.2)",
+    hint="a correct agent is at about 0.68 here; sample averages use the step size 1/N(a), "
+    "N(a) the pulls of the arm just pulled (not a constant, not 1/t)",
+)
+check_between(
+    _reward[200:].mean(),
+    1.15,
+    1.45,
+    "the average reward over steps 201-300 for eps=0.1 (1000 runs, a short Figure 2.2)",
+    hint="a correct agent earns about 1.3 here; start from Q = 0 and update only the arm pulled",
+)
 ### BEGIN HIDDEN TESTS
 # Vectorised over runs: if the testbed is used, it is pulled once per step for all runs.
 _pull_counts = []
@@ -736,7 +1030,8 @@ class _CountingTestbed(Testbed):
 
 _real_testbed, Testbed = Testbed, _CountingTestbed
 try:
-    run_testbed(0.1, runs=64, steps=25, k=10, seed=3)
+    with np.errstate(all="ignore"):
+        run_testbed(0.1, runs=64, steps=25, k=10, seed=3)
 finally:
     Testbed = _real_testbed
 if _pull_counts:
@@ -747,9 +1042,11 @@ if _pull_counts:
         got=f"{len(_pull_counts)} calls, action shapes {sorted(set(_pull_counts))}",
         hint="loop only over the steps; select, pull and update all runs at once with arrays",
     )
-_res = {
-    _eps: run_testbed(_eps, runs=2000, steps=1000, k=10, seed=12345) for _eps in (0.0, 0.01, 0.1)
-}
+with np.errstate(all="ignore"):
+    _res = {
+        _eps: run_testbed(_eps, runs=2000, steps=1000, k=10, seed=12345)
+        for _eps in (0.0, 0.01, 0.1)
+    }
 _bounds = {  # (reward low, high), (fraction optimal low, high) over the last 50 steps
     0.1: ((1.29, 1.45), (0.75, 0.85)),
     0.01: ((1.22, 1.40), (0.53, 0.66)),
@@ -792,7 +1089,7 @@ for _eps in (0.0, 0.1):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 5: upper-confidence-bound selection (4 points)
+# ## Exercise 6: upper-confidence-bound selection (2 + 2 points, about 25 min, medium)
 #
 # Epsilon-greedy keeps exploring arms it already knows to be bad, at the same
 # rate forever. **UCB** explores where it is *uncertain*: it adds to each
@@ -820,6 +1117,25 @@ for _eps in (0.0, 0.1):
 # Figure 2.4's result, checked by the hidden test on another seed: with
 # $c = 2$, UCB's average reward over steps 301-1000 is clearly above
 # $\varepsilon$-greedy's with $\varepsilon = 0.1$ (which is about 1.35 there).
+#
+# <details><summary>Hint 1: untried arms without 0 / 0</summary>
+#
+# Compute the bonus for every arm inside `with np.errstate(divide="ignore",
+# invalid="ignore"):` (an untried arm gives a division by zero), then give the
+# untried arms an infinite score:
+# `scores = np.where(n == 0, np.inf, q + c * np.sqrt(np.log(t) / n))`, and
+# take `np.argmax(scores, axis=-1)`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the experiment</summary>
+#
+# Copy your `run_testbed` and change two lines: loop
+# `for t in range(1, steps + 1)` (so that $\ln t$ starts at $\ln 1 = 0$) and
+# choose `actions = ucb_action(q, n, t, c)`; store the results at index
+# `t - 1`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "ucb_action", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -896,7 +1212,8 @@ import numpy as np
 
 from rlhelpers.testing import check, check_close, check_shape
 
-_a = ucb_action(np.array([2.0, 1.0]), np.array([20, 2]), 22, 2.0)
+with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
+    _a = ucb_action(np.array([2.0, 1.0]), np.array([20, 2]), 22, 2.0)
 check(
     _a == 1,
     "ucb_action(Q=[2, 1], N=[20, 2], t=22, c=2)",
@@ -904,7 +1221,8 @@ check(
     got=_a,
     hint="score = Q + c * sqrt(ln t / N) for each arm, then argmax",
 )
-_a = ucb_action(np.array([2.0, 1.0]), np.array([20, 2]), 22, 0.5)
+with np.errstate(all="ignore"):
+    _a = ucb_action(np.array([2.0, 1.0]), np.array([20, 2]), 22, 0.5)
 check(
     _a == 0,
     "ucb_action(Q=[2, 1], N=[20, 2], t=22, c=0.5)",
@@ -912,7 +1230,8 @@ check(
     got=_a,
     hint="score = Q + c * sqrt(ln t / N); c multiplies the square root",
 )
-_a = ucb_action(np.array([5.0, -1.0, 3.0]), np.array([4, 0, 3]), 8, 2.0)
+with np.errstate(all="ignore"):
+    _a = ucb_action(np.array([5.0, -1.0, 3.0]), np.array([4, 0, 3]), 8, 2.0)
 check(
     _a == 1,
     "ucb_action with an untried arm (N = [4, 0, 3])",
@@ -926,9 +1245,13 @@ check(
     expected="a single integer action",
     got=_a,
 )
-_acts = ucb_action(
-    np.array([[2.0, 1.0], [2.0, 1.0], [0.0, 0.0]]), np.array([[20, 2], [2, 20], [1, 0]]), 22, 2.0
-)
+with np.errstate(all="ignore"):
+    _acts = ucb_action(
+        np.array([[2.0, 1.0], [2.0, 1.0], [0.0, 0.0]]),
+        np.array([[20, 2], [2, 20], [1, 0]]),
+        22,
+        2.0,
+    )
 check_close(
     np.asarray(_acts),
     np.array([1, 0, 1]),
@@ -943,7 +1266,8 @@ for _shape in ((9,), (300, 6)):
         _nv = _rng.integers(1, 60, size=_shape)
         _t = int(_nv.sum(axis=-1).max()) + 1
         _scores = _qv + _c * np.sqrt(np.log(_t) / _nv)
-        _got = np.asarray(ucb_action(_qv, _nv, _t, _c))
+        with np.errstate(all="ignore"):
+            _got = np.asarray(ucb_action(_qv, _nv, _t, _c))
         check_shape(_got, _shape[:-1], f"ucb_action on inputs of shape {_shape}")
         check_close(
             _got,
@@ -970,7 +1294,8 @@ check(
     got=_got[1],
 )
 # t = 1 (ln 1 = 0): with every arm tried, pure greedy
-_got = ucb_action(np.array([0.5, 0.9, 0.1]), np.array([1, 1, 1]), 1, 2.0)
+with np.errstate(all="ignore"):
+    _got = ucb_action(np.array([0.5, 0.9, 0.1]), np.array([1, 1, 1]), 1, 2.0)
 check(
     _got == 1,
     "ucb_action at t=1 with all arms tried once",
@@ -987,11 +1312,12 @@ import numpy as np
 from rlhelpers.bandits import Testbed
 from rlhelpers.testing import check, check_between, check_returns, check_shape
 
-_reward, _optimal = check_returns(
-    run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4),
-    ("reward", "optimal"),
-    "run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4)",
-)
+with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
+    _reward, _optimal = check_returns(
+        run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4),
+        ("reward", "optimal"),
+        "run_ucb_testbed(2.0, runs=2000, steps=30, k=10, seed=4)",
+    )
 check_shape(_reward, (30,), "the average reward returned by run_ucb_testbed(steps=30)")
 check_shape(_optimal, (30,), "the fraction optimal returned by run_ucb_testbed(steps=30)")
 check_between(
@@ -1009,7 +1335,8 @@ check_between(
     hint="after trying each arm once UCB should mostly pull promising arms; number the steps t = 1, 2, ...",
 )
 ### BEGIN HIDDEN TESTS
-_reward, _optimal = run_ucb_testbed(2.0, runs=2000, steps=1000, k=10, seed=2468)
+with np.errstate(all="ignore"):
+    _reward, _optimal = run_ucb_testbed(2.0, runs=2000, steps=1000, k=10, seed=2468)
 check_shape(_reward, (1000,), "the average reward of run_ucb_testbed for 1000 steps")
 check_between(
     _reward[300:].mean(),
@@ -1043,7 +1370,7 @@ check(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 6: a contextual bandit with a small Q-network (4 points)
+# ## Exercise 7: a contextual bandit with a linear Q-network (4 points, about 30 min, hard)
 #
 # In a **contextual bandit** the agent sees a context $x$ before each choice
 # and the best arm depends on it: the agent must learn $Q(x, a)$, not $Q(a)$.
@@ -1058,18 +1385,35 @@ check(
 # `step(arm)` ends the episode. For measuring only, `env.unwrapped.expected_rewards(x)`
 # gives the 4 true means; the **regret** of a step is
 # $\max_a \mu(x, a) - \mu(x, A_t)$, the expected reward lost by not picking the
-# best arm. A good agent's cumulative regret flattens out.
+# best arm. The cumulative regret of an agent that learns grows more and more
+# slowly, as its choices improve.
+#
+# **What the model has to represent.** The environment holds a fixed weight
+# matrix `weights` of shape `(n_arms, context_dim)`, and the mean reward of
+# arm $a$ in context $x$ is linear in $x$ with no constant term:
+# $\mu(x, a) = w_a \cdot x$ (`expected_rewards(x)` computes
+# `x @ weights.T`). A linear layer $Q(x, \cdot) = W x + b$ can therefore
+# represent the means exactly ($W$ = `weights`, $b = 0$): the agent's job is to
+# learn $W$ from the rewards of the arms it pulls.
 #
 # The context-free baseline below ignores $x$ and keeps one sample average
 # per arm (it uses your `epsilon_greedy` and `incremental_update`). Your agent,
-# `train_contextual_q(args)`:
-# - a **linear** (or tiny MLP) network `torch.nn.Linear(context_dim, n_arms)` on
-#   `DEVICE` maps a context to 4 values $Q(x, \cdot)$;
+# `train_contextual_q(args)`, is exactly this one (the graded thresholds were
+# set for it):
+# - the model is **linear**: `torch.nn.Linear(context_dim, n_arms)` on
+#   `DEVICE` (with or without its bias), mapping a context to the 4 values
+#   $Q(x, \cdot)$;
+# - the optimizer is plain SGD at the given learning rate:
+#   `torch.optim.SGD(model.parameters(), lr=args.lr)`;
 # - at each step: observe $x$, pick an arm with your `epsilon_greedy` on the
 #   network's outputs, get the reward, and take one gradient step on the squared
 #   error $(Q(x, A_t) - R)^2$ of the chosen arm only (the other arms got no
 #   reward to learn from);
 # - record the regret of every step.
+#
+# A deeper network (an MLP) or another optimizer (Adam) is a different agent:
+# it needs its own learning rate and number of steps, and the thresholds below
+# were not set for it. Try one in a new cell once you pass, if you are curious.
 #
 # **Graded:** with the default `ContextualArgs` (1000 steps, seed 0), the
 # cumulative regret of your agent must be at most **half** that of the
@@ -1077,6 +1421,25 @@ check(
 # seed). The test also checks that the greedy policy of your trained network
 # picks the best arm for at least 80% of fresh contexts. It runs in a few
 # seconds.
+#
+# <details><summary>Hint 1: start from the baseline</summary>
+#
+# `run_context_free` already has the loop you need: reset, choose, step,
+# regret. Keep it, and replace the table `q` by the network's output for the
+# context `x`: `q_x = model(torch.as_tensor(x, dtype=torch.float32, device=DEVICE))`.
+# Seed with `rng = rlhelpers.seed_everything(args.seed)` (torch and the
+# Generator your `epsilon_greedy` needs) and `env.reset(seed=args.seed)`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines (one step of learning)</summary>
+#
+# `arm = epsilon_greedy(q_x.detach().cpu().numpy(), args.epsilon, rng)`, then
+# after `env.step(arm)`:
+# `loss = (q_x[arm] - float(reward)) ** 2`, `optimizer.zero_grad()`,
+# `loss.backward()`, `optimizer.step()`.
+#
+# </details>
 
 
 # %%
@@ -1089,7 +1452,7 @@ class ContextualArgs:
     epsilon: float = 0.1
     """exploration rate of epsilon-greedy"""
     lr: float = 0.05
-    """learning rate of the optimizer"""
+    """learning rate of the SGD optimizer"""
     seed: int = 0
     """seeds the environment, torch and the agent's numpy Generator"""
     env_id: str = "rlhelpers/ContextualBandit-v0"
@@ -1129,7 +1492,7 @@ print(
 
 # %% nbgrader={"grade": false, "grade_id": "train_contextual_q", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_contextual_q(args):
-    """Learn Q(x, a) with a linear torch model and act epsilon-greedily on it.
+    """Learn Q(x, a) with a linear torch model and SGD, and act epsilon-greedily on it.
 
     Args:
         args: ContextualArgs.
@@ -1181,6 +1544,8 @@ print(
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_contextual_q", "locked": true, "points": 4, "schema_version": 3, "solution": false, "task": false}
 """train_contextual_q: regret at most half the context-free baseline's (seed 0, 1000 steps)."""
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -1188,11 +1553,13 @@ import torch
 from rlhelpers.testing import check, check_between, check_returns, check_shape, check_type
 
 _args = ContextualArgs(steps=1000, epsilon=0.1, lr=0.05, seed=0)
-_regret, _model = check_returns(
-    train_contextual_q(_args),
-    ("regret", "model"),
-    "train_contextual_q(_args)",
-)
+with warnings.catch_warnings():  # a warning on stderr would count as a failed cell
+    warnings.simplefilter("ignore")
+    _regret, _model = check_returns(
+        train_contextual_q(_args),
+        ("regret", "model"),
+        "train_contextual_q(_args)",
+    )
 check_shape(
     _regret, (1000,), "the regret returned by train_contextual_q", hint="one regret value per step"
 )
@@ -1209,7 +1576,7 @@ check(
     "the cumulative regret of train_contextual_q (seed 0, 1000 steps)",
     expected=f"at most half the context-free baseline's {np.sum(_base):.1f}",
     got=float(np.sum(_regret)),
-    hint="feed the context to the network, act eps-greedily on its outputs, and regress Q(x, chosen arm) on the reward",
+    hint="feed the context to the linear network, act eps-greedily on its outputs, and regress Q(x, chosen arm) on the reward with SGD at args.lr",
 )
 _env = gym.make(_args.env_id)
 _xs = (
@@ -1230,7 +1597,9 @@ check_between(
 ### BEGIN HIDDEN TESTS
 # another seed, the same criteria
 _args = ContextualArgs(steps=1000, epsilon=0.1, lr=0.05, seed=7)
-_regret, _model = train_contextual_q(_args)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _regret, _model = train_contextual_q(_args)
 _base = run_context_free(_args)
 check(
     np.sum(_regret) <= 0.5 * np.sum(_base),
@@ -1251,7 +1620,9 @@ _mu = _env.unwrapped.expected_rewards(np.random.default_rng(5).normal(size=(100_
 _random_arms = np.random.default_rng(6).integers(0, _mu.shape[1], size=len(_mu))
 _random_regret = _mu.max(axis=1) - _mu[np.arange(len(_mu)), _random_arms]
 _args_random = ContextualArgs(steps=400, epsilon=1.0, lr=0.05, seed=3)
-_regret_random, _ = train_contextual_q(_args_random)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    _regret_random, _ = train_contextual_q(_args_random)
 _half_width = 5 * _random_regret.std() / np.sqrt(400)
 check_between(
     np.mean(_regret_random),
@@ -1263,100 +1634,162 @@ check_between(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 7: quiz (2 points)
+# ## Exercise 8: quiz (2 points, about 10 min, easy)
 #
-# Set each variable to your answer.
+# Set each variable to your answer. Each question is worth 0.5 points; Validate
+# checks only that each answer has the right form, and the graded feedback
+# explains each question you got right.
 #
-# 1. `answer_q1`: in the RLHF picture, which of these is **one episode**?
-#    (a) one token, (b) one complete response to a prompt, (c) one pass over
-#    the training set, (d) one gradient step. A letter.
-# 2. `answer_q2`: with $k = 10$ arms and $\varepsilon = 0.1$, with what
-#    probability does epsilon-greedy pull the greedy arm (no ties)? A number.
-# 3. `answer_q3`: the arms' true values drift slowly over time. Which estimate
-#    follows them better? (a) the sample average (step size $1/n$), (b) a
-#    constant step size such as $\alpha = 0.1$, (c) both equally. A letter.
-# 4. `answer_q4`: an LLM is sampled at temperature $T = 0.01$ and then at
-#    $T = 2$ on the same prompt, 20 times each. Which run gives more varied
-#    answers? A number, the temperature.
+# 1. `answer_q1`: one arm's estimate uses a constant step size $\alpha = 0.1$
+#    and has seen many rewards. The newest reward $R_n$ has the weight
+#    $\alpha = 0.1$ in $Q_n$. What weight does the reward before it,
+#    $R_{n-1}$, have? A number.
+# 2. `answer_q2`: $k = 10$ arms, $\varepsilon = 0.1$, and exactly two arms are
+#    tied for the largest estimate (ties broken uniformly at random, as in
+#    your `epsilon_greedy`). With what probability is one particular of the
+#    two tied arms pulled? A number.
+# 3. `answer_q3`: softmax selection with $Q = [1, 2]$ at temperature
+#    $\tau = 1$, and with $Q = [2, 4]$ at $\tau = 2$. (a) Both give the same
+#    probabilities, (b) the first puts more probability on the better arm,
+#    (c) the second does. A letter.
+# 4. `answer_q4`: the agent of Exercise 7 keeps $\varepsilon = 0.1$ for
+#    ever. Suppose its network has become perfect, $Q(x, a) = \mu(x, a)$ for
+#    every context. From then on its cumulative regret (a) stops growing,
+#    (b) keeps growing by about the same amount every step, (c) grows faster
+#    and faster. A letter.
+#
+# <details><summary>Hint 1 (questions 1 and 2)</summary>
+#
+# 1: write the update as $Q_n = \alpha R_n + (1 - \alpha) Q_{n-1}$ and put
+# the same expression in for $Q_{n-1}$. 2: a tied arm can be pulled in two
+# ways: by the greedy step, which picks one of the two tied arms, or by an
+# exploring step, which picks one of all $k$ arms.
+#
+# </details>
+#
+# <details><summary>Hint 2 (questions 3 and 4)</summary>
+#
+# 3: softmax sees only $Q / \tau$. 4: what does an exploring step pull,
+# however good the network is, and how often does that happen?
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "quiz", "locked": false, "schema_version": 3, "solution": true, "task": false}
 # Replace None by your answers, then delete the `raise NotImplementedError()` line.
-answer_q1 = None  # a letter: "a", "b", "c" or "d"
+answer_q1 = None  # a number
 answer_q2 = None  # a number
 answer_q3 = None  # a letter: "a", "b" or "c"
-answer_q4 = None  # a number, one of the two temperatures
+answer_q4 = None  # a letter: "a", "b" or "c"
 ### BEGIN SOLUTION
-answer_q1 = "b"
-answer_q2 = 0.91
-answer_q3 = "b"
-answer_q4 = 2
+answer_q1 = 0.09
+answer_q2 = 0.46
+answer_q3 = "a"
+answer_q4 = "b"
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""quiz: the answers have the right form (visible); their values are checked by the hidden tests."""
-import numpy as np
+"""quiz: each answer has the right form (visible); each right answer scores 0.5 (hidden)."""
+from rlhelpers.testing import Quiz
 
-from rlhelpers.testing import check, check_close, check_type
-
-for _name, _choices in (("answer_q1", "abcd"), ("answer_q3", "abc")):
-    _value = globals().get(_name)
-    check(
-        isinstance(_value, str) and _value.strip().lower() in _choices,
-        _name,
-        expected=f"one letter of {list(_choices)}",
-        got=_value,
-    )
-check_type(answer_q2, (int, float, np.number), "answer_q2", hint="a number such as 0.5")
-check_type(
-    answer_q4, (int, float, np.number), "answer_q4", hint="a number: one of the two temperatures"
-)
+_quiz = Quiz(points=2)
+_quiz.answered("answer_q1", answer_q1, number=True)
+_quiz.answered("answer_q2", answer_q2, number=True)
+_quiz.answered("answer_q3", answer_q3, choices="abc")
+_quiz.answered("answer_q4", answer_q4, choices="abc")
 ### BEGIN HIDDEN TESTS
-check(
-    answer_q1.strip().lower() == "b",
+_quiz.question(
     "answer_q1",
-    hint="an episode runs from the prompt to the end of the response",
+    answer_q1,
+    0.09,
+    tol=1e-6,
+    explanation="Q_n = 0.1 R_n + 0.9 Q_{n-1} = 0.1 R_n + 0.9 (0.1 R_{n-1} + 0.9 Q_{n-2}): "
+    "R_{n-1} has the weight 0.1 * 0.9 = 0.09, and each older reward 0.9 times less "
+    "(an exponentially weighted average).",
 )
-check_close(float(answer_q2), 0.91, "answer_q2", atol=1e-3, hint="1 - eps + eps / k")
-check(
-    answer_q3.strip().lower() == "b",
+_quiz.question(
+    "answer_q2",
+    answer_q2,
+    0.46,
+    tol=1e-6,
+    explanation="greedy (probability 0.9) and then this arm out of the two tied: 0.45; "
+    "or exploring (0.1) and then this arm out of all 10: 0.01; together 0.46.",
+)
+_quiz.question(
     "answer_q3",
-    hint="1/n gives the oldest rewards as much weight as the newest",
+    answer_q3,
+    "a",
+    explanation="softmax depends on Q / tau only, and [1, 2] / 1 = [2, 4] / 2: the same "
+    "probabilities. Doubling the values and the temperature together changes nothing.",
 )
-check_close(float(answer_q4), 2.0, "answer_q4", hint="a higher temperature flattens the softmax")
+_quiz.question(
+    "answer_q4",
+    answer_q4,
+    "b",
+    explanation="with probability 0.1 a step explores and pulls a uniformly random arm, "
+    "whatever the network knows, and that is a worse arm 3 times in 4: even a perfect model "
+    "loses, on average, 0.1 x (max_a mu(x, a) - the mean of the 4 arms' mu) every step, so "
+    "the sum grows linearly with a small slope. Letting epsilon decay towards 0 is what "
+    "makes the curve flatten for good.",
+)
 ### END HIDDEN TESTS
+_quiz.score()
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_exploration", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # ## Written answer (3 points, graded by hand)
 #
-# In a few sentences each:
-# 1. Why can a purely greedy agent (eps = 0) lock onto a bad arm for good, as
-#    the greedy curve of Figure 2.2 shows? Refer to what it learns about the
-#    arms it does not pull.
-# 2. What does the sampling temperature do to an LLM's answers, and how does
-#    that relate to exploration when the model is trained with RL?
+# In a few sentences each (1 point each):
+# 1. The greedy curve (eps = 0) of your Figure 2.2 levels off near 35%
+#    optimal and never recovers. Explain why a greedy agent that starts from
+#    $Q = 0$ can stay with a worse arm for good: what does it learn about the
+#    arms it does not pull, and what decides, in its first steps, which arm it
+#    settles on?
+# 2. Suppose the same greedy agent (sample averages, step size $1/N(a)$)
+#    starts from $Q(a) = 5$ for every arm instead, far above every true value
+#    $q_*(a) \sim \mathcal{N}(0, 1)$. What does it do in its first steps, and
+#    does that make it less likely to settle on a bad arm? (You can check your
+#    reasoning with a copy of `run_testbed`.)
+# 3. During RL training, an LLM explores only through the responses it
+#    samples. Suppose training has made its policy almost deterministic: at
+#    $T = 1$ it now gives nearly the same response to a prompt every time.
+#    Using part 1, explain why its reward can stop improving although better
+#    responses exist, and name one change from this lesson that would help,
+#    and what that change costs.
 #
 # ### BEGIN SOLUTION
-# 1. The greedy agent only updates the estimate of the arm it pulls. Starting
-#    from Q = 0, the first arm whose average reward is positive looks better
-#    than every untried arm (still at 0) and better than arms that paid an
-#    unlucky negative first reward. It keeps pulling that arm, its estimate
-#    converges to the arm's true value, and the estimates of the other arms
-#    are never corrected because they are never sampled again. A bad
-#    early impression of the best arm is therefore permanent: nothing in the
-#    agent's data can contradict it. That is why the greedy curve stalls at
-#    about 1.0 and 35% optimal, while even a little random exploration keeps
-#    collecting evidence about every arm and eventually finds the best one.
-# 2. The temperature divides the logits before the softmax. A low temperature
-#    sharpens the distribution towards the most likely token (T -> 0 is greedy
-#    decoding: the same answer every time, safe but repetitive); a high
-#    temperature flattens it, so answers become more diverse and, at the
-#    extreme, incoherent (uniform over tokens). In RL training the sampled
-#    responses are the agent's exploration: a policy that samples with too low
-#    a temperature (or that has collapsed to near-deterministic outputs) keeps
-#    generating the same response and never discovers better ones, the
-#    pure-exploit failure of part 1; a moderate temperature trades a little
-#    immediate reward for information, like epsilon or softmax exploration in
-#    a bandit.
+# 1. The greedy agent only updates the estimate of the arm it pulls; the
+#    estimates of the other arms stay where they are, at 0 for an arm never
+#    tried. At the first step all arms are tied at 0 and one is drawn at
+#    random. If its reward is positive, its estimate is now above every untried
+#    arm's 0, so the agent pulls it again, and as long as its sample average
+#    stays above 0 it is never challenged: the untried arms, the best one among
+#    them, are never sampled, so nothing in the agent's data can show that they
+#    are better. (An arm whose first reward was unluckily negative is likewise
+#    never retried.) Which arm it settles on is decided by the first few noisy
+#    rewards, and about two runs in three end on a worse arm: the curve stalls
+#    near 1.0 and 35% optimal.
+# 2. With $Q = 5$ every reward is a disappointment: the first pull of an arm
+#    replaces its 5 by that reward (step size 1/1), which is below the 5 of
+#    every untried arm, so the greedy agent next pulls an untried arm. In the
+#    first $k = 10$ steps it therefore tries every arm once, and only then
+#    acts greedily on one-sample estimates. It is much less likely to settle
+#    on a bad arm, because every arm has been seen once and it starts from the
+#    best-looking one (a copy of `run_testbed` gives about 70% optimal at step
+#    1000 instead of 35%). But one noisy reward per arm is a poor estimate:
+#    an arm whose single reward was unluckily low is never retried, so it can
+#    still settle on a worse arm. (With a constant step size the optimism
+#    wears off slowly and drives longer exploration, Sutton & Barto's Figure
+#    2.3.)
+# 3. A near-deterministic policy is the greedy agent of part 1: it keeps
+#    generating (pulling) the response it already rates highest, so the
+#    reward model only ever scores that response, and the training signal
+#    contains no information about the other responses, however good. Its
+#    estimate of them is never corrected, and the reward stops improving.
+#    Exploration restores the information: sampling at a higher temperature
+#    (or keeping the policy's entropy up, or epsilon-style random responses)
+#    makes the model try other responses now and then. The cost is
+#    immediate reward: some of the sampled responses are worse (at a high
+#    temperature, incoherent), just as epsilon-greedy loses a little reward on
+#    every exploring step.
 # ### END SOLUTION
 
 # %% [markdown]
@@ -1365,10 +1798,16 @@ check_close(float(answer_q4), 2.0, "answer_q4", hint="a higher temperature flatt
 # - The RL loop maps onto LLM generation: token = action, prompt plus tokens so
 #   far = state, reward model score = reward, one response = one episode.
 # - `estimate += step_size * (target - estimate)` is the update you will see
-#   in every later lesson; with step size 1/n it is the exact sample mean.
-# - Exploration is needed because an agent learns only about what it tries:
-#   epsilon-greedy explores uniformly, softmax by value (temperature is the
-#   LLM sampling knob), UCB by uncertainty.
-# - With context, Q(x, a) becomes a function approximator (a network); the
-#   next lessons add states that depend on the actions, and policies that are
-#   networks themselves.
+#   again in TD learning; with step size 1/n it is the exact sample mean, with
+#   a constant step size an exponentially weighted average.
+# - NumPy's `a[idx] += v` does not accumulate over repeated indices; use
+#   `np.add.at` or `np.bincount(..., weights=...)`.
+# - An agent learns only about the actions it tries: a greedy agent never
+#   corrects its estimates of the arms it does not pull, so a few unlucky early
+#   rewards decide for good which arm it keeps (the written answer's part 1).
+#   Exploration buys that information: epsilon-greedy explores uniformly,
+#   softmax by value (temperature is the LLM sampling knob), UCB by
+#   uncertainty.
+# - With context, Q(x, a) becomes a function approximator (here a linear
+#   layer, because the means are linear in x); the next lessons add states that
+#   depend on the actions, and policies that are networks themselves.

@@ -12,12 +12,12 @@
 # In lesson 01 the agent's action changed nothing about the world: the next
 # pull of a bandit arm looked exactly like the previous one. Real problems,
 # and LLM generation in particular, are not like that. Every token an LLM
-# writes becomes part of the context it conditions on next, so **actions change
-# the state**. The framework for that is the *Markov decision process* (MDP),
-# and the equation that ties the value of a state to the values of the states
-# after it is the *Bellman equation*. Almost every RL algorithm in this course
-# (REINFORCE's returns, the critic of actor-critic, TD targets, PPO's
-# advantages) is an approximation of something you compute *exactly* here.
+# writes changes what it reads next, so **actions change the state**. The
+# framework for that is the *Markov decision process* (MDP), and the equation
+# that ties the value of a state to the values of the states after it is the
+# *Bellman equation*. Almost every RL algorithm in this course (REINFORCE's
+# returns, the critic of actor-critic, TD targets, PPO's advantages) is an
+# approximation of something you compute *exactly* here.
 #
 # **Goals.** After this lesson you can
 # - say when a state is Markov, and enrich a state until it is;
@@ -26,13 +26,17 @@
 #   `terminated` and `truncated`;
 # - evaluate a policy, compute Q from V, and find the optimal policy by value
 #   iteration and by policy iteration (vectorised numpy, no loops over states);
+# - find the bug in a given MDP model from the values it produces;
 # - explain what the discount factor gamma does, and why gamma = 0 broke a real RLHF project;
 # - check a dynamic-programming value against a Monte Carlo estimate with a confidence interval;
 # - explain why tables stop scaling and which road (value-based or policy-based) LLM alignment takes.
 #
-# **Points.** 33 in all: 27 autograded in 9 test cells (exercises 1 to 8) and 6
-# for two short written answers graded by hand. **Time:** about 2 to 3 hours.
-# The whole notebook runs in a few seconds on a laptop CPU.
+# **Points: 35** in all: 29 autograded in 10 test cells (exercises 1 to 9) and
+# 6 for two short written answers graded by hand. **Time:** about 3.5 hours:
+# the exercises take about 150 minutes (each heading gives its time and
+# difficulty), the two written answers about 20 minutes, and the reading and
+# the demos about 40 minutes. The whole notebook runs in well under a minute
+# on a laptop CPU.
 #
 # **How you are graded.** Each exercise heading gives its points. The test
 # cell under an answer runs a few *visible* tests with hand-computed values:
@@ -43,10 +47,23 @@
 # tests decide the grade. Nothing in this notebook is random without a fixed
 # seed, so what you see is what the grader sees.
 #
+# **Partial credit.** A quiz scores each question and an exercise with parts
+# scores each part; any other test cell is all or nothing. Stuck? Each
+# exercise has hints to open, from a nudge to the key line.
+#
 # **The running analogy.** An LLM is a stochastic policy pi(token | context).
-# A token is an action, the prompt plus the tokens generated so far is the
-# state, one response is an episode, and a reward model's score of the whole
-# response is the reward.
+# A token is an action, one response is an episode, and a reward model's
+# score of the whole response is the reward. What the *state* should be is
+# the first question of this lesson.
+
+# %% [markdown]
+# > **Notation.** The book (Sutton & Barto) numbers time so that the action
+# > A_t taken in state S_t is followed by the reward R_{t+1} and the state
+# > S_{t+1}, and the return is G_t = R_{t+1} + gamma R_{t+2} + gamma^2 R_{t+3} + ...
+# > The arrays of the code are indexed by the step instead: `rewards[t]` is the
+# > reward that follows `actions[t]`, taken in `states[t]` (the book's R_{t+1}),
+# > so `returns[t] = rewards[t] + gamma * rewards[t+1] + ...` is the book's G_t,
+# > and `dones[t] = 1` means the episode ended with step t.
 
 # %%
 import gymnasium as gym
@@ -70,18 +87,9 @@ ACTION_NAMES = ["up", "right", "down", "left"]
 #   = \Pr(S_{t+1} = s', R_{t+1} = r \mid S_t, A_t).$$
 #
 # Being Markov is not a property of the world but of **the state you chose to
-# describe it with**. A single photo of a moving ball does not tell you where
-# the ball goes next (it lacks the velocity); two consecutive frames do. The
-# fix is always the same: enrich the state until it carries everything the
-# future needs (add the velocity, stack a window of frames, keep all the
-# tokens generated so far). DQN stacked the last 4 Atari frames for exactly
-# this reason.
-#
-# For an LLM this is easy to get right and easy to get wrong. The context
-# window *is* a Markov state for generation: the next-token distribution is a
-# function of the whole context and nothing else. A design that keeps only
-# part of it (the prompt, or the last token) throws away what decides what
-# comes next. We will meet exactly that bug below.
+# describe it with**: the same system can be Markov under one description and
+# not under another. Test each candidate below against the definition: could
+# two histories that give the same candidate state have different futures?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "markov_question", "locked": false, "points": 3, "schema_version": 3, "solution": true, "task": false}
 # **Written answer (3 points).** For each of the four candidate states below,
@@ -105,6 +113,16 @@ ACTION_NAMES = ["up", "right", "down", "left"]
 # distribution (up to the context-window length, beyond which the model itself
 # forgets).
 # ### END SOLUTION
+
+# %% [markdown]
+# **After you have answered: enriching a state.** A single photo of a moving
+# ball does not tell you where the ball goes next (it lacks the velocity); two
+# consecutive frames do. The fix for a state that is not Markov is always the
+# same: enrich it until it carries everything the future needs (add the
+# velocity, stack a window of frames, keep every token generated so far). DQN
+# stacked the last 4 Atari frames for exactly this reason. For an LLM a
+# design that keeps only part of what the model reads throws away what
+# decides what comes next; we will meet exactly that bug below.
 
 # %% [markdown]
 # ## 2. The MDP tuple, deterministic and stochastic kernels
@@ -186,7 +204,7 @@ for action in [1, 1, 2]:
 print("time limit of this env:", env.spec.max_episode_steps, "steps")
 
 # %% [markdown]
-# ## Exercise 1: run an episode (3 points)
+# ## Exercise 1: run an episode (3 points, about 10 min, easy)
 #
 # Write `run_episode(env, policy, seed=None)`. Here `policy` is any callable
 # that maps an observation to an action (`policy(obs) -> action`); for
@@ -200,6 +218,22 @@ print("time limit of this env:", env.spec.max_episode_steps, "steps")
 #
 # The LLM version of this loop is `generate()`: sample a token, append it,
 # stop at end-of-sequence (terminated) or at `max_new_tokens` (truncated).
+#
+# <details><summary>Hint 1: the shape of the loop</summary>
+#
+# One `env.reset(seed=seed)` before the loop; inside, one `policy(obs)` and one
+# `env.step(...)` per iteration, and the `obs` that `step` returns is the one
+# the policy sees next.
+#
+# </details>
+#
+# <details><summary>Hint 2: the stopping rule</summary>
+#
+# Loop `while not done`, and after each step set
+# `done = terminated or truncated`: the 100-step time limit of the GridWorld
+# ends an episode with `truncated=True`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "run_episode", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -372,14 +406,14 @@ check(
 # %% [markdown]
 # **Plot: how long does a random policy keep CartPole up?** A random policy
 # averages about 22 steps, far from the 500-step time limit of CartPole-v1.
-# The histogram is the distribution of episode lengths over 500 seeds.
+# The histogram is the distribution of episode lengths over 300 seeds.
 
 # %%
 cartpole = gym.make("CartPole-v1")
 random_rng = np.random.default_rng(0)
 random_policy = lambda obs: int(random_rng.integers(2))
 lengths = np.array(
-    [run_episode(cartpole, random_policy, seed=s)[1] for s in tqdm(range(500), desc="CartPole")]
+    [run_episode(cartpole, random_policy, seed=s)[1] for s in tqdm(range(300), desc="CartPole")]
 )
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.hist(lengths, bins=30)
@@ -425,7 +459,7 @@ plt.show()
 # is the same after committing to one more token.
 
 # %% [markdown]
-# ## Exercise 2: iterative policy evaluation (4 points)
+# ## Exercise 2: iterative policy evaluation (4 points, about 20 min, medium)
 #
 # Start from $V_0 = 0$ and apply the Bellman expectation equation as an update,
 # for all states at once:
@@ -438,6 +472,22 @@ plt.show()
 # matrix-vector product and there is no Python loop over states or actions.
 # It must also work for $\gamma = 1$ on episodic tasks whose policy reaches a
 # terminal state for sure (Sutton & Barto's Example 4.1).
+#
+# <details><summary>Hint 1: what to build before the loop</summary>
+#
+# $P_\pi$ and $r_\pi$ do not change from sweep to sweep: build them once. The
+# loop then only computes a new $V$ from the old one and compares the two.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `P_pi = np.einsum("sa,sat->st", policy, P)`,
+# `r_pi = (policy * R).sum(axis=1)`, and in the loop
+# `V_new = r_pi + gamma * P_pi @ V`; stop when
+# `np.max(np.abs(V_new - V)) < tol`, else `V = V_new`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "policy_evaluation", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -603,7 +653,7 @@ plot_value_heatmap(
 plt.show()
 
 # %% [markdown]
-# ## Exercise 3: Q from V (2 points)
+# ## Exercise 3: Q from V (2 points, about 10 min, easy)
 #
 # One step of look-ahead turns state values into action values:
 #
@@ -613,6 +663,21 @@ plt.show()
 # chain: with $V = (10/9, 4/3, 0)$ and $\gamma = 0.5$,
 # $Q(0, \cdot) = (5/9, 5/3)$, $Q(1, \cdot) = (2/3, 2)$, and averaging each row
 # with the 50/50 policy gives back $V$.
+#
+# <details><summary>Hint 1: which value goes in</summary>
+#
+# The sum runs over the *next* state $s'$: it is the expected value of where
+# action $a$ takes you, not the value of $s$ itself.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key line</summary>
+#
+# `P @ V` has shape (S, A) (numpy multiplies over the last axis of `P`), so
+# `return R + gamma * P @ V` is the whole function; the einsum form is
+# `np.einsum("sat,t->sa", P, V)`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "q_from_v", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -690,13 +755,29 @@ for _ in range(5):
 # and any policy that is **greedy** with respect to $Q^*$ (puts all its mass on
 # an $\arg\max_a Q^*(s, a)$) is optimal.
 #
-# ## Exercise 4: value iteration (4 points)
+# ## Exercise 4: value iteration (4 points, about 15 min, medium)
 #
 # Turn the optimality equation into an update: from $V_0 = 0$, repeat
 # $V_{k+1}(s) = \max_a Q_k(s, a)$ with $Q_k$ computed from $V_k$ (use your
 # `q_from_v`), until the largest change is below `tol`. Then return $V$ and the
 # greedy policy as an (S, A) array of probabilities with a single 1 per row
 # (break ties by the first best action, as `np.argmax` does).
+#
+# <details><summary>Hint 1: the loop</summary>
+#
+# It is your policy evaluation loop with the average over the policy's
+# actions replaced by a max over all actions.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# In the loop, `V_new = q_from_v(P, R, V, gamma).max(axis=1)`. After it,
+# `actions = q_from_v(P, R, V, gamma).argmax(axis=1)` and
+# `policy = np.eye(R.shape[1])[actions]` (row `a` of the identity matrix is
+# the one-hot row of action `a`).
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "value_iteration", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -840,7 +921,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## Exercise 5: policy iteration (3 points)
+# ## Exercise 5: policy iteration (3 points, about 20 min, medium)
 #
 # Policy iteration reaches the same $V^*$ by a different route: alternate
 # **evaluation** (your `policy_evaluation`) and **improvement** (make the
@@ -854,6 +935,22 @@ plt.show()
 # Keep the current action unless another one is better by more than a tiny
 # margin (say `1e-9`); evaluate with a tight `tol` (say `1e-10`) so the
 # margin is above the noise. Return `(V, policy)` like value iteration.
+#
+# <details><summary>Hint 1: the loop</summary>
+#
+# Keep the current actions as an int array of shape (S,) next to the one-hot
+# policy. One round: evaluate the policy, compute `Q`, choose the new actions,
+# and stop when they produce the same policy as before.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `best = Q.argmax(axis=1)`;
+# `keep = Q[states, actions] >= Q[states, best] - 1e-9` with
+# `states = np.arange(S)`; `new_actions = np.where(keep, actions, best)`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "policy_iteration", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -956,14 +1053,195 @@ for _ in range(6):
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Exercise 6: debugging a GridWorld model (2 points, about 15 min, easy)
+#
+# Planning needs a model, and a model is code that can be wrong. The function
+# below builds the arrays `P` and `R` of the n x n GridWorld from the rules of
+# section 2: four moves, walls clamp, with probability `slip` the move is
+# replaced by a uniformly random one, -0.01 per step and +1 for the step that
+# enters the goal. It runs, its shapes are right, every row of `P` sums to one,
+# and it has **one bug**.
+#
+# The demo under it evaluates the "right, then down" policy, which walks the
+# 6-move shortest path, on the model of the deterministic 4x4 grid with
+# $\gamma = 0.9$, and prints what the notation box gives by hand for the start
+# state: five step costs weighted $1, \gamma, \dots, \gamma^4$ and the +1 of
+# the sixth step weighted $\gamma^5$. Find the bug from the symptom, then write
+# `fixed_gridworld_model`: the same function with the bug fixed (copy the code
+# into the answer cell and change what is wrong; the cell with the given code
+# is read-only).
+#
+# <details><summary>Hint 1: where to look</summary>
+#
+# Print the values as a 4x4 grid. Which state has a value that no return of
+# this GridWorld can have? What should happen to an agent once it stands there?
+#
+# </details>
+#
+# <details><summary>Hint 2: the rule that is broken</summary>
+#
+# Section 2: terminal states are *absorbing*, every action leads back to the
+# same state with reward 0. Print `P[15]` and `R[15]` of the model.
+#
+# </details>
+#
+# <details><summary>Hint 3: the key lines</summary>
+#
+# After `R` is computed, make the goal absorbing: `P[goal] = 0.0`,
+# `P[goal, :, goal] = 1.0` and `R[goal] = 0.0`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "gridworld_model_given", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def gridworld_model(size=4, slip=0.0, step_reward=-0.01, goal_reward=1.0):
+    """P (S, A, S') and R (S, A) of the size x size GridWorld, built from its rules (one bug).
+
+    Actions 0=up 1=right 2=down 3=left; state s is in row s // size, column s % size;
+    the goal is the last state, S - 1.
+    """
+    S, goal = size * size, size * size - 1
+    moves = [(-1, 0), (0, 1), (1, 0), (0, -1)]  # (row, column) change of up, right, down, left
+    intended = np.zeros((S, 4, S))
+    for s in range(S):
+        row, col = divmod(s, size)
+        for a, (d_row, d_col) in enumerate(moves):
+            new_row = min(max(row + d_row, 0), size - 1)  # walls clamp
+            new_col = min(max(col + d_col, 0), size - 1)
+            intended[s, a, new_row * size + new_col] = 1.0
+    # a slip replaces the move by one of the four drawn uniformly (possibly the same one)
+    P = (1 - slip) * intended + slip * intended.mean(axis=1, keepdims=True)
+    # expected reward: goal_reward when the move enters the goal, step_reward otherwise
+    R = goal_reward * P[:, :, goal] + step_reward * (1 - P[:, :, goal])
+    return P, R
+
+
+# %%
+# The symptom: evaluate "right, then down" on the model (deterministic 4x4 grid, gamma = 0.9).
+P_model, R_model = gridworld_model(size=4)
+right_then_down = np.eye(4)[[1 if s % 4 < 3 else 2 for s in range(16)]]
+V_model = policy_evaluation(P_model, R_model, right_then_down, gamma=0.9)
+print("V of 'right, then down' on the model:\n", np.round(V_model.reshape(4, 4), 3))
+v_start_by_hand = -0.01 * sum(0.9**k for k in range(5)) + 0.9**5 * 1.0
+print(f"V(start): the model says {V_model[0]:.4f}, by hand {v_start_by_hand:.4f}")
+
+
+# %% nbgrader={"grade": false, "grade_id": "fixed_gridworld_model", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fixed_gridworld_model(size=4, slip=0.0, step_reward=-0.01, goal_reward=1.0):
+    """The GridWorld model of `gridworld_model` with its bug fixed.
+
+    Args:
+        size: the grid is size x size, size >= 2; slip: probability in [0, 1];
+        step_reward: reward of a step that does not enter the goal;
+        goal_reward: reward of the step that enters the goal.
+
+    Returns:
+        (P, R): P float array (S, A, S'), R float array (S, A), S = size * size, A = 4.
+    """
+    ### BEGIN SOLUTION
+    S, goal = size * size, size * size - 1
+    moves = [(-1, 0), (0, 1), (1, 0), (0, -1)]  # (row, column) change of up, right, down, left
+    intended = np.zeros((S, 4, S))
+    for s in range(S):
+        row, col = divmod(s, size)
+        for a, (d_row, d_col) in enumerate(moves):
+            new_row = min(max(row + d_row, 0), size - 1)  # walls clamp
+            new_col = min(max(col + d_col, 0), size - 1)
+            intended[s, a, new_row * size + new_col] = 1.0
+    # a slip replaces the move by one of the four drawn uniformly (possibly the same one)
+    P = (1 - slip) * intended + slip * intended.mean(axis=1, keepdims=True)
+    # expected reward: goal_reward when the move enters the goal, step_reward otherwise
+    R = goal_reward * P[:, :, goal] + step_reward * (1 - P[:, :, goal])
+    # the fix: the goal is terminal, so it is absorbing with reward 0 (without this, the
+    # agent "enters" the goal again by bumping into its walls and earns +1 every step)
+    P[goal] = 0.0
+    P[goal, :, goal] = 1.0
+    R[goal] = 0.0
+    return P, R
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_fixed_gridworld_model", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""fixed_gridworld_model: the goal is absorbing with reward 0 and the rest of the model is unchanged."""
+import numpy as np
+
+from rlhelpers.testing import check_close, check_returns, check_shape
+
+_P, _R = check_returns(fixed_gridworld_model(size=4), ("P", "R"), "fixed_gridworld_model(size=4)")
+check_shape(_P, (16, 4, 16), "P of the 4x4 model")
+check_shape(_R, (16, 4), "R of the 4x4 model")
+check_close(
+    _P.sum(axis=2),
+    np.ones((16, 4)),
+    "the sums of the rows P[s, a, :] (probabilities)",
+    hint="a terminal row is one-hot: set P[goal] to 0 before putting the 1 on the goal",
+)
+check_close(
+    _P[15, :, 15],
+    np.ones(4),
+    "P[15, a, 15] for the four actions a in the goal (state 15)",
+    hint="a terminal state is absorbing: every action in the goal leads back to the goal",
+)
+check_close(
+    _R[15],
+    np.zeros(4),
+    "R[15], the rewards of the four actions in the goal",
+    hint="after the end nothing more is earned: a terminal state's rewards are 0",
+)
+check_close(
+    _R[14],
+    [-0.01, 1.0, -0.01, -0.01],
+    "R[14], the rewards of the cell left of the goal (right enters the goal)",
+    hint="only the goal's rows are wrong in the given model: keep the rest as it was",
+)
+_pi = np.eye(4)[[1 if s % 4 < 3 else 2 for s in range(16)]]
+_V = np.linalg.solve(np.eye(16) - 0.9 * np.einsum("sa,sat->st", _pi, _P), (_pi * _R).sum(axis=1))
+check_close(
+    _V[0],
+    -0.01 * sum(0.9**k for k in range(5)) + 0.9**5 * 1.0,
+    "V(start) of 'right, then down' on the fixed 4x4 model (gamma = 0.9, exact)",
+    atol=1e-9,
+    hint="five steps at -0.01 weighted 1, 0.9, ..., 0.9^4, then +1 weighted 0.9^5, then nothing",
+)
+### BEGIN HIDDEN TESTS
+from rlhelpers.envs.gridworld import gridworld_mdp
+
+for _size, _slip, _step, _goal in [
+    (2, 0.0, -0.01, 1.0),
+    (3, 0.3, -0.01, 1.0),
+    (4, 0.2, -0.01, 1.0),
+    (5, 0.1, -0.5, 2.0),
+    (6, 1.0, 0.0, 10.0),
+    (7, 0.05, -0.01, 1.0),
+]:
+    _P, _R = fixed_gridworld_model(size=_size, slip=_slip, step_reward=_step, goal_reward=_goal)
+    _mdp = gridworld_mdp(_size, _slip, _step, _goal)
+    _what = f"(size={_size}, slip={_slip}, step_reward={_step}, goal_reward={_goal})"
+    check_close(_P, _mdp.P, f"P of fixed_gridworld_model{_what}", atol=1e-12)
+    check_close(_R, _mdp.R, f"R of fixed_gridworld_model{_what}", atol=1e-12)
+# The optimal values of the fixed model are the GridWorld's (slip = 0.2, gamma = 0.99).
+_P, _R = fixed_gridworld_model(size=4, slip=0.2)
+_mdp = gridworld_mdp(4, 0.2)
+_V, _V_env = np.zeros(16), np.zeros(16)
+for _k in range(3000):
+    _V = (_R + 0.99 * _P @ _V).max(axis=1)
+    _V_env = (_mdp.R + 0.99 * _mdp.P @ _V_env).max(axis=1)
+check_close(_V, _V_env, "V* of the fixed slippery model (gamma = 0.99)", atol=1e-8)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 6. The discount factor: the marshmallow test
 #
-# $\gamma$ says how much a reward $k$ steps away is worth today: $\gamma^k$.
-# With $\gamma = 0$ the agent is the child who eats the marshmallow at once:
-# only the immediate reward counts, $V(s) = \max_a R(s, a)$, and anything two
-# steps away is invisible. With $\gamma = 0.99$ a reward 6 steps away is worth
-# $0.99^6 \approx 0.94$ of its face value, so waiting (walking to the goal) pays.
-# A rough rule: $\gamma$ looks about $1/(1-\gamma)$ steps ahead.
+# $\gamma$ says how much a later reward is worth today. In the return
+# $G_t = R_{t+1} + \gamma R_{t+2} + \gamma^2 R_{t+3} + \dots$ the reward of the
+# $k$-th step from now, $R_{t+k}$, is weighted $\gamma^{k-1}$: the first step's
+# reward counts in full. With $\gamma = 0$ the agent is the child who eats the
+# marshmallow at once: only the immediate reward counts,
+# $V(s) = \max_a R(s, a)$, and every reward from the second step on is
+# invisible. With $\gamma = 0.99$ the +1 of the goal, earned by the 6th step
+# of the shortest path, is weighted $0.99^5 \approx 0.95$, so waiting (walking
+# to the goal) pays. A rough rule: $\gamma$ looks about $1/(1-\gamma)$ steps
+# ahead.
 #
 # **A real bug, in miniature.** A legal-tech team fine-tuned an LLM with RL to
 # draft contract clauses. They defined the state as *the prompt only* and
@@ -974,7 +1252,7 @@ for _ in range(6):
 # far) and $\gamma$ close to 1 (with a KL penalty; lesson 06 reproduces it).
 # Our GridWorld has the same shape: from the start the goal is 6 steps away.
 #
-# ## Exercise 6: follow the greedy policy (2 + 2 points)
+# ## Exercise 7: follow the greedy policy (2 + 2 points, about 20 min, easy)
 #
 # First write `greedy_path(P, policy, start_state, terminal_states, max_steps=100)`:
 # starting in `start_state`, repeatedly take the policy's most likely action
@@ -983,6 +1261,22 @@ for _ in range(6):
 # state is reached or after `max_steps` moves. Return the list of visited
 # states, starting with `start_state` (so the number of moves is
 # `len(path) - 1`).
+#
+# <details><summary>Hint 1: the loop condition</summary>
+#
+# Two reasons to stop: the last state of the path is terminal, or the path
+# already holds `max_steps` moves. A start in a terminal state gives
+# `[start_state]`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `while len(path) - 1 < max_steps and path[-1] not in terminal:` then
+# `a = int(np.argmax(policy[path[-1]]))` and
+# `path.append(int(np.argmax(P[path[-1], a])))`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "greedy_path", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1072,6 +1366,14 @@ for _ in range(10):
 # (-0.01 each: the goal is invisible), so the greedy "choice" is arbitrary
 # (argmax picks the first, up, and the agent bumps into the wall forever);
 # with $\gamma = 0.99$ it walks to the goal in 6 moves.
+#
+# <details><summary>Hint: the calls</summary>
+#
+# `V, pi = value_iteration(P_grid, R_grid, gamma=0.0)`, then
+# `q_from_v(P_grid, R_grid, V, 0.0)[START]` and
+# `greedy_path(P_grid, pi, START, [GOAL], max_steps=100)`; the same for 0.99.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "gamma_experiment", "locked": false, "schema_version": 3, "solution": true, "task": false}
 grid = gym.make("rlhelpers/GridWorld-v0")
@@ -1210,7 +1512,7 @@ plt.show()
 # about $6 \cdot 10^{-5}$. That is how an LLM's expected reward is estimated in
 # practice: sample many responses to one prompt and average their scores.
 #
-# ## Exercise 7: Monte Carlo returns (4 points)
+# ## Exercise 8: Monte Carlo returns (4 points, about 25 min, medium)
 #
 # Write `mc_returns(env, policy, n_episodes, gamma, seed=0)`: it plays
 # `n_episodes` episodes of the Gymnasium environment `env` (from its start
@@ -1224,11 +1526,13 @@ plt.show()
 #   `s` is `rng.choice(A, p=policy[s])`.
 #
 # **Trap: why `seed + 1`?** Gymnasium builds its generator exactly like
-# `np.random.default_rng(seed)`. With the same seed for both, the agent and the
-# slippery floor draw *the same* random numbers: whenever the agent draws a
-# number that picks "down", the floor draws that number too and, as it
-# happens, decides not to slip. Actions and slips become correlated and the
-# estimate is biased well outside its confidence interval (try it once).
+# `np.random.default_rng(seed)`. The GridWorld draws one uniform number per
+# step to pick the next state from `P[s, a]`, and `rng.choice` draws one per
+# step to pick the action. With the same seed for both, the two numbers are
+# *equal* at every step: the number that picked the action also picks the
+# landing cell. Actions and slips become correlated, and on this floor the
+# estimate comes out too high, far outside its confidence interval (try it
+# once: the visible test catches it).
 #
 # Note on truncation: the GridWorld cuts episodes at 100 steps, so strictly
 # the rollouts estimate a 100-step return. For the epsilon-greedy policy below
@@ -1240,6 +1544,33 @@ plt.show()
 # $\gamma = 0.99$, and a budget of **2000 episodes**, the dynamic-programming
 # value $V^\pi(\text{start})$ must lie inside mean $\pm$ 4 standard errors of
 # your returns. The reference solution passes this on 10 seeds out of 10.
+# Validate runs the same check on 200 episodes: its band is wider, and the
+# seeding trap still lands far outside it.
+#
+# <details><summary>Hint 1: the structure</summary>
+#
+# Create `rng` once, before the loop over episodes (a new generator per
+# episode would draw the same numbers in every episode). For each episode:
+# reset, then step until `terminated or truncated`, adding each reward with
+# its discount.
+#
+# </details>
+#
+# <details><summary>Hint 2: the discount</summary>
+#
+# Keep a running factor `discount = 1.0` per episode: `G += discount * reward`,
+# then `discount *= gamma`. The first reward counts in full (the notation box:
+# `returns[0] = rewards[0] + gamma * rewards[1] + ...`).
+#
+# </details>
+#
+# <details><summary>Hint 3: the key lines</summary>
+#
+# `rng = np.random.default_rng(seed + 1)` before the loop;
+# `s, _ = env.reset(seed=seed) if i == 0 else env.reset()` per episode;
+# `a = rng.choice(policy.shape[1], p=policy[s])` per step.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "mc_returns", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1291,7 +1622,8 @@ check_close(
     _G,
     [_expected] * 3,
     "G_0 of the 6-step shortest path with gamma = 0.9",
-    hint="G_0 = r_1 + gamma r_2 + gamma^2 r_3 + ...: the reward of step t (from 0) is weighted by gamma^t",
+    hint="G_0 = rewards[0] + gamma * rewards[1] + ...: the reward of step t (from 0) is "
+    "weighted by gamma^t",
 )
 _G = mc_returns(_env, np.eye(4)[np.zeros(16, dtype=int)], 2, 0.9, seed=0)
 check_close(
@@ -1306,9 +1638,8 @@ check(
     expected="negative (never reaches the goal)",
     got=_G,
 )
-### BEGIN HIDDEN TESTS
-# The graded check: slip = 0.2, epsilon-greedy (0.3) around the optimal policy, gamma = 0.99,
-# 2000 episodes on seed 0; the exact value must lie within mean +- 4 standard errors.
+# The graded check in small: slip = 0.2, epsilon-greedy (0.3) around the optimal policy,
+# gamma = 0.99; the exact value must lie within mean +- 4 standard errors of 200 returns.
 _env = gym.make("rlhelpers/GridWorld-v0", slip=0.2)
 _P, _R = _env.unwrapped.P, _env.unwrapped.R
 _V = np.zeros(16)
@@ -1318,14 +1649,27 @@ _pi = 0.7 * np.eye(4)[(_R + 0.99 * _P @ _V).argmax(axis=1)] + 0.3 / 4
 _V_pi = np.linalg.solve(
     np.eye(16) - 0.99 * np.einsum("sa,sat->st", _pi, _P), (_pi * _R).sum(axis=1)
 )
+_G = mc_returns(_env, _pi, 200, 0.99, seed=0)
+check_shape(_G, (200,), "the returns of mc_returns(n_episodes=200)")
+_mean, _se = float(np.mean(_G)), float(np.std(_G, ddof=1) / np.sqrt(len(_G)))
+check(
+    abs(_mean - _V_pi[0]) <= 4 * _se,
+    "the Monte Carlo estimate of V(start) on the slippery GridWorld (200 episodes)",
+    expected=f"within 4 standard errors ({4 * _se:.4f}) of the exact value {_V_pi[0]:.4f}",
+    got=round(_mean, 4),
+    hint="sample the action from policy[s] (the current state) with "
+    "rng = np.random.default_rng(seed + 1); the same seed as env.reset correlates actions and slips",
+)
+### BEGIN HIDDEN TESTS
+# The graded check: the same, with 2000 episodes on seed 0.
 _G = mc_returns(_env, _pi, 2000, 0.99, seed=0)
 check_shape(_G, (2000,), "the returns of mc_returns(n_episodes=2000)")
 _mean, _se = float(np.mean(_G)), float(np.std(_G, ddof=1) / np.sqrt(len(_G)))
 check(
     abs(_mean - _V_pi[0]) <= 4 * _se,
-    "the Monte Carlo estimate of V(start) on the slippery GridWorld",
+    "the Monte Carlo estimate of V(start) on the slippery GridWorld (2000 episodes)",
     expected=f"within 4 standard errors ({4 * _se:.4f}) of the exact value {_V_pi[0]:.4f}",
-    got=f"mean {_mean:.4f}",
+    got=round(_mean, 4),
     hint="sample the action from policy[s] (the current state) with "
     "rng = np.random.default_rng(seed + 1); the same seed as env.reset correlates actions and slips",
 )
@@ -1446,82 +1790,125 @@ plt.show()
 # Lessons 03 to 06 follow that road.
 
 # %% [markdown]
-# ## Exercise 8: quiz (3 points)
+# ## Exercise 9: quiz (3 points, about 15 min, easy)
 #
-# Answer each question by setting the variable to a letter (a string such as
-# `"b"`) or a number.
+# Six questions, half a point each. Set each variable to a letter (a string
+# such as `"b"`) or to a number, as the question asks. Validate checks only
+# that each answer has the right form; the graded feedback explains each
+# question you got right.
 #
-# 1. `q_cartpole_500`: CartPole-v1 stops an episode at step 500 while the pole is
-#    still up. Is that (a) `terminated` or (b) `truncated`?
-# 2. `q_slippery`: is the kernel of `gym.make("rlhelpers/GridWorld-v0", slip=0.2)`
-#    (a) deterministic or (b) stochastic?
-# 3. `q_atari_digits`: how many decimal digits does $256^{7056}$ have? (an int;
-#    `str(256 ** 7056)` hits Python's limit on long integer strings; think of
-#    `math.log10`.)
-# 4. `q_llm_road`: which road does LLM alignment (PPO, DPO) take? (a) value-based,
-#    (b) policy-based.
-# 5. `q_llm_road_why`: the main reason: (a) value-based methods cannot use
-#    neural networks; (b) the action space is a 30,000+-token vocabulary and the
-#    pretrained LLM already is a stochastic policy to improve; (c) policy-based
-#    methods need no reward signal.
-# 6. `q_gamma0_horizon`: with $\gamma = 0$, how many rewards of an episode does
-#    $Q(s, a)$ count (the effective horizon $1/(1-\gamma)$)? (an int)
+# 1. `answer_q1`: CartPole-v1 stops an episode at step 500 while the pole is
+#    still up. When you learn $V$, the target for that last step is
+#    (a) $r$, because after the last step the value is 0;
+#    (b) $r + \gamma V(s')$, because the state still has a future.
+# 2. `answer_q2`: on `gym.make("rlhelpers/GridWorld-v0", slip=0.2)` the agent
+#    stands in state 3 (the top-right corner) and chooses "right". With what
+#    probability is it in state 3 after the step? (a number)
+# 3. `answer_q3`: one sweep of value iteration with your `q_from_v` multiplies
+#    every entry of a dense `P` by a value. On an n x n GridWorld with 4
+#    actions, the number of multiplications per sweep is proportional to
+#    (a) $n^2$; (b) $n^4$; (c) $4^{n^2}$.
+# 4. `answer_q4`: LLM alignment (PPO, DPO) trains the policy
+#    $\pi_\theta$ directly instead of learning $Q^*$ and acting greedily.
+#    Which of these is **not** a reason for that choice?
+#    (a) the pretrained LLM already is a good stochastic policy, to be nudged
+#    rather than replaced; (b) an argmax over a 30,000+-token vocabulary gives
+#    a deterministic policy and throws away the sampling that the pretrained
+#    model does; (c) value-based methods cannot use neural networks.
+# 5. `answer_q5`: on the deterministic GridWorld with $\gamma = 0.9$,
+#    $V^*(11) = 1$ (state 11 is just above the goal: one step down earns +1).
+#    What is $V^*(10)$, the value of the cell to its left? (a number; two
+#    decimals are enough)
+# 6. `answer_q6`: your `mc_returns` estimate of $V(\text{start})$ from 2000
+#    episodes has a band of $\pm 4$ standard errors of width $w$. With 8000
+#    episodes of the same policy, the band is about (a) $w/4$ wide;
+#    (b) $w/2$ wide; (c) $w$ wide, since the returns spread as much as before.
+#
+# <details><summary>Hint: where to look</summary>
+#
+# q1: section 3, which flag does a time limit set? q2: a slip picks one of the
+# four moves uniformly and walls clamp: count the moves that leave the agent
+# in the corner. q3: the shape of `P`. q4: section 8, the methods on each
+# road. q5: one Bellman backup, as in Exercise 3, and the notation box for
+# which reward is discounted. q6: the standard error in section 7.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "quiz", "locked": false, "schema_version": 3, "solution": true, "task": false}
-q_cartpole_500 = None  # "a" or "b"
-q_slippery = None  # "a" or "b"
-q_atari_digits = None  # an int
-q_llm_road = None  # "a" or "b"
-q_llm_road_why = None  # "a", "b" or "c"
-q_gamma0_horizon = None  # an int
+answer_q1 = None  # "a" or "b"
+answer_q2 = None  # a number
+answer_q3 = None  # "a", "b" or "c"
+answer_q4 = None  # "a", "b" or "c"
+answer_q5 = None  # a number
+answer_q6 = None  # "a", "b" or "c"
 ### BEGIN SOLUTION
-q_cartpole_500 = "b"
-q_slippery = "b"
-q_atari_digits = 16993
-q_llm_road = "b"
-q_llm_road_why = "b"
-q_gamma0_horizon = 1
+answer_q1 = "b"
+answer_q2 = 0.9
+answer_q3 = "b"
+answer_q4 = "c"
+answer_q5 = 0.89
+answer_q6 = "b"
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""Quiz: the answers have the right form (the visible part); the hidden part checks them."""
-import numpy as np
+"""Quiz: each answer has the right form (visible); each question scores half a point (hidden)."""
+from rlhelpers.testing import Quiz
 
-from rlhelpers.testing import check, check_type
-
-for _name, _options in [
-    ("q_cartpole_500", "ab"),
-    ("q_slippery", "ab"),
-    ("q_llm_road", "ab"),
-    ("q_llm_road_why", "abc"),
-]:
-    _answer = globals().get(_name)
-    check(
-        isinstance(_answer, str) and _answer.strip().lower() in list(_options),
-        _name,
-        expected=f"one of the letters {list(_options)}",
-        got=_answer,
-    )
-check_type(q_atari_digits, (int, np.integer), "q_atari_digits", hint="an int, e.g. int(x)")
-check_type(q_gamma0_horizon, (int, np.integer), "q_gamma0_horizon", hint="an int, e.g. int(x)")
+_quiz = Quiz(points=3)
+_quiz.answered("answer_q1", answer_q1, choices="ab")
+_quiz.answered("answer_q2", answer_q2, number=True)
+_quiz.answered("answer_q3", answer_q3, choices="abc")
+_quiz.answered("answer_q4", answer_q4, choices="abc")
+_quiz.answered("answer_q5", answer_q5, number=True)
+_quiz.answered("answer_q6", answer_q6, choices="abc")
 ### BEGIN HIDDEN TESTS
-import math
-
-check(
-    q_cartpole_500.strip().lower() == "b",
-    "q_cartpole_500",
-    hint="the time limit cuts the episode: truncated",
+_quiz.question(
+    "answer_q1",
+    answer_q1,
+    "b",
+    explanation="The 500-step limit is a time limit: the episode is truncated, not terminated. "
+    "The pole is still up, the state has a future, so the target bootstraps from V(s').",
 )
-check(q_slippery.strip().lower() == "b", "q_slippery", hint="a slip randomises the move")
-check(
-    q_atari_digits == math.floor(7056 * math.log10(256)) + 1,
-    "q_atari_digits",
-    hint="the number of digits of x is floor(log10(x)) + 1",
+_quiz.question(
+    "answer_q2",
+    answer_q2,
+    0.9,
+    tol=0.005,
+    explanation="Without a slip (0.8) 'right' hits the wall; a slip (0.2) picks one of the four "
+    "moves, and 'up' and 'right' hit a wall too: 0.8 + 0.2 * 2/4 = 0.9 (P_slip[3, 1, 3]).",
 )
-check(q_llm_road.strip().lower() == "b", "q_llm_road")
-check(q_llm_road_why.strip().lower() == "b", "q_llm_road_why")
-check(q_gamma0_horizon == 1, "q_gamma0_horizon", hint="only the immediate reward counts")
+_quiz.question(
+    "answer_q3",
+    answer_q3,
+    "b",
+    explanation="P has S x A x S' = n^2 * 4 * n^2 entries: a 100 x 100 grid already costs "
+    "4e8 multiplications per sweep, and the 256^7056 Atari frames cannot even be stored. That is "
+    "why tables stop scaling. (4^(n^2) is the number of deterministic policies.)",
+)
+_quiz.question(
+    "answer_q4",
+    answer_q4,
+    "c",
+    explanation="DQN is Q-learning with a neural network, so (c) is false; (a) and (b) are "
+    "why alignment improves the pretrained policy directly.",
+)
+_quiz.question(
+    "answer_q5",
+    answer_q5,
+    0.89,
+    tol=0.005,
+    explanation="One Bellman backup: V*(10) = R(10, right) + gamma V*(11) = -0.01 + 0.9 * 1 = "
+    "0.89. The first step's reward counts in full; the +1 of the second step is weighted gamma.",
+)
+_quiz.question(
+    "answer_q6",
+    answer_q6,
+    "b",
+    explanation="SE = std(G) / sqrt(n): four times the episodes halve the band, while the "
+    "spread std(G) of single returns stays the same.",
+)
 ### END HIDDEN TESTS
+_quiz.score()
 
 # %% [markdown]
 # ## Summary
@@ -1533,6 +1920,8 @@ check(q_gamma0_horizon == 1, "q_gamma0_horizon", hint="only the immediate reward
 #   policy evaluation; the optimality equation $V^* = \max_a Q^*$ gives value
 #   iteration; alternating evaluation and greedy improvement is policy
 #   iteration; both find Figure 3.5's $v^*$.
+# - A model is code that can be wrong: a terminal state must be absorbing with
+#   reward 0, or rewards "after the end" leak into the values of the states before it.
 # - Monte Carlo rollouts estimate the same expectation without a model: the
 #   basis of REINFORCE in lesson 03.
 # - $\gamma = 0$ makes a delayed reward invisible: the legal-tech bug.

@@ -26,14 +26,18 @@
 #   unbiased;
 # - compute discounted returns for a batch of episodes with done masks, the
 #   REINFORCE loss with return normalisation, and an entropy bonus;
+# - find and fix a bug in a REINFORCE loss for rollouts whose columns hold
+#   several episodes, as vectorised environments produce them;
 # - train REINFORCE on a one-step "pick an action" task, on the GridWorld of
 #   lesson 02, and on CartPole, and read its learning curves;
 # - explain exploration collapse and its two cures, the entropy bonus and a KL
 #   penalty to a reference policy.
 #
-# **Points: 32** (26 autograded in 9 exercises, 6 for three written answers).
-# **Time:** about 2.5 hours. The whole notebook runs in well under a minute on
-# a laptop CPU.
+# **Points: 34** (28 autograded in 10 exercises, 6 for three written answers).
+# **Time:** about 4 hours: the exercises' headings add up to 3 hours, the
+# three written answers take about 30 minutes, and reading the theory and
+# watching the experiments about 30 more. The whole notebook runs in about a
+# minute on a laptop CPU.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
 # runs only the **visible** tests in the test cells. The grade is decided by
@@ -44,8 +48,22 @@
 # function on a fixed seed with that budget, and the reference solution passes
 # on every one of 10 seeds we tried.
 #
+# **Partial credit.** A quiz scores each question and an exercise with parts
+# scores each part; any other test cell is all or nothing.
+#
 # Write your code between the answer cells' markers (replace the
-# `raise NotImplementedError()`), and do not change the test cells.
+# `raise NotImplementedError()`), and do not change the test cells. Each
+# exercise has hints that you can open when stuck; the first only nudges, the
+# last gives the key line.
+
+# %% [markdown]
+# > **Notation.** The book (Sutton & Barto) numbers time so that the action
+# > A_t taken in state S_t is followed by the reward R_{t+1} and the state
+# > S_{t+1}, and the return is G_t = R_{t+1} + gamma R_{t+2} + gamma^2 R_{t+3} + ...
+# > The arrays of the code are indexed by the step instead: `rewards[t]` is the
+# > reward that follows `actions[t]`, taken in `states[t]` (the book's R_{t+1}),
+# > so `returns[t] = rewards[t] + gamma * rewards[t+1] + ...` is the book's G_t,
+# > and `dones[t] = 1` means the episode ended with step t.
 
 # %%
 import copy
@@ -116,28 +134,52 @@ plot_action_probs(
 plt.show()
 
 # %% [markdown]
-# ## Exercise 1: why log-probabilities (2 points)
+# ## Exercise 1: why log-probabilities (2 points, about 10 min, easy)
 #
 # A response of $T$ tokens has probability
-# $\pi(y \mid x) = \prod_{t=1}^{T} \pi(y_t \mid x, y_{<t})$, a product of $T$
+# $\pi(y \mid x) = \prod_{k=1}^{T} \pi(y_k \mid x, y_{<k})$, a product of $T$
 # numbers below one. For a 1000-token answer in which every token had
-# probability 0.9, that is $0.9^{1000} \approx 1.7 \times 10^{-46}$, below the
-# smallest positive float32 ($\approx 1.4 \times 10^{-45}$): the product
-# **underflows to exactly 0**, and every gradient through it is 0 too. The
-# logarithm turns the product into a sum,
+# probability 0.9, that is $0.9^{1000} \approx 1.7 \times 10^{-46}$, and no
+# float32 can hold it: the smallest positive float32 is $2^{-149} \approx 1.4
+# \times 10^{-45}$ (a *subnormal* number; the normal float32s end near
+# $1.2 \times 10^{-38}$). The product **underflows**, and what comes out depends
+# on the order of the multiplications: `torch.prod` returns exactly 0, while a
+# Python loop gets stuck at $4 \times 2^{-149} \approx 5.6 \times 10^{-45}$
+# (0.9 times that number rounds back to it), about 30 times the true value. Either
+# way the number is garbage, and so is every gradient through it. With token
+# probabilities of 0.5 there is no such subtlety: every partial product is a
+# power of two, exact down to $2^{-149}$, and halving that rounds to 0, so
+# 1000 tokens of probability 0.5 give **exactly 0** in float32 whatever the
+# order. The logarithm turns the product into a sum,
 #
-# $$\log \pi(y \mid x) = \sum_{t=1}^{T} \log \pi(y_t \mid x, y_{<t}),$$
+# $$\log \pi(y \mid x) = \sum_{k=1}^{T} \log \pi(y_k \mid x, y_{<k}),$$
 #
-# about $-105.4$ here: an ordinary number. Three more reasons to prefer logs:
-# frameworks compute `log_softmax` directly from the logits without ever
-# forming tiny probabilities; the gradient of a sum is the sum of the
-# per-token gradients; and, as the next exercise shows, $\nabla_\theta \log
-# \pi_\theta$ is precisely the quantity the policy gradient needs.
+# about $-105.4$ for the 0.9 example: an ordinary number. Three more reasons to
+# prefer logs: frameworks compute `log_softmax` directly from the logits
+# without ever forming tiny probabilities; the gradient of a sum is the sum of
+# the per-token gradients; and, as the next exercise shows, $\nabla_\theta
+# \log \pi_\theta$ is precisely the quantity the policy gradient needs.
 #
 # Write `sequence_prob_and_log_prob(token_probs)` that returns both the
-# product of the probabilities (computed naively, in float32, with
-# `torch.prod`) and the sum of their logs. The demo below shows the first
-# collapse to 0 while the second stays finite.
+# product of the probabilities (computed naively in float32: `torch.prod`, or
+# any other way of multiplying float32 numbers) and the sum of their logs. The
+# demo below shows the first collapse while the second stays finite.
+#
+# <details><summary>Hint 1: which dimension?</summary>
+#
+# Both results reduce over the **last** dimension (`dim=-1`) and keep all the
+# others: token probabilities of shape [3, 5, 40] give results of shape [3, 5].
+#
+# </details>
+#
+# <details><summary>Hint 2: the two key lines</summary>
+#
+# `prob = torch.prod(token_probs, dim=-1)` and
+# `log_prob = torch.log(token_probs).sum(dim=-1)`. Do not compute the
+# log-probability as `torch.log(prob)`: that is `log(0) = -inf` once the
+# product has underflowed.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "sequence_prob_and_log_prob", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -150,8 +192,8 @@ def sequence_prob_and_log_prob(token_probs):
 
     Returns:
         (prob, log_prob): two float32 tensors [...]: the product of the T
-        probabilities (torch.prod over the last dimension), and the sum of their
-        natural logarithms.
+        probabilities over the last dimension, multiplied in float32 (e.g. with
+        torch.prod), and the sum of their natural logarithms.
     """
     ### BEGIN SOLUTION
     token_probs = torch.as_tensor(token_probs, dtype=torch.float32)
@@ -162,14 +204,16 @@ def sequence_prob_and_log_prob(token_probs):
 
 
 # %%
-for n_tokens in (10, 100, 500, 1000):
-    p, lp = sequence_prob_and_log_prob(torch.full((n_tokens,), 0.9))
-    print(
-        f"{n_tokens:5d} tokens of probability 0.9: product = {p.item():.3e}, log-prob = {lp.item():9.3f}"
-    )
+for token_prob in (0.9, 0.5):
+    for n_tokens in (10, 100, 500, 1000):
+        p, lp = sequence_prob_and_log_prob(torch.full((n_tokens,), token_prob))
+        print(
+            f"{n_tokens:5d} tokens of probability {token_prob}: "
+            f"product = {p.item():.3e}, log-prob = {lp.item():9.3f}"
+        )
 
 # %% nbgrader={"grade": true, "grade_id": "test_sequence_prob_and_log_prob", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""sequence_prob_and_log_prob: a short response by hand; 1000 tokens underflow the product, not the log."""
+"""sequence_prob_and_log_prob: a short response by hand; 1000 tokens of 0.5 underflow the float32 product, not the log."""
 import numpy as np
 import torch
 
@@ -192,14 +236,29 @@ check_close(
     atol=1e-5,
     hint="sum the logs of the token probabilities",
 )
-_p, _lp = sequence_prob_and_log_prob(torch.full((1000,), 0.9))
+_p, _lp = sequence_prob_and_log_prob(torch.full((1000,), 0.5))
+check(
+    str(_p.dtype).endswith("float32"),
+    "the dtype of the product",
+    expected="float32",
+    got=str(_p.dtype),
+    hint="multiply the float32 probabilities as they are: do not convert them to float64",
+)
 check(
     _p.item() == 0.0,
-    "the float32 product of 1000 probabilities of 0.9",
-    expected="exactly 0.0 (0.9**1000 is about 1.7e-46, below the smallest float32)",
+    "the float32 product of 1000 probabilities of 0.5",
+    expected="exactly 0.0 (0.5**1000 is about 9.3e-302, far below 2**-149, the smallest float32)",
     got=_p.item(),
-    hint="multiply the probabilities with torch.prod in float32, do not convert to float64",
+    hint="multiply in float32, as the exercise asks; in float64 this product would not underflow yet",
 )
+check_close(
+    _lp,
+    1000 * np.log(0.5),
+    "the log-probability of 1000 tokens of probability 0.5",
+    rtol=1e-4,
+    hint="sum the per-token logs; log(product) is log(0) = -inf once the product underflowed",
+)
+_p, _lp = sequence_prob_and_log_prob(torch.full((1000,), 0.9))
 check_close(
     _lp,
     1000 * np.log(0.9),
@@ -265,22 +324,34 @@ check_close(
 # using $\nabla p = p\, \nabla \log p$ (the **log-derivative** or
 # **score-function** trick). The environment's transition probabilities do
 # not depend on $\theta$, so $\nabla_\theta \log p_\theta(\tau) = \sum_t
-# \nabla_\theta \log \pi_\theta(a_t \mid s_t)$, and because an action cannot
+# \nabla_\theta \log \pi_\theta(A_t \mid S_t)$, and because an action cannot
 # influence rewards that came before it, each step only needs the return from
-# that step on, $G_t$:
+# that step on, $G_t = R_{t+1} + \gamma R_{t+2} + \dots$ (see the notation box):
 #
-# $$\nabla_\theta J = \mathbb{E}\Bigl[\sum_t G_t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t)\Bigr].$$
+# $$\nabla_\theta J \approx \mathbb{E}\Bigl[\sum_t G_t\, \nabla_\theta \log \pi_\theta(A_t \mid S_t)\Bigr].$$
 #
 # This is **REINFORCE** (Williams, 1992). It needs no model of the environment
 # and no differentiable reward: sample episodes, and nudge the log-probability
 # of every action in proportion to the return that followed it. The reward
 # model of RLHF is a black box to the policy in exactly this way.
 #
+# Why "$\approx$"? With $\gamma < 1$ the objective is the discounted return from
+# the start, $J = \mathbb{E}[G_0]$, and seen from the start the rewards after
+# step $t$ are discounted by $\gamma^t$ more, so the exact gradient is
+# $\mathbb{E}[\sum_t \gamma^t G_t\, \nabla_\theta \log \pi_\theta(A_t \mid S_t)]$.
+# Almost every implementation drops the $\gamma^t$, and so does this lesson:
+# with it, late steps would hardly learn at all ($0.99^{300} \approx 0.05$), while
+# in practice $\gamma$ is a device to shorten the horizon and reduce the
+# variance, not a wish that late actions matter less. The price is that the
+# update is no longer exactly the gradient of any objective (Nota and Thomas,
+# 2020, "Is the policy gradient a gradient?"). For $\gamma = 1$, the usual
+# choice for LLM responses, the two coincide.
+#
 # The expectation is estimated from samples. Is the estimate right on average,
 # i.e. **unbiased**? On a problem small enough to solve by hand we can check.
 
 # %% [markdown]
-# ## Exercise 2: the score-function estimator is unbiased (4 points)
+# ## Exercise 2: the score-function estimator is unbiased (4 points, about 25 min, medium)
 #
 # A $K$-armed bandit with a softmax policy $\pi = \mathrm{softmax}(\theta)$,
 # $\theta \in \mathbb{R}^K$, and arm $a$ paying a reward with mean $\mu_a$. The
@@ -304,7 +375,25 @@ check_close(
 #
 # The demo draws 20,000 samples and compares the running mean of your
 # estimates with the analytic gradient; the test does the same with a
-# tolerance of 4 standard errors, $4\, \hat\sigma / \sqrt{n}$.
+# tolerance of 4 standard errors, $4\, \hat\sigma / \sqrt{n}$. The two parts are
+# graded separately, 2 points each.
+#
+# <details><summary>Hint 1: the analytic gradient</summary>
+#
+# Three lines: `pi = torch.softmax(theta, dim=-1)`, then $J$ as
+# `(pi * mean_rewards).sum()`, then `pi * (mean_rewards - J)`. If every arm pays
+# the same, your gradient must be 0.
+#
+# </details>
+#
+# <details><summary>Hint 2: one row per sample</summary>
+#
+# `nn.functional.one_hot(actions, num_classes=K)` gives the $e_{A_i}$ as an
+# [n, K] matrix (convert it to float); subtract `pi` (broadcast over the rows)
+# and multiply row $i$ by $R_i$ with `rewards[:, None]`. Do not multiply by
+# $\pi_{A_i}$: that is $\nabla \pi$, not $\nabla \log \pi$, and it is biased.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "analytic_gradient", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -494,20 +583,23 @@ _unbiased_check(torch.tensor([1.0, 0.0, -1.0]), torch.tensor([0.5, -1.0, 3.0]), 
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 3: discounted returns for a batch of episodes (3 points)
+# ## Exercise 3: discounted returns for a batch of episodes (3 points, about 20 min, medium)
 #
 # REINFORCE weights step $t$ by the return from that step on,
 #
-# $$G_t = r_t + \gamma\, r_{t+1} + \gamma^2 r_{t+2} + \dots = r_t + \gamma\, G_{t+1},$$
+# $$G_t = R_{t+1} + \gamma\, R_{t+2} + \gamma^2 R_{t+3} + \dots = R_{t+1} + \gamma\, G_{t+1},$$
 #
 # so all returns of an episode come from one **backward** pass over time. In
-# practice we collect many episodes at once and store them as arrays with time
-# first, `rewards[t, n]` for step $t$ of copy $n$ of the environment. A copy's
+# the arrays (see the notation box) this reads
+# `returns[t] = rewards[t] + gamma * returns[t + 1]`. In practice we collect
+# many episodes at once and store them as arrays with time first,
+# `rewards[t, n]` for step $t$ of copy $n$ of the environment. A copy's
 # episode can end in the middle: `dones[t, n] = True` means the episode ended
-# with step $t$ (after receiving $r_t$), and whatever follows in that column
-# belongs to a new episode, so the return must **not** leak across the end:
+# with step $t$ (after receiving `rewards[t, n]`), and whatever follows in that
+# column belongs to a new episode, so the return must **not** leak across the
+# end:
 #
-# $$G_t = r_t + \gamma\, (1 - d_t)\, G_{t+1}.$$
+# `returns[t] = rewards[t] + gamma * (1 - dones[t]) * returns[t + 1]`.
 #
 # Loop backwards over time, but do **not** loop over the episodes or the
 # columns: one line per time step handles all columns at once. `dones=None`
@@ -516,11 +608,30 @@ _unbiased_check(torch.tensor([1.0, 0.0, -1.0]), torch.tensor([0.5, -1.0, 3.0]), 
 # In LLM terms: one column is one response; if the reward model's score
 # arrives at the last token and $\gamma = 1$, every token of the response gets
 # the same $G_t$, the response's score.
+#
+# <details><summary>Hint 1: the shape of the loop</summary>
+#
+# Keep one running tensor `future` of shape `rewards.shape[1:]` (one entry per
+# column), the return from the next step on, starting at zeros. Walk
+# `for t in reversed(range(rewards.shape[0]))`, update `future` from
+# `rewards[t]`, and store it in `returns[t]`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key line</summary>
+#
+# `future = rewards[t] + gamma * not_done[t] * future`, with
+# `not_done = 1.0 - dones.float()` (or all ones when `dones` is None). Bool
+# tensors cannot be subtracted from 1: convert them first.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "discounted_returns", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def discounted_returns(rewards, gamma, dones=None):
-    """Returns G_t = r_t + gamma * (1 - d_t) * G_{t+1}, computed backwards in time.
+    """Returns returns[t] = rewards[t] + gamma * (1 - dones[t]) * returns[t + 1], backwards in time.
+
+    (returns[t] is the book's G_t = R_{t+1} + gamma * G_{t+1}; see the notation box.)
 
     Args:
         rewards: float tensor [T] or [T, N] (time first; T may be 0).
@@ -581,7 +692,7 @@ check_close(
     discounted_returns(_rewards, 0.5, dones=_dones),
     [[2.0, 1.75], [2.0, 1.5], [3.0, 1.0]],
     "discounted_returns for two columns, rewards [[1, 1], [2, 1], [3, 1]], gamma=0.5, column 0 ends at t=1",
-    hint="G_t = r_t + gamma * (1 - done_t) * G_{t+1}: the 3 at t=2 of column 0 belongs to the next episode "
+    hint="returns[t] = rewards[t] + gamma * (1 - dones[t]) * returns[t + 1]: the 3 at t=2 of column 0 belongs to the next episode "
     "(convert bool dones with .float() before 1 - dones)",
 )
 
@@ -622,7 +733,7 @@ check_close(
     atol=1e-4,
     rtol=1e-4,
 )
-# one long episode, no dones: the closed form sum_k gamma^k r_{t+k}
+# one long episode, no dones: the closed form sum_k gamma^k rewards[t + k]
 _r = _rng.normal(size=25)
 _closed = np.array([sum(0.95**k * _r[t + k] for k in range(25 - t)) for t in range(25)])
 _got = discounted_returns(torch.tensor(_r, dtype=torch.float32), 0.95)
@@ -648,10 +759,11 @@ check_shape(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 4: the REINFORCE loss (3 points)
+# ## Exercise 4: the REINFORCE loss (3 points, about 15 min, easy)
 #
 # PyTorch minimises, so we hand it a **surrogate loss** whose gradient is minus
-# the REINFORCE estimate, averaged over all the steps of the batch:
+# the REINFORCE estimate, averaged over all the $B$ steps of the batch (step
+# $i$ took action $a_i$ in state $s_i$ and has return $G_i$):
 #
 # $$L(\theta) = -\frac{1}{B} \sum_{i=1}^{B} \log \pi_\theta(a_i \mid s_i)\, \hat G_i .$$
 #
@@ -659,17 +771,44 @@ check_shape(
 # - The returns are data, not functions of $\theta$: no gradient may flow
 #   into them (`detach()` them).
 # - **Return normalisation**: $\hat G = (G - \mathrm{mean}(G)) / (\mathrm{std}(G) + 10^{-8})$
-#   over the batch. Subtracting the mean is a *baseline*: actions better than
-#   the batch average are pushed up, worse ones pushed down, and the
-#   expected gradient is unchanged while its variance drops (lesson 04 makes
-#   this precise). Dividing by the standard deviation keeps the step size
-#   independent of the reward scale. Use `torch.std` with its default
-#   (unbiased) estimate.
+#   over the batch. Subtracting the mean acts as a *baseline*: actions better
+#   than the batch average are pushed up, worse ones pushed down, and the
+#   variance of the estimate drops a lot (lesson 04 makes this precise).
+#   Dividing by the standard deviation keeps the step size independent of the
+#   reward scale. Use `torch.std` with its default (unbiased) estimate.
+# - Normalisation is not free: the batch's mean and std are computed from the
+#   same returns they rescale, so they are not constants, and the estimate
+#   becomes slightly **biased**, by an amount of order one over the number of
+#   episodes in the batch. For $B$ independent one-step episodes, subtracting
+#   the batch mean multiplies the expected gradient by exactly $1 - 1/B$ (each
+#   return is partly subtracted from itself); dividing by the batch's std
+#   instead of the true one adds a bias of the same order, which is not even a
+#   pure rescaling. With batches of dozens of episodes this is small next to
+#   the noise, and it is usually accepted. It comes back in LLM training: GRPO
+#   normalises the rewards of a small group of responses to the same prompt by
+#   the group's mean and std in just this way, while RLOO subtracts from each
+#   reward the mean of the group's *other* $B - 1$ rewards, which removes the
+#   bias.
 # - $L$ is not "the performance": its value can go up while the policy
 #   improves. Only its gradient means something.
 #
 # This is the loss a minimal RLHF loop would use: the log-probabilities of the
 # response's tokens times the (normalised) reward-model score.
+#
+# <details><summary>Hint 1: the order of the steps</summary>
+#
+# Detach the returns first, then (if `normalize`) normalise them over **all**
+# their entries, then multiply by the log-probs, take the mean and flip the
+# sign.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `returns = (returns - returns.mean()) / (returns.std() + 1e-8)` and
+# `return -(log_probs * returns).mean()`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "reinforce_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -777,7 +916,7 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 5: the entropy bonus (2 points)
+# ## Exercise 5: the entropy bonus (2 points, about 10 min, easy)
 #
 # The **entropy** of a policy in state $s$,
 # $H(\pi(\cdot \mid s)) = -\sum_a \pi(a \mid s) \log \pi(a \mid s)$,
@@ -793,6 +932,20 @@ check_close(
 # distributions given by their logits. Compute it from `log_softmax`, never
 # from `log(softmax(...))`: for logits like `[1000, 0]` the small probability
 # underflows to 0, and `0 * log(0)` is `nan`.
+#
+# <details><summary>Hint 1: where the batch is</summary>
+#
+# The actions are the **last** dimension: sum $-p \log p$ over `dim=-1`, which
+# leaves one entropy per distribution, then average those with `.mean()`.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `log_p = torch.log_softmax(logits, dim=-1)` and
+# `return -(log_p.exp() * log_p).sum(dim=-1).mean()`.
+#
+# </details>
 
 
 # %% nbgrader={"grade": false, "grade_id": "entropy_bonus", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -917,6 +1070,11 @@ print(
 # time first, `[T, N]`, ready for your `discounted_returns`. Episodes have
 # different lengths, so `mask[t, n]` says whether step $t$ of column $n$ is part
 # of its episode (later steps are padding; their reward is set to 0).
+# Leave the padding out of the loss and out of the normalisation: those steps
+# are what the environment did after the episode's end, and belong to no
+# episode of the batch. Because each column holds a single episode followed by
+# zero rewards, nothing can leak across an episode's end in these batches, so
+# here the dones change no return; Exercise 6 shows batches in which they do.
 #
 # Two speed tricks, both worth copying. The rollout runs under
 # `torch.no_grad()` and samples with `torch.multinomial` on the softmax (the
@@ -992,7 +1150,239 @@ print(
 )
 
 # %% [markdown]
-# ## Exercise 6: REINFORCE on "pick the right action" (3 points)
+# ## Exercise 6: debugging a loss for rollouts with several episodes per column (2 points, about 20 min, medium)
+#
+# From lesson 04 on, batches are collected differently: every copy of the
+# environment runs for a fixed number of steps $T$, and a copy whose episode
+# ends is **reset automatically** and starts its next episode in the same
+# column. A column then holds several episodes back to back, and its last one
+# is usually cut off by the end of the rollout. Now the dones do real work:
+# without them a return runs on into the next episode. REINFORCE can only use
+# complete episodes, so in such a rollout `mask[t, n]` is true exactly on the
+# steps of the episodes that ended inside it.
+#
+# A colleague ported the function below from a codebase with other
+# conventions. It has **one** bug. Run the demo, compare what it prints with
+# the returns you work out by hand (the notation box says what `dones` means),
+# and find the bug. Then copy the body of `buggy_rollout_loss` into the answer
+# cell `fixed_rollout_loss` and fix it there: the same arguments and the same
+# results, without the bug. The test checks the returns of the steps inside
+# the mask, the loss and its gradient, on the demo's rollout and on random
+# ones.
+#
+# <details><summary>Hint 1: where to look</summary>
+#
+# The normalisation and the log-probabilities only ever see the masked steps,
+# and they are the same as in your `reinforce_loss`. Look at the returns of
+# the demo's first column: episode A (steps 0 and 1, rewards 0 and 1,
+# $\gamma = 0.5$) should get the returns [0.5, 1.0].
+#
+# </details>
+#
+# <details><summary>Hint 2: which step's done?</summary>
+#
+# In this course `dones[t]` is true when the episode ended **with** step $t$,
+# so it is step $t$ that must not receive the return of step $t + 1$. The
+# given code asks whether the *next* step's done is set, which is the
+# convention of codebases where the flag marks the first step of a new
+# episode.
+#
+# </details>
+#
+# <details><summary>Hint 3: the key line</summary>
+#
+# `future = rewards[t] + gamma * (1.0 - dones[t].float()) * future`, for every
+# $t$ (no special case for the last step).
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "buggy_rollout_loss", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def buggy_rollout_loss(logits, actions, rewards, dones, mask, gamma):
+    """REINFORCE loss of a rollout whose columns hold several episodes back to back.
+
+    Args:
+        logits: float tensor [T, N, A], the policy's logits at every step (carries the gradient).
+        actions: long tensor [T, N], the actions taken.
+        rewards: float tensor [T, N], rewards[t] follows actions[t].
+        dones: bool tensor [T, N], dones[t] true means an episode ended with step t.
+        mask: bool tensor [T, N], true on the steps of the episodes that ended in the rollout.
+        gamma: discount factor.
+
+    Returns:
+        (loss, returns): the scalar loss -mean(log pi(a|s) * G_hat) over the masked steps,
+        G_hat the returns normalised over the masked steps; and the returns [T, N]
+        (their values outside the mask do not matter).
+    """
+    n_steps = rewards.shape[0]
+    returns = torch.zeros_like(rewards)
+    future = torch.zeros_like(rewards[0])  # the return from the next step on
+    for t in reversed(range(n_steps)):
+        # a new episode starts at step t + 1: do not carry its return back into step t
+        new_episode = dones[t + 1].float() if t + 1 < n_steps else torch.zeros_like(future)
+        future = rewards[t] + gamma * (1.0 - new_episode) * future
+        returns[t] = future
+    g = returns[mask]
+    g_hat = (g - g.mean()) / (g.std() + 1e-8)
+    log_probs = Categorical(logits=logits[mask]).log_prob(actions[mask])
+    return -(log_probs * g_hat).mean(), returns
+
+
+# %%
+# A rollout of T = 5 steps in 2 columns (gamma = 0.5), as an automatic reset produces it:
+# column 0: episode A = steps 0-1 (rewards 0, 1; ends with step 1), then episode B, cut off;
+# column 1: episode C = steps 0-3 (rewards 0, 0, 0, 1; ends with step 3), then a cut-off one.
+debug_rewards = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+debug_dones = torch.tensor(
+    [[False, False], [True, False], [False, False], [False, True], [False, False]]
+)
+debug_mask = torch.tensor(
+    [[True, True], [True, True], [False, True], [False, True], [False, False]]
+)
+debug_logits = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+debug_actions = torch.tensor([[0, 1], [2, 0], [1, 1], [0, 2], [1, 0]])
+debug_loss, debug_returns = buggy_rollout_loss(
+    debug_logits, debug_actions, debug_rewards, debug_dones, debug_mask, gamma=0.5
+)
+print("given function, returns of episode A (column 0, steps 0-1):", debug_returns[:2, 0].tolist())
+print("given function, returns of episode C (column 1, steps 0-3):", debug_returns[:4, 1].tolist())
+print("given function, loss:", round(debug_loss.item(), 4))
+
+
+# %% nbgrader={"grade": false, "grade_id": "fixed_rollout_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fixed_rollout_loss(logits, actions, rewards, dones, mask, gamma):
+    """buggy_rollout_loss with its bug fixed: the same arguments and results (see its docstring)."""
+    ### BEGIN SOLUTION
+    n_steps = rewards.shape[0]
+    returns = torch.zeros_like(rewards)
+    future = torch.zeros_like(rewards[0])  # the return from the next step on
+    for t in reversed(range(n_steps)):
+        # the episode ended with step t: do not carry the next episode's return back into it
+        ended = dones[t].float()
+        future = rewards[t] + gamma * (1.0 - ended) * future
+        returns[t] = future
+    g = returns[mask]
+    g_hat = (g - g.mean()) / (g.std() + 1e-8)
+    log_probs = Categorical(logits=logits[mask]).log_prob(actions[mask])
+    return -(log_probs * g_hat).mean(), returns
+    ### END SOLUTION
+
+
+# %%
+fixed_loss, fixed_returns = fixed_rollout_loss(
+    debug_logits, debug_actions, debug_rewards, debug_dones, debug_mask, gamma=0.5
+)
+print("fixed function, returns of episode A:", fixed_returns[:2, 0].tolist())
+print("fixed function, returns of episode C:", fixed_returns[:4, 1].tolist())
+print("fixed function, loss:", round(fixed_loss.item(), 4))
+
+# %% nbgrader={"grade": true, "grade_id": "test_fixed_rollout_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""fixed_rollout_loss: the demo's rollout by hand; random rollouts with several episodes per column."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check_close, check_returns
+
+
+def _reference_rollout_loss(logits, actions, rewards, dones, mask, gamma):
+    """Returns (numpy, float64, per column by hand), the loss and its gradient w.r.t. the logits."""
+    r, d = np.asarray(rewards, dtype=np.float64), np.asarray(dones, dtype=bool)
+    m = np.asarray(mask, dtype=bool)
+    returns = np.zeros_like(r)
+    for col in range(r.shape[1]):
+        acc = 0.0
+        for t in reversed(range(r.shape[0])):
+            acc = r[t, col] + (0.0 if d[t, col] else gamma * acc)
+            returns[t, col] = acc
+    g = torch.tensor(returns[m])
+    g_hat = (g - g.mean()) / (g.std() + 1e-8)
+    x = torch.tensor(np.asarray(logits.detach(), dtype=np.float64), requires_grad=True)
+    log_p = torch.log_softmax(x, dim=-1).gather(-1, actions[..., None])[..., 0]
+    loss = -(log_p[torch.as_tensor(m)] * g_hat).mean()
+    loss.backward()
+    return returns, loss.item(), x.grad
+
+
+def _check_rollout(logits, actions, rewards, dones, mask, gamma, what):
+    expected_returns, expected_loss, expected_grad = _reference_rollout_loss(
+        logits, actions, rewards, dones, mask, gamma
+    )
+    x = logits.detach().clone().requires_grad_(True)
+    loss, returns = check_returns(
+        fixed_rollout_loss(x, actions, rewards, dones, mask, gamma),
+        ("loss", "returns"),
+        f"fixed_rollout_loss on {what}",
+    )
+    m = np.asarray(mask, dtype=bool)
+    check_close(
+        torch.as_tensor(returns).detach()[torch.as_tensor(m)],
+        expected_returns[m],
+        f"the returns of the masked steps of {what}",
+        atol=1e-4,
+        rtol=1e-4,
+        hint="dones[t] = True means the episode ended with step t: step t gets no return from step t + 1",
+    )
+    check_close(
+        loss,
+        expected_loss,
+        f"the loss of {what}",
+        atol=1e-5,
+        rtol=1e-4,
+        hint="normalise the returns over the masked steps only, and use the log-probs of the actions taken",
+    )
+    loss.backward()
+    check_close(
+        x.grad, expected_grad, f"the gradient of the loss w.r.t. the logits ({what})", atol=1e-5
+    )
+
+
+_rewards = torch.tensor([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+_dones = torch.tensor(
+    [[False, False], [True, False], [False, False], [False, True], [False, False]]
+)
+_mask = torch.tensor([[True, True], [True, True], [False, True], [False, True], [False, False]])
+_logits = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+_actions = torch.tensor([[0, 1], [2, 0], [1, 1], [0, 2], [1, 0]])
+_loss, _returns = check_returns(
+    fixed_rollout_loss(_logits, _actions, _rewards, _dones, _mask, 0.5),
+    ("loss", "returns"),
+    "fixed_rollout_loss on the demo's rollout",
+)
+check_close(
+    _returns[:2, 0],
+    [0.5, 1.0],
+    "the returns of episode A (column 0, steps 0-1, rewards [0, 1], gamma = 0.5)",
+    hint="the episode ends with step 1 (dones[1, 0]): step 1 gets only its own reward, step 0 gets 0 + 0.5 * 1",
+)
+check_close(
+    _returns[:4, 1],
+    [0.125, 0.25, 0.5, 1.0],
+    "the returns of episode C (column 1, steps 0-3, rewards [0, 0, 0, 1], gamma = 0.5)",
+    hint="dones[3, 1] is set: step 3 must not receive the return of step 4, which belongs to the next episode",
+)
+_check_rollout(_logits, _actions, _rewards, _dones, _mask, 0.5, "the demo's rollout")
+### BEGIN HIDDEN TESTS
+_gen = torch.Generator().manual_seed(17)
+for _gamma, (_T, _N) in ((0.9, (30, 5)), (1.0, (12, 3)), (0.0, (8, 4))):
+    _dones = torch.rand(_T, _N, generator=_gen) < 0.2
+    _dones[_T // 2, 0] = True  # every test has a complete episode
+    # mask: the steps up to each column's last done (its complete episodes)
+    _last = torch.where(_dones.any(0), _T - 1 - _dones.flip(0).float().argmax(0), -1)
+    _mask = torch.arange(_T)[:, None] <= _last[None, :]
+    _rewards = torch.randn(_T, _N, generator=_gen)
+    _rewards[~_mask] += 10.0  # the cut-off episodes earn a lot: they must not count
+    _logits = torch.randn(_T, _N, 4, generator=_gen) * 2
+    _actions = torch.randint(0, 4, (_T, _N), generator=_gen)
+    _what = f"a random [{_T}, {_N}] rollout (gamma={_gamma})"
+    _check_rollout(_logits, _actions, _rewards, _dones, _mask, _gamma, _what)
+    if _gamma == 0.9:  # 0/1 float dones work like bool dones
+        _check_rollout(
+            _logits, _actions, _rewards, _dones.float(), _mask, _gamma, _what + " with float dones"
+        )
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 7: REINFORCE on "pick the right action" (3 points, about 30 min, medium)
 #
 # `rlhelpers/PickAction-v0` is the smallest RL problem there is: each episode
 # is one decision among 4 actions; the observation is 2 random numbers that
@@ -1030,6 +1420,37 @@ print(
 # (the same threshold), and check that a large entropy bonus
 # (`entropy_coef=1`) keeps the policy from collapsing. Each run takes about a
 # second.
+#
+# <details><summary>Hint 1: the skeleton</summary>
+#
+# Seed, build the environments, the policy, its frozen copy and the optimiser
+# once; then, for each update: collect a batch, compute the loss, then
+# `optimizer.zero_grad()`, `loss.backward()`, `optimizer.step()`, and append
+# `batch.rewards.sum(0)` (one return per episode, as a NumPy array) to a list
+# that you concatenate at the end.
+#
+# </details>
+#
+# <details><summary>Hint 2: the log-probabilities with gradients</summary>
+#
+# The batch was collected without gradients; recompute the logits of the
+# steps inside the episodes, `logits = policy(batch.obs[batch.mask])`, and
+# take `Categorical(logits=logits).log_prob(batch.actions[batch.mask])`. Use
+# the same `logits` for the entropy bonus and, with
+# `reference(batch.obs[batch.mask])`, for the KL penalty.
+#
+# </details>
+#
+# <details><summary>Hint 3: the key line</summary>
+#
+# `returns = discounted_returns(batch.rewards, 1.0, batch.dones)[batch.mask]`
+# and `loss = reinforce_loss(log_probs, returns, normalize=args.normalize)`,
+# then subtract `args.entropy_coef * entropy_bonus(logits)` and add
+# `args.kl_coef * kl_to_reference(logits, reference(batch.obs[batch.mask]))`.
+# The policy must go **down** the loss: if it learns to avoid action 2, a sign
+# is flipped.
+#
+# </details>
 
 
 # %%
@@ -1386,21 +1807,24 @@ plot_action_probs(
 plt.show()
 
 # %% [markdown]
-# ## Exercise 7: REINFORCE finds the shortest path in the GridWorld (3 points)
+# ## Exercise 8: REINFORCE finds the shortest path in the GridWorld (3 points, about 20 min, medium)
 #
 # Back to lesson 02's GridWorld (`rlhelpers/GridWorld-v0`: 4x4, start in the
 # top-left, +1 for reaching the goal in the bottom-right, -0.01 for every
 # other step, at most 100 steps). A shortest path has 6 steps, and with the
 # step penalty and $\gamma = 0.99$ it is also the highest-return one. Now
-# episodes are many steps long, so the returns and the done masks of your
-# `discounted_returns` do real work.
+# episodes are many steps long, so the discounted returns do real work: a
+# step's return tells how soon the goal followed it. (The dones still change
+# nothing in `collect_episodes`'s batches, as explained above; pass
+# `batch.dones` all the same, so that your code stays right for rollouts like
+# those of Exercise 6.)
 #
 # The state is a cell number 0..15, so the policy can be a table of logits,
 # one row per state: `nn.Embedding(16, 4)` maps a state index to its 4 logits.
 # Initialise its weights to zero (the uniform policy) with
 # `nn.init.zeros_(policy.weight)`.
 #
-# Write `train_gridworld(args)`, the same loop as Exercise 6 with
+# Write `train_gridworld(args)`, the same loop as Exercise 7 with
 # `gym.make_vec("rlhelpers/GridWorld-v0", num_envs=args.n_envs,
 # vectorization_mode="sync")`, `collect_episodes(..., max_steps=100, ...)`,
 # returns with `args.gamma` and the batch's `dones`, only the masked steps
@@ -1410,6 +1834,24 @@ plt.show()
 # **Graded:** with the default `GridArgs` (seed 0, 50 updates of 16 episodes,
 # lr 0.05), the greedy policy (argmax of the logits) must walk from the start
 # to the goal in **exactly 6 steps**. About a second.
+#
+# <details><summary>Hint 1: what changes from Exercise 7</summary>
+#
+# The environment and the policy (`nn.Embedding(16, 4)` with zero weights),
+# `max_steps=100`, the discount `args.gamma` instead of 1, and
+# `normalize=True`. No entropy bonus and no KL penalty.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `returns = discounted_returns(batch.rewards, args.gamma, batch.dones)`, then
+# `log_probs = Categorical(logits=policy(batch.obs)).log_prob(batch.actions)`
+# and `loss = reinforce_loss(log_probs[batch.mask], returns[batch.mask],
+# normalize=True)`. Compute the returns over the whole `[T, N]` batch first and
+# select the masked steps afterwards: the backward pass needs the time axis.
+#
+# </details>
 
 
 # %%
@@ -1549,7 +1991,7 @@ check(
     "the number of steps the greedy policy needs from the start to the goal (seed 0)",
     expected=6,
     got=_greedy_steps(_policy),
-    hint="None means it never reaches the goal; check the dones in discounted_returns, the mask, and the sign of the loss",
+    hint="None means it never reaches the goal; check the sign of the loss and the discount (args.gamma)",
 )
 ### BEGIN HIDDEN TESTS
 _policy, _returns = train_gridworld(GridArgs(seed=3))
@@ -1576,7 +2018,7 @@ check(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 8: REINFORCE on CartPole (4 points)
+# ## Exercise 9: REINFORCE on CartPole (4 points, about 20 min, medium)
 #
 # CartPole-v1: push a cart left or right to keep a pole upright; +1 per step,
 # at most 500 steps. The observation is 4 numbers, so the policy is the MLP
@@ -1596,6 +2038,26 @@ check(
 # logits) must reach a **mean return of at least 400 over 20 evaluation
 # episodes**. The sampling policy's returns are lower than the greedy ones:
 # its random actions occasionally tip the pole. Training takes a few seconds.
+#
+# <details><summary>Hint 1: what changes from Exercise 8</summary>
+#
+# The environment, the policy `make_policy(4, 2, args.hidden)` (an MLP: its
+# default initialisation is fine), `max_steps=500`, and the optional entropy
+# bonus. Record `batch.rewards.sum(0)`: in CartPole that is each episode's
+# length.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `returns = discounted_returns(batch.rewards, args.gamma, batch.dones)[batch.mask]`,
+# `logits = policy(batch.obs[batch.mask])`,
+# `log_probs = Categorical(logits=logits).log_prob(batch.actions[batch.mask])`,
+# `loss = reinforce_loss(log_probs, returns, normalize=True)`, and if
+# `args.entropy_coef` is not 0, `loss = loss - args.entropy_coef *
+# entropy_bonus(logits)`.
+#
+# </details>
 
 
 # %%
@@ -1742,7 +2204,7 @@ check_between(
     400.0,
     500.0,
     "the greedy policy's mean return over 20 CartPole episodes (seed 0, 40 updates of 32 episodes)",
-    hint="normalise the returns, use only masked steps, and pass the batch's dones to discounted_returns",
+    hint="check the sign of the loss, that the returns are normalised, and that the log-probs are those of the actions taken",
 )
 ### BEGIN HIDDEN TESTS
 _returns = np.asarray(_returns)
@@ -1772,72 +2234,95 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 9: quiz (2 points)
+# ## Exercise 10: quiz (2 points, about 10 min, easy)
 #
-# Set each variable to your answer.
+# Set each variable to your answer. Each question is worth half a point; once
+# the quiz is graded, the feedback explains every question you got right.
 #
 # 1. `answer_q1`: every token of a response has probability exactly 0.5. From
 #    what length $n$ on is the product of the probabilities exactly `0.0` even
 #    in **float64** (Python's `float`)? An integer (try it).
-# 2. `answer_q2`: without normalisation, you add the same constant $b$ to
-#    every return. The **expected** REINFORCE gradient (a) changes direction,
-#    (b) stays the same, (c) becomes zero. A letter.
-# 3. `answer_q3`: a KL penalty $\beta\, \mathrm{KL}(\pi \,\|\, \pi_{\text{ref}})$
-#    pulls the policy towards (a) the uniform policy, (b) the reference
-#    policy, (c) the greedy policy. A letter.
-# 4. `answer_q4`: a reward model scores only the complete response, and
-#    $\gamma = 1$. The return $G_t$ that REINFORCE uses for token $t$ of that
-#    response is (a) the token's own reward, which is 0 except for the last
-#    token, (b) the score of the whole response, the same for every token,
-#    (c) the score divided by the response length. A letter.
+# 2. `answer_q2`: PickAction with `wrong_reward = +0.5` and no normalisation.
+#    A batch holds a single episode, in which a wrong action was sampled (its
+#    return is 0.5). A small gradient-descent step on this batch's
+#    `reinforce_loss` makes that wrong action (a) more likely, (b) less
+#    likely, (c) neither more nor less likely. A letter.
+# 3. `answer_q3`: at the first update, the policy equals its reference
+#    $\pi_{\text{ref}}$ (a frozen copy of the initial policy). The gradient of
+#    the KL penalty $\beta\, \mathrm{KL}(\pi \,\|\, \pi_{\text{ref}})$ with respect to
+#    the policy's parameters is then (a) the largest it will be during
+#    training, (b) a push towards the uniform policy, (c) zero. A letter.
+# 4. `answer_q4`: a response has $T$ tokens, the reward model's score $s$ is
+#    the reward of the last token (`rewards[T - 1] = s`, every other reward 0),
+#    and $\gamma = 0.9$. The return `returns[t]` of token $t$ is
+#    (a) $s$ for every token, (b) $\gamma^{T-1-t} s$, (c) $\gamma^{t} s$. A letter.
+#
+# <details><summary>Hint: how to check your answers</summary>
+#
+# Question 1: try `0.5 ** n` for a few `n` in Python. Question 2: write down the
+# sign of $G\, \nabla \log \pi(a)$ for the sampled action. Question 3: what is
+# the smallest value of a KL divergence, and where is it reached? Question 4:
+# your `discounted_returns` computes it.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "quiz", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# Replace None by your answers, then delete the `raise NotImplementedError()` line.
+answer_q1 = None  # an integer
+answer_q2 = None  # a letter: "a", "b" or "c"
+answer_q3 = None  # a letter: "a", "b" or "c"
+answer_q4 = None  # a letter: "a", "b" or "c"
 ### BEGIN SOLUTION
 answer_q1 = 1075
-answer_q2 = "b"
-answer_q3 = "b"
+answer_q2 = "a"
+answer_q3 = "c"
 answer_q4 = "b"
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""quiz: the answers have the right form (visible); their values are checked by the hidden tests."""
-import numpy as np
+"""quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
+from rlhelpers.testing import Quiz
 
-from rlhelpers.testing import check, check_type
-
-check_type(answer_q1, (int, np.integer), "answer_q1", hint="an integer number of tokens")
-for _name in ("answer_q2", "answer_q3", "answer_q4"):
-    _value = globals().get(_name)
-    check(
-        isinstance(_value, str) and _value.strip().lower() in "abc" and len(_value.strip()) == 1,
-        _name,
-        expected="one letter of ['a', 'b', 'c']",
-        got=_value,
-    )
+_quiz = Quiz(points=2)
+_quiz.answered("answer_q1", answer_q1, number=True)
+_quiz.answered("answer_q2", answer_q2, choices="abc")
+_quiz.answered("answer_q3", answer_q3, choices="abc")
+_quiz.answered("answer_q4", answer_q4, choices="abc")
 ### BEGIN HIDDEN TESTS
-check(
-    int(answer_q1) == 1075,
+_quiz.question(
     "answer_q1",
-    expected="the smallest n with 0.5**n == 0.0",
-    got=answer_q1,
-    hint="try 0.5 ** n for n around 1070; float64's smallest positive number is 2**-1074",
+    answer_q1,
+    1075,
+    explanation="float64's smallest positive number is the subnormal 2**-1074; 2**-1075 lies exactly "
+    "halfway between it and 0 and rounds to 0 (round half to even). Log-probabilities avoid the "
+    "problem at any length.",
 )
-check(
-    answer_q2.strip().lower() == "b",
+_quiz.question(
     "answer_q2",
-    hint="E[b * grad log pi(A)] = b * sum_a grad pi(a) = b * grad 1 = 0",
+    answer_q2,
+    "a",
+    explanation="the update is lr * 0.5 * grad log pi(a): a positive return raises log pi(a), so without "
+    "a baseline every sampled action is reinforced, the wrong ones too, and only on average does the "
+    "right one win. A baseline removes this noise.",
 )
-check(
-    answer_q3.strip().lower() == "b",
+_quiz.question(
     "answer_q3",
-    hint="the penalty is zero exactly when pi equals pi_ref",
+    answer_q3,
+    "c",
+    explanation="KL(pi || pi_ref) >= 0 with equality exactly at pi = pi_ref: a minimum, where the gradient "
+    "is zero. The penalty starts to act only once the policy has drifted, and then pulls it back "
+    "towards pi_ref.",
 )
-check(
-    answer_q4.strip().lower() == "b",
+_quiz.question(
     "answer_q4",
-    hint="G_t sums the rewards from t to the end, and the last one is the score",
+    answer_q4,
+    "b",
+    explanation="returns[t] = rewards[t] + gamma * rewards[t + 1] + ... has only the last term, "
+    "gamma**(T - 1 - t) * s: the score is discounted once per token between t and the end, so early "
+    "tokens get the least credit (with gamma = 1 they would all get s).",
 )
 ### END HIDDEN TESTS
+_quiz.score()
 
 # %% [markdown]
 # ## Summary
@@ -1845,17 +2330,22 @@ check(
 # - A policy network outputs logits; `Categorical(logits=...)` samples actions
 #   and gives their log-probabilities. Work with log-probabilities: products
 #   of many probabilities underflow, sums of logs do not.
-# - The policy gradient $\mathbb{E}[\sum_t G_t \nabla \log \pi(a_t \mid s_t)]$
+# - The policy gradient $\mathbb{E}[\sum_t G_t \nabla \log \pi(A_t \mid S_t)]$
 #   needs only samples and returns; its sample average is unbiased (Exercise
-#   2), but noisy.
+#   2), but noisy. (With $\gamma < 1$ the exact gradient has an extra
+#   $\gamma^t$, which practice drops.)
 # - REINFORCE = collect episodes, compute returns backwards with done masks,
 #   minimise $-\mathrm{mean}(\log \pi \cdot \hat G)$. Normalising the returns (a
-#   baseline plus a scale) tames the noise; the learning rate sets the speed.
+#   baseline plus a scale) tames the noise at the price of a bias of order
+#   $1/B$; the learning rate sets the speed.
+# - The dones and the mask say where episodes end and which steps count;
+#   when a column holds several episodes, a done read one step off leaks
+#   returns from one episode into another (Exercise 6).
 # - Policies collapse to deterministic ones; an entropy bonus or a KL penalty
 #   to a reference policy keeps them exploring, and the KL penalty is the one
 #   RLHF uses.
 #
 # Next, lesson 04 replaces the batch-mean baseline by a learned value
-# function $V(s)$: the **advantage** $G_t - V(s_t)$ gives the same expected
+# function $V(s)$: the **advantage** $G_t - V(S_t)$ gives the same expected
 # gradient with much less variance, and the result, actor-critic, is the
 # skeleton of PPO.

@@ -4,7 +4,14 @@ Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
 """
 
 # Test cells of well under a second that must keep passing when another answer is wrong.
-CHEAP = ["test_incremental_update", "test_epsilon_greedy", "test_softmax_probs", "test_ucb_action"]
+CHEAP = [
+    "test_incremental_update",
+    "test_fixed_arm_means",
+    "test_epsilon_greedy",
+    "test_softmax_probs",
+    "test_ucb_action",
+    "test_quiz",
+]
 
 # {answer grade_id: [(old text, new text, words the failure message must contain)]}
 MISTAKES = {
@@ -17,6 +24,22 @@ MISTAKES = {
         ),
         # forgot the old estimate: returns only the step
         ("return estimate + step_size", "return step_size", "incremental_update"),
+    ],
+    "fixed_arm_means": [
+        # the planted bug left in: with repeated indices `+=` keeps only one reward
+        ("np.add.at(sums, actions, rewards)", "sums[actions] += rewards", "repeated indices"),
+        # the guard dropped: an arm that is not in the log gets 0 / 0 = nan
+        (
+            "return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)",
+            "return sums / counts",
+            "not in the log",
+        ),
+        # "fixed" by averaging over the whole log instead of per arm
+        (
+            "return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)",
+            "return np.where(counts > 0, sums / len(actions), 0.0)",
+            "repeated indices",
+        ),
     ],
     "epsilon_greedy": [
         # np.argmax: ties always go to the first arm
@@ -49,11 +72,23 @@ MISTAKES = {
             "np.mean(actions == q.argmax(axis=1))",
             "optimal",
         ),
-        # the global step counter as the sample-average step size
+        # the global step counter as the sample-average step size (caught by Validate)
         (
             "1.0 / n[rows, actions])\n        avg_reward[t] =",
             "1.0 / (t + 1))\n        avg_reward[t] =",
-            "Figure 2.2",
+            "steps 201-300",
+        ),
+        # a constant step size 0.1 instead of 1/N(a): learns too slowly (caught by Validate)
+        (
+            "1.0 / n[rows, actions])\n        avg_reward[t] =",
+            "0.1)\n        avg_reward[t] =",
+            "steps 201-300",
+        ),
+        # no learning at all: the estimates never move (caught by Validate)
+        (
+            "1.0 / n[rows, actions])\n        avg_reward[t] =",
+            "0.0)\n        avg_reward[t] =",
+            "steps 201-300",
         ),
         # optimistic start Q = 5 instead of 0 changes the greedy curve completely
         ("q = np.zeros((runs, k))  # Q(a)", "q = np.full((runs, k), 5.0)  # Q(a)", "Figure 2.2"),
@@ -93,11 +128,18 @@ MISTAKES = {
         # the network never sees the context
         ("q_x = model(x_t)", "q_x = model(torch.zeros_like(x_t))", "train_contextual_q"),
     ],
+    # A wrong value only costs that question's 0.5 points (the cell still returns a score):
+    # tests/test_lesson_01.py checks the scores. The rows here are answers of the wrong form,
+    # which Validate rejects.
     "quiz": [
-        ('answer_q1 = "b"', 'answer_q1 = "a"', "answer_q1"),
-        ("answer_q2 = 0.91", "answer_q2 = 0.9", "answer_q2"),
-        ('answer_q3 = "b"', 'answer_q3 = "a"', "answer_q3"),
-        ("answer_q4 = 2", "answer_q4 = 0.01", "answer_q4"),
+        # a number in quotes
+        ("answer_q1 = 0.09", 'answer_q1 = "0.09"', "the form of answer_q1"),
+        # a percentage written as text
+        ("answer_q2 = 0.46", 'answer_q2 = "46%"', "the form of answer_q2"),
+        # a word instead of a letter
+        ('answer_q3 = "a"', 'answer_q3 = "same"', "the form of answer_q3"),
+        # a question left at None
+        ('answer_q4 = "b"', "answer_q4 = None", "answer_q4"),
     ],
 }
 

@@ -8,6 +8,7 @@ CHEAP = [
     "test_run_episode",
     "test_policy_evaluation",
     "test_q_from_v",
+    "test_fixed_gridworld_model",
     "test_greedy_path",
     "test_quiz",
 ]
@@ -52,6 +53,18 @@ MISTAKES = {
             "until the policy no longer changes",
         ),
     ],
+    "fixed_gridworld_model": [
+        # the bug of the given model, left in: the goal is not absorbing
+        (
+            "    P[goal] = 0.0\n    P[goal, :, goal] = 1.0\n    R[goal] = 0.0\n",
+            "",
+            "absorbing",
+        ),
+        # P of the goal fixed, its rewards forgotten
+        ("    R[goal] = 0.0\n", "", "R[15]"),
+        # a 1 on the goal without clearing the row first: P[goal, a] sums to 2
+        ("    P[goal] = 0.0\n", "", "sums of the rows"),
+    ],
     "greedy_path": [
         # one step short
         ("while len(path) - 1 < max_steps", "while len(path) < max_steps", "max_steps"),
@@ -75,12 +88,21 @@ MISTAKES = {
     "mc_returns": [
         # no discount
         ("discount *= gamma", "discount *= 1.0", "gamma"),
-        # the correlated-streams trap: the visible tests pass, the hidden 4-SE check fails
+        # the correlated-streams trap: caught by the visible 200-episode check already
+        # (tests/test_lesson_02.py runs the visible part alone)
         ("np.random.default_rng(seed + 1)", "np.random.default_rng(seed)", "4 standard errors"),
     ],
+    # A wrong letter or number costs half a point without failing the cell: scored in
+    # tests/test_lesson_02.py. The rows here are answers of the wrong form (the visible part).
     "quiz": [
-        ('q_llm_road = "b"', 'q_llm_road = "a"', "q_llm_road"),
-        ("q_atari_digits = 16993", "q_atari_digits = 16992", "log10"),
+        # a word instead of the letter
+        ('answer_q1 = "b"', 'answer_q1 = "truncated"', "answer_q1"),
+        # a number in quotes
+        ("answer_q2 = 0.9", 'answer_q2 = "0.9"', "a number"),
+        # a formula instead of the letter (the question on the cost of a sweep)
+        ('answer_q3 = "b"', 'answer_q3 = "4 n^4"', "answer_q3"),
+        # one answer left at its placeholder
+        ('answer_q6 = "b"', "answer_q6 = None", "replace None"),
     ],
 }
 

@@ -11,6 +11,7 @@ CHEAP = [
     "test_discounted_returns",
     "test_reinforce_loss",
     "test_entropy_bonus",
+    "test_fixed_rollout_loss",
     "test_quiz",
 ]
 
@@ -82,6 +83,35 @@ MISTAKES = {
         # sums over the batch instead of averaging
         (".sum(dim=-1).mean()", ".sum()", "average"),
     ],
+    "fixed_rollout_loss": [
+        # the planted bug of buggy_rollout_loss: the done of step t + 1 cuts step t (another
+        # codebase's convention), so returns leak from one episode into the one before
+        (
+            "ended = dones[t].float()",
+            "ended = dones[t + 1].float() if t + 1 < n_steps else torch.zeros_like(future)",
+            "episode A",
+        ),
+        # the dones ignored: the returns run on into the next episode of the column
+        ("gamma * (1.0 - ended) * future", "gamma * future", "ends with step 1"),
+        # the mask ignored: the cut-off episodes enter the normalisation and the loss
+        (
+            "    g = returns[mask]\n",
+            "    mask = torch.ones_like(mask)\n    g = returns[mask]\n",
+            "masked steps only",
+        ),
+        # normalised over every step, the mask applied only afterwards
+        (
+            "    g = returns[mask]\n    g_hat = (g - g.mean()) / (g.std() + 1e-8)\n",
+            "    g_hat = ((returns - returns.mean()) / (returns.std() + 1e-8))[mask]\n",
+            "masked steps only",
+        ),
+        # the log-probs of the greedy actions instead of the actions taken
+        (
+            ".log_prob(actions[mask])",
+            ".log_prob(logits[mask].argmax(-1))",
+            "actions taken",
+        ),
+    ],
     "train_pick_action": [
         # ascends the loss: learns to avoid the rewarded action
         (
@@ -121,8 +151,11 @@ MISTAKES = {
         ),
     ],
     "quiz": [
-        # float64's smallest subnormal is 2**-1074: 0.5**1074 is still positive
-        ("answer_q1 = 1075", "answer_q1 = 1074", "answer_q1"),
+        # a number given as a string: the visible format check (a wrong value only costs its
+        # question's half point: tests/test_lesson_03.py checks the partial credit)
+        ("answer_q1 = 1075", 'answer_q1 = "1075"', "answer_q1"),
+        # a letter that is not one of the choices
+        ('answer_q4 = "b"', 'answer_q4 = "b)"', "answer_q4"),
     ],
 }
 
