@@ -6,11 +6,17 @@ run inside the copy, exactly what `make lab` runs, so the repository's files
 are never touched. A Notebook object wraps one open notebook in JupyterLab
 and does what a student does with the mouse and keyboard: run all cells,
 type an answer into a cell, save, press Validate.
+
+Every wait polls a condition until a deadline, and each deadline is one of the
+constants below: a machine that is busy with other work (CI, two test workers
+on two cores) is slow, and a test that fails because it is slow is a broken
+test.
 """
 
 from __future__ import annotations
 
 import ast
+import http.client
 import io
 import json
 import os
@@ -21,13 +27,25 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from grader.course import REPO, is_answer, is_grade_test
+
+# Deadlines: how long a wait polls its condition before the test fails. Generous
+# (minutes) on purpose: they bound a stuck test, they do not time a healthy one.
+SERVER_START_S = 600  # `python -m grader.lab` answers its first HTTP request
+HTTP_READ_S = 60  # one HTTP request; it is retried until HTTP_DEADLINE_S
+HTTP_DEADLINE_S = 300  # an HTTP request to the running server, retries included
+UI_WAIT_S = 300  # anything the page shows (Playwright's default timeout), a kernel start, a save
+RUN_TIMEOUT_S = 1200  # one Run All of a lesson or one Validate (60 s on an idle laptop CPU)
+POLL_S = 0.2  # between two looks at a condition
 CHROMIUM = Path("/usr/bin/chromium")
 # No outside network here: without the background-networking flags Chromium keeps
 # trying to reach Google's services.
@@ -139,6 +157,51 @@ def throwaway_course(
     return root
 
 
+T = TypeVar("T")
+
+
+def poll(observe: Callable[[], T], done: Callable[[T], bool], timeout_s: float) -> T:
+    """Observe until `done(observation)` holds, or `timeout_s` passed: the last observation.
+
+    Each observation is made once and judged as made (no second look that a
+    change in between could contradict); the caller asserts on the one returned.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = observe()
+        if done(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(POLL_S)
+
+
+def http_request(
+    url: str,
+    method: str = "GET",
+    deadline_s: float = HTTP_DEADLINE_S,
+    alive: Callable[[], bool] | None = None,
+) -> tuple[int, str, str]:
+    """(status, body, final URL) of an HTTP request, retried until `deadline_s`.
+
+    A busy server answers late or drops the connection: timeouts and refused or
+    reset connections are retried (as long as `alive()`, when given, holds); an
+    HTTP error status is an answer and raises urllib.error.HTTPError at once.
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            request = urllib.request.Request(url, method=method)
+            with urllib.request.urlopen(request, timeout=HTTP_READ_S) as response:
+                return response.status, response.read().decode(), response.url
+        except urllib.error.HTTPError:
+            raise
+        except (OSError, http.client.HTTPException) as error:
+            if (alive is not None and not alive()) or time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{method} {url.split('?')[0]}: no answer in {deadline_s:.0f} s ({error!r})"
+                ) from error
+            time.sleep(POLL_S)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -200,29 +263,28 @@ class LabServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_up(timeout=120)
+        try:
+            self.get("/api/status", deadline_s=SERVER_START_S)
+        except (OSError, urllib.error.HTTPError) as error:
+            self.stop()
+            raise RuntimeError(
+                f"JupyterLab did not start ({error}):\n" + self.log_path.read_text()[-5000:]
+            ) from None
 
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
         return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
 
-    def get_json(self, path: str):
-        with urllib.request.urlopen(self.url(path), timeout=30) as response:
-            return json.loads(response.read().decode())
+    def get(
+        self, path: str, method: str = "GET", deadline_s: float = HTTP_DEADLINE_S
+    ) -> tuple[int, str, str]:
+        """(status, body, final URL) of a request to the server (see http_request)."""
+        return http_request(
+            self.url(path), method, deadline_s, alive=lambda: self.process.poll() is None
+        )
 
-    def _wait_until_up(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.get_json("/api/status")
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + self.log_path.read_text()[-5000:]
-                    ) from None
-                time.sleep(0.5)
+    def get_json(self, path: str):
+        return json.loads(self.get(path)[1])
 
     def figures(self, lesson_id: str) -> list[dict]:
         """Axes of every figure rendered by the kernels of a lesson's notebook folder."""
@@ -237,17 +299,17 @@ class LabServer:
     def shutdown_kernels(self) -> None:
         """Stop every kernel (a lesson's kernel holds its data and torch threads)."""
         for kernel in self.get_json("/api/kernels"):
-            request = urllib.request.Request(
-                self.url(f"/api/kernels/{kernel['id']}"), method="DELETE"
-            )
-            with urllib.request.urlopen(request, timeout=30):
-                pass
+            try:
+                self.get(f"/api/kernels/{kernel['id']}", method="DELETE")
+            except urllib.error.HTTPError as error:
+                if error.code != 404:  # 404: gone already (a retried DELETE)
+                    raise
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=60)  # then killed: no test depends on it
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -352,21 +414,16 @@ def unexpected_errors(
 
 def answer_cells(notebook: nbformat.NotebookNode) -> list[int]:
     """Indices of the cells a student answers in (nbgrader `solution: true`)."""
-    return [
-        index
-        for index, cell in enumerate(notebook.cells)
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    ]
+    return [index for index, cell in enumerate(notebook.cells) if is_answer(cell)]
 
 
 def test_cells_after(notebook: nbformat.NotebookNode, index: int) -> list[int]:
     """Indices of the autograded test cells that follow answer cell `index`, up to the next."""
     found = []
     for later in range(index + 1, len(notebook.cells)):
-        meta = notebook.cells[later].metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if is_answer(notebook.cells[later]):
             break
-        if meta.get("grade") and notebook.cells[later].cell_type == "code":
+        if is_grade_test(notebook.cells[later]):
             found.append(later)
     return found
 
@@ -382,16 +439,16 @@ class Notebook:
         self.server = server
         self.path = path  # relative to the server root
         # ?reset: a fresh workspace, or JupyterLab reopens the notebooks of earlier tests
-        page.goto(server.url(f"/lab/tree/{path}?reset"))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+        page.goto(server.url(f"/lab/tree/{path}?reset"), timeout=UI_WAIT_S * 1000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=UI_WAIT_S * 1000)
+        self.wait_until_idle(UI_WAIT_S)  # its kernel has started and is connected
         panels = page.locator(".jp-NotebookPanel").count()
         assert panels == 1, f"JupyterLab opened {panels} notebooks, not only {path}"
-        self.wait_until_idle(timeout_s=120)
         # more room for the notebook: hide the file browser (View > Show Left Sidebar)
         if page.locator("#jp-left-stack").is_visible():
             page.keyboard.press("Escape")
             page.keyboard.press("Control+b")
-            page.locator("#jp-left-stack").wait_for(state="hidden")
+            page.locator("#jp-left-stack").wait_for(state="hidden", timeout=UI_WAIT_S * 1000)
         page.mouse.move(0, 0)
 
     @property
@@ -413,69 +470,135 @@ class Notebook:
             ".jp-NotebookPanel .jp-Notebook .jp-CodeCell .jp-InputPrompt"
         ).all_inner_texts()
 
-    def kernel_status(self) -> str | None:
-        return self.page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute(
+    def kernel_status(self) -> str:
+        """The kernel's status: 'idle', 'busy', 'starting', ...; 'no kernel' before it is.
+
+        'idle' only when both the status bar and the toolbar's execution
+        indicator say so: the indicator says idle before the notebook has a
+        kernel at all, and the status bar can lag behind a run.
+        """
+        text = self.page.locator(
+            ".jp-StatusBar-TextItem[title^='Change kernel for']"
+        ).first.inner_text()
+        name, _, status = text.partition("|")
+        if name.strip() == "No Kernel":
+            return "no kernel"
+        indicator = self.page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute(
             "data-status"
         )
+        shown = status.strip().lower()
+        return indicator if shown == "idle" and indicator else shown
 
-    def wait_until_idle(self, timeout_s: float, quiet_s: float = 0.75, on_poll=None) -> None:
-        """Wait until the kernel is idle and no cell is queued, for `quiet_s` in a row.
-
-        (A run marks every cell it queues with [*] as soon as it starts.)
-        """
-        deadline = time.monotonic() + timeout_s
-        quiet_since = None
-        while time.monotonic() < deadline:
-            if on_poll is not None:
-                on_poll()
-            busy = self.kernel_status() != "idle" or any("*" in p for p in self.prompts())
-            if busy:
-                quiet_since = None
-            elif quiet_since is None:
-                quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet_s:
-                return
-            self.page.wait_for_timeout(100)
-        raise TimeoutError(
-            f"{self.path}: still running after {timeout_s:.0f} s "
-            f"(kernel {self.kernel_status()}, prompts {self.prompts()})"
+    def settle(self) -> None:
+        """Wait until the page has drawn what the last action changed (two animation frames)."""
+        self.page.evaluate(
+            "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
         )
 
+    def wait_until_idle(
+        self,
+        timeout_s: float,
+        before: list[str] | None = None,
+        on_poll: Callable[[], None] | None = None,
+        quiet_s: float = 0.5,
+    ) -> list[str]:
+        """Wait until the kernel is idle and no cell is queued, for `quiet_s` in a row.
+
+        (A run marks every cell it queues with [*] as soon as it starts.) With
+        `before`, the prompts from before a run was asked for, the run must also
+        have begun: a prompt changed (each run of a cell gives it a new number),
+        so a run that has not started yet is not taken for one that has ended;
+        one that has not started after UI_WAIT_S never will. Returns the prompts.
+        """
+        started_at = time.monotonic()
+        deadline = started_at + timeout_s
+        quiet_since = None
+        started = before is None
+        while True:
+            if on_poll is not None:
+                on_poll()
+            prompts = self.prompts()
+            status = self.kernel_status()
+            started = started or prompts != before
+            done = started and status == "idle" and not any("*" in p for p in prompts)
+            now = time.monotonic()
+            if not done:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                return prompts
+            if not started and now > started_at + min(UI_WAIT_S, timeout_s):
+                raise TimeoutError(
+                    f"{self.path}: no cell ran in {UI_WAIT_S} s "
+                    f"(kernel {status}, prompts {prompts})"
+                )
+            if now > deadline:
+                raise TimeoutError(
+                    f"{self.path}: still running after {timeout_s:.0f} s "
+                    f"(kernel {status}, prompts {prompts})"
+                )
+            self.page.wait_for_timeout(POLL_S * 1000)
+
     def menu(self, menu: str, item: str) -> None:
-        """Click a menu of the menu bar, then one of its items."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
-        self.page.locator(
-            ".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")
-        ).first.click()
+        """Click a menu of the menu bar, then one of its items (once it is enabled).
+
+        (A click on a disabled item does nothing, silently: the menu is closed
+        and opened again until the item is enabled, or UI_WAIT_S.)
+        """
+        deadline = time.monotonic() + UI_WAIT_S
+        label = re.compile(f"^{re.escape(item)}$")
+        while True:
+            self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+            entry = self.page.locator(
+                ".lm-Menu-item", has=self.page.locator(".lm-Menu-itemLabel", has_text=label)
+            ).first
+            entry.wait_for()
+            if "lm-mod-disabled" not in (entry.get_attribute("class") or ""):
+                entry.click()
+                return
+            self.page.keyboard.press("Escape")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.path}: {menu} > {item} stays disabled")
+            self.page.wait_for_timeout(POLL_S * 1000)
 
     def select(self, index: int) -> None:
         """Select a cell in command mode (a click on its prompt, as a mouse user does).
 
-        Checked: JupyterLab may scroll the notebook while the click is on its way.
+        Checked, and clicked again until UI_WAIT_S: JupyterLab may scroll the
+        notebook while the click is on its way.
         """
-        for _ in range(5):
+        deadline = time.monotonic() + UI_WAIT_S
+        while True:
             self.page.keyboard.press("Escape")
             # near the top of the prompt, where its "[ ]:" is: a tall cell's centre
             # may be out of view
             self.cell(index).evaluate("e => e.scrollIntoView({block: 'start'})")
-            self.page.wait_for_timeout(100)
+            self.settle()
             self.cell(index).locator(".jp-InputPrompt").click(position={"x": 12, "y": 10})
-            if self.active_cell() == index:
+            active = self.active_cell()
+            if active == index:
                 return
-        raise RuntimeError(f"{self.path}: could not select cell {index}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.path}: could not select cell {index} (cell {active} is)")
 
     def active_cell(self) -> int:
         return self.cells().evaluate_all(
             "cells => cells.findIndex(c => c.classList.contains('jp-mod-active'))"
         )
 
+    def run_menu(self, item: str, timeout_s: float, on_poll=None) -> list[str]:
+        """Run > `item`, and wait until the run it starts has ended: the prompts then."""
+        before = self.prompts()
+        self.menu("Run", item)
+        return self.wait_until_idle(timeout_s, before=before, on_poll=on_poll)
+
     def run_all(self, timeout_s: float, on_poll=None) -> None:
         """Run > Run All Cells, and wait for the kernel. Stops at the first error.
 
         `on_poll()` is called a few times a second while the cells run.
         """
-        self.menu("Run", "Run All Cells")
-        self.wait_until_idle(timeout_s, on_poll=on_poll)
+        self.run_menu("Run All Cells", timeout_s, on_poll=on_poll)
 
     def run_all_past_errors(self, timeout_s: float) -> int:
         """Run all cells; after each error, carry on below it (as a student who skips ahead).
@@ -485,23 +608,23 @@ class Notebook:
         code cell has run once. Returns the number of runs it took.
         """
         deadline = time.monotonic() + timeout_s
-        self.run_all(timeout_s)
+        prompts = self.run_menu("Run All Cells", timeout_s)
         runs = 1
         code_cells = [
             i for i, cell in enumerate(self.read_dom_types()) if cell == "code"
         ]  # indices of code cells among all cells
         retries = 0
         while True:
-            prompts = self.prompts()
             not_run = [i for i, p in enumerate(prompts) if not re.search(r"\d", p)]
             if not not_run:
                 return runs
             target = not_run[0]
             self.select(code_cells[target])
-            self.menu("Run", "Run Selected Cell and All Below")
-            self.wait_until_idle(max(deadline - time.monotonic(), 30))
+            prompts = self.run_menu(
+                "Run Selected Cell and All Below", max(deadline - time.monotonic(), 0)
+            )
             runs += 1
-            if not re.search(r"\d", self.prompts()[target]):
+            if not re.search(r"\d", prompts[target]):
                 retries += 1  # the click went astray (a scroll under the mouse)
                 if retries > 3:
                     raise RuntimeError(f"{self.path}: could not run cell {code_cells[target]}")
@@ -515,12 +638,16 @@ class Notebook:
 
     def type_into(self, index: int, text: str) -> None:
         """Replace a cell's text as a student does: click into it, select all, type."""
+        from playwright.sync_api import expect
+
         cell = self.cell(index)
         cell.scroll_into_view_if_needed()
         if "jp-MarkdownCell" in (cell.get_attribute("class") or ""):
             cell.dblclick()  # a rendered markdown cell opens its editor on a double click
         editor = cell.locator(".cm-content")
         editor.click()
+        # the keys go where the focus is: wait until it is in this editor
+        expect(editor).to_be_focused(timeout=UI_WAIT_S * 1000)
         self.page.keyboard.press("Control+a")
         # insert_text types the whole text as one input event: no auto-indent
         # or bracket closing of the editor on the way.
@@ -531,8 +658,7 @@ class Notebook:
         """Run some cells one at a time (select, then Run > Run Selected Cell)."""
         for index in indices:
             self.select(index)
-            self.menu("Run", "Run Selected Cell and Do not Advance")
-            self.wait_until_idle(timeout_s)
+            self.run_menu("Run Selected Cell and Do not Advance", timeout_s)
 
     def save(self) -> None:
         """File > Save Notebook, then wait until the file on disk is written."""
@@ -540,39 +666,71 @@ class Notebook:
         self.page.locator(
             ".jp-NotebookPanel-toolbar [data-command='docmanager:save']"
         ).first.click()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + UI_WAIT_S
         while self.file.stat().st_mtime_ns == before or self.dirty():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.path} was not saved")
-            self.page.wait_for_timeout(200)
+                raise TimeoutError(f"{self.path} was not saved in {UI_WAIT_S} s")
+            self.page.wait_for_timeout(POLL_S * 1000)
 
     def dirty(self) -> bool:
         return self.page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count() > 0
 
-    def validate(self, timeout_s: float) -> str:
-        """Press the toolbar's Validate button; the text of the dialog that answers."""
+    def validate(self, timeout_s: float = RUN_TIMEOUT_S) -> str:
+        """Press the toolbar's Validate button; the text of the dialog that answers.
+
+        (The button saves the notebook, then the server executes it all.)
+        """
         self.page.locator(".jp-NotebookPanel-toolbar .validate-button").first.click()
-        dialog = self.page.locator(".jp-Dialog")
-        dialog.wait_for(timeout=timeout_s * 1000)
-        dialog.locator(".jp-Dialog-header", has_text="Validation").wait_for(
-            timeout=timeout_s * 1000
+        # "Validation Results", or "Validation failed" when the save failed
+        dialog = self.page.locator(
+            ".jp-Dialog", has=self.page.locator(".jp-Dialog-header", has_text="Validation")
         )
+        dialog.wait_for(timeout=timeout_s * 1000)
         return dialog.locator(".jp-Dialog-body").inner_text()
 
     def close_dialog(self) -> None:
         self.page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()
-        self.page.locator(".jp-Dialog").wait_for(state="detached")
+        self.page.locator(".jp-Dialog").wait_for(state="detached", timeout=UI_WAIT_S * 1000)
 
-    def screenshot_at(
-        self, index: int, selector: str, path: Path, block: str = "center", timeout_s: float = 60
-    ) -> Path:
-        """What the student sees with `selector` in cell `index` scrolled into view."""
-        target = self.cell(index).locator(selector).first
-        target.evaluate("(e, block) => e.scrollIntoView({block})", block, timeout=timeout_s * 1000)
+    def screenshot(self, path: Path) -> Path:
+        """What the student sees now (the mouse out of the way)."""
         self.page.mouse.move(0, 0)
-        self.page.wait_for_timeout(300)
+        self.settle()
         self.page.screenshot(path=path)
         return path
+
+    def screenshot_at(self, index: int, selector: str, path: Path, block: str = "center") -> Path:
+        """What the student sees with `selector` in cell `index` scrolled into view.
+
+        The element must be there (it is waited for, until UI_WAIT_S).
+        """
+        target = self.cell(index).locator(selector).first
+        target.evaluate("(e, block) => e.scrollIntoView({block})", block)
+        return self.screenshot(path)
+
+    def show_first_output(self, selector: str) -> int | None:
+        """Scroll the first output element that matches `selector` into view: its cell's index.
+
+        One look, inside the page: an element that vanishes a moment later (a
+        tqdm bar with leave=False, when its loop ends) has been seen all the same.
+        None when there is none now.
+        """
+        index = self.cells().evaluate_all(
+            """(cells, selector) => {
+                for (const [i, cell] of cells.entries()) {
+                    for (const area of cell.querySelectorAll('.jp-OutputArea')) {
+                        const found = area.querySelector(selector);
+                        if (found) {
+                            found.scrollIntoView({block: 'center'});
+                            return i;
+                        }
+                    }
+                }
+                return -1;
+            }""",
+            selector,
+        )
+        return None if index < 0 else index
 
     def screenshot_whole(self, path: Path, max_height: int = 60_000) -> Path:
         """The whole notebook panel in one tall image, stitched from scrolled views."""
@@ -588,7 +746,7 @@ class Notebook:
         top = 0
         while top < height:
             shown = scroller.evaluate("(e, top) => { e.scrollTop = top; return e.scrollTop; }", top)
-            self.page.wait_for_timeout(150)
+            self.settle()
             view = Image.open(io.BytesIO(self.page.screenshot(clip=box)))
             # at the end the scroller stops early: keep only the part not yet pasted
             whole.paste(view.crop((0, top - shown, view.width, view.height)), (0, top))

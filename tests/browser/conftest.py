@@ -29,6 +29,7 @@ def browser():
             executable_path=str(browser_tools.CHROMIUM),
             headless=True,
             args=browser_tools.CHROMIUM_ARGS,
+            timeout=browser_tools.UI_WAIT_S * 1000,  # (30 s by default)
         )
         try:
             yield chromium
@@ -40,7 +41,9 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport=browser_tools.VIEWPORT)
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    # every click, wait and navigation: minutes, not Playwright's 30 s (a busy machine is slow)
+    page.set_default_timeout(browser_tools.UI_WAIT_S * 1000)
+    page.set_default_navigation_timeout(browser_tools.UI_WAIT_S * 1000)
     try:
         yield page
     finally:

@@ -7,10 +7,16 @@ in the course's own JupyterLab, on a throw-away copy of the course:
 1. Run All Cells, carrying on after each error: the only errors are the
    "not implemented yet" ones of the exercises;
 2. a plausible first attempt (the first function returns None) fails its
-   visible test with one readable message that says what is wrong and hints;
+   visible test with one readable message that says what is wrong and hints,
+   and the Validate button reports the failure;
 3. the reference answers are typed into the answer cells, Run All Cells runs
-   with no error and no warning, plots render inline with labelled axes,
-   training loops show a progress bar, and Validate reports success.
+   with no error and no warning, plots render inline with labelled axes, and
+   training loops show a progress bar.
+
+That is one full execution of each lesson with its answers (the round-trip
+grading tests prove that the reference answers get full marks). The success
+of the Validate button is shown once, on the small fixture course: its
+reference answers typed in, Validate reports success.
 
 Screenshots go to build/screenshots/<lesson>*.png.
 """
@@ -19,21 +25,23 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import browser_tools
 import nbformat
 import pytest
-from playwright.sync_api import Error as PlaywrightError
+from browser_tools import RUN_TIMEOUT_S
 
-from grader import grading, release
+from grader import course, grading, release
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, browser_tools.NEEDS_CHROMIUM]
 
-LESSONS = release.lesson_ids()
+LESSONS = course.lesson_ids()
+FIXTURE_COURSE = course.REPO / "tests" / "fixtures" / "course"
 ERROR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 PLOT = ".jp-RenderedImage img"
 PROGRESS_BAR = ".widget-hprogress, progress"  # tqdm.auto's ipywidgets bar, or a <progress>
-RUN_TIMEOUT_S = 600  # one Run All of a lesson (60 s budget on 2 cores; tests share them)
+VALIDATE_SUCCESS = "Success! Your notebook passes all the tests"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +49,15 @@ def student_lab(tmp_path_factory):
     """JupyterLab on a copy of the course, with the committed student notebooks."""
     tmp = tmp_path_factory.mktemp("student")
     root = browser_tools.throwaway_course(tmp)
+    yield from browser_tools.serve(root, tmp)
+
+
+@pytest.fixture(scope="module")
+def fixture_lab(tmp_path_factory):
+    """JupyterLab on a copy of the small fixture course, released by grader.release."""
+    tmp = tmp_path_factory.mktemp("fixture")
+    root = browser_tools.throwaway_course(tmp, source=FIXTURE_COURSE, notebooks=False)
+    release.release(root)
     yield from browser_tools.serve(root, tmp)
 
 
@@ -68,11 +85,7 @@ def check_intro(lesson_id: str, notebook: nbformat.NotebookNode) -> None:
     ]
     assert not missing, f"{lesson_id}'s introduction does not state {', '.join(missing)}"
     stated = re.search(r"\bpoints?\W{0,4}(\d+)|(\d+)\s+points?\b", intro)
-    total = sum(
-        cell.metadata["nbgrader"].get("points", 0)
-        for cell in notebook.cells
-        if cell.metadata.get("nbgrader", {}).get("grade")
-    )
+    total = course.total_points(notebook)
     assert float(stated.group(1) or stated.group(2)) == total, (
         f"{lesson_id}'s introduction states {stated.group(0)!r}, "
         f"but its graded cells are worth {total:g} points"
@@ -100,6 +113,52 @@ def cells_with(nb: browser_tools.Notebook, selector: str) -> list[int]:
     )
 
 
+def type_answers(
+    nb: browser_tools.Notebook,
+    released: nbformat.NotebookNode,
+    answers: nbformat.NotebookNode,
+    lesson_id: str,
+) -> None:
+    """Type the answers of `answers` into the answer cells, save, check what was saved."""
+    for index in browser_tools.answer_cells(released):
+        nb.type_into(index, answers.cells[index].source)
+    nb.save()
+    typed = nb.read()
+    mistyped = [
+        i
+        for i in browser_tools.answer_cells(released)
+        if typed.cells[i].source != answers.cells[i].source
+    ]
+    assert not mistyped, f"{lesson_id}: the editor changed the typed answers of cells {mistyped}"
+
+
+def check_validate_fails(lesson_id: str, result: str) -> None:
+    """Validate on a notebook whose exercises are not done says so, with the error."""
+    assert VALIDATE_SUCCESS not in result and "The following cell failed" in result, (
+        f"{lesson_id}: Validate of unfinished exercises does not report a failed cell: {result}"
+    )
+    assert "NotImplementedError" in result or "is not right" in result, (
+        f"{lesson_id}: Validate's failure shows neither the stubs' NotImplementedError "
+        f"nor a failed test's message: {result}"
+    )
+
+
+def screenshot_of_failure(nb: browser_tools.Notebook, path: Path) -> None:
+    """What the page showed when the test failed (for the report; never an error itself)."""
+    try:
+        nb.screenshot(path)
+    except Exception as error:  # (the page may be what broke)
+        print(f"no screenshot of the failure: {error}")
+
+
+def wall_time(started: float, phases: dict[str, float]) -> str:
+    return (
+        f"{time.monotonic() - started:.0f} s ("
+        + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items())
+        + ")"
+    )
+
+
 @pytest.mark.parametrize("lesson_id", LESSONS)
 def test_student_works_through_the_lesson(
     lesson_id, student_lab, page, screenshots, record_property
@@ -116,14 +175,12 @@ def test_student_works_through_the_lesson(
     )
     shot = {
         name: screenshots / f"{lesson_id}{name}.png"
-        for name in ("", "-intro", "-test-failure", "-plot", "-progress", "-validate")
+        for name in ("", "-intro", "-test-failure", "-validate", "-plot", "-progress", "-failed")
     }
     for old in shot.values():
         old.unlink(missing_ok=True)
     instructor = nbformat.read(
-        release.build_source_notebook(
-            student_lab.root / "solutions" / lesson_id / f"{lesson_id}.py"
-        ),
+        release.build_source_notebook(course.source_path(student_lab.root, lesson_id)),
         as_version=4,
     )
     nb = browser_tools.Notebook(page, student_lab, path)
@@ -131,7 +188,7 @@ def test_student_works_through_the_lesson(
         released = nb.read()
         answers = grading.fill_answers(released, instructor)
         check_intro(lesson_id, released)
-        page.screenshot(path=shot["-intro"])
+        nb.screenshot(shot["-intro"])
 
         lap("open")
         # 1. the untouched notebook: only "not implemented yet" errors
@@ -176,32 +233,28 @@ def test_student_works_through_the_lesson(
             )
 
         lap("attempt")
-        # 3. the reference answers, typed in; everything runs and Validate passes
-        for index in browser_tools.answer_cells(released):
-            nb.type_into(index, answers.cells[index].source)
-        nb.save()
-        typed = nb.read()
-        mistyped = [
-            i
-            for i in browser_tools.answer_cells(released)
-            if typed.cells[i].source != answers.cells[i].source
-        ]
-        assert not mistyped, (
-            f"{lesson_id}: the editor changed the typed answers of cells {mistyped}"
-        )
+        # ... and Validate says that the notebook does not pass yet (cheap: the
+        # exercises' stubs fail at once; the success of Validate is the fixture's test)
+        result = nb.validate()
+        nb.screenshot(shot["-validate"])
+        check_validate_fails(lesson_id, result)
+        nb.close_dialog()
+
+        lap("validate")
+        # 3. the reference answers, typed in; everything runs, with no error or warning
+        type_answers(nb, released, answers, lesson_id)
         student_lab.forget_figures()  # (a failed plot cell shows its empty axes)
         lap("typing")
         bars_seen = []
 
         def spot_progress_bar():
             """tqdm(leave=False) bars vanish when done: look for them while cells run."""
-            if not bars_seen and cells_with(nb, PROGRESS_BAR):
-                bar = cells_with(nb, PROGRESS_BAR)[0]
-                try:
-                    nb.screenshot_at(bar, PROGRESS_BAR, shot["-progress"], timeout_s=2)
-                except PlaywrightError:  # it finished in the meantime
-                    return
-                bars_seen.append(bar)
+            if not bars_seen:
+                bar = nb.show_first_output(PROGRESS_BAR)  # one look; scrolled into view
+                if bar is not None:
+                    bars_seen.append(bar)
+                    # (the bar may be gone by the time of the picture: no matter)
+                    nb.screenshot(shot["-progress"])
 
         nb.run_all(RUN_TIMEOUT_S, on_poll=spot_progress_bar)
         nb.save()
@@ -230,25 +283,56 @@ def test_student_works_through_the_lesson(
         )
 
         if any("tqdm" in c.source for c in released.cells if c.cell_type == "code"):
-            if not bars_seen and cells_with(nb, PROGRESS_BAR):
-                bars_seen.append(cells_with(nb, PROGRESS_BAR)[0])
-                nb.screenshot_at(bars_seen[0], PROGRESS_BAR, shot["-progress"])
+            spot_progress_bar()  # a bar that stays (leave=True) is there after the run
             assert bars_seen, f"{lesson_id} uses tqdm but no progress bar was shown"
 
         lap("checks and screenshots")
-        result = nb.validate(RUN_TIMEOUT_S)
-        lap("validate")
-        page.screenshot(path=shot["-validate"])
-        assert "Success! Your notebook passes all the tests" in result, result
-        nb.close_dialog()
+    except Exception:
+        screenshot_of_failure(nb, shot["-failed"])
+        raise
     finally:
         for name in shot.values():
             if name.exists():
                 record_property("screenshot", str(name.relative_to(browser_tools.REPO)))
-        record_property(
-            "wall time",
-            f"{time.monotonic() - started:.0f} s ("
-            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in phases.items())
-            + ")",
-        )
+        record_property("wall time", wall_time(started, phases))
         student_lab.shutdown_kernels()
+
+
+def test_validate_passes_with_the_reference_answers(
+    fixture_lab, page, screenshots, record_property
+):
+    """The Validate button's success: the fixture lesson with its reference answers typed in."""
+    started = time.monotonic()
+    phases = {}
+
+    def lap(name):
+        phases[name] = time.monotonic() - started - sum(phases.values())
+
+    (lesson_id,) = course.lesson_ids(fixture_lab.root)
+    shot, failed = (screenshots / f"{lesson_id}-{name}.png" for name in ("validate", "failed"))
+    for old in (shot, failed):
+        old.unlink(missing_ok=True)
+    released = nbformat.read(course.release_path(fixture_lab.root, lesson_id), as_version=4)
+    instructor = nbformat.read(course.instructor_path(fixture_lab.root, lesson_id), as_version=4)
+    answers = grading.fill_answers(released, instructor)
+    nb = browser_tools.Notebook(page, fixture_lab, f"notebooks/{lesson_id}/{lesson_id}.ipynb")
+    try:
+        lap("open")
+        type_answers(nb, released, answers, lesson_id)
+        lap("typing")
+        result = nb.validate()
+        lap("validate")
+        nb.screenshot(shot)
+        assert VALIDATE_SUCCESS in result, (
+            f"{lesson_id}: Validate with the reference answers says: {result}"
+        )
+        nb.close_dialog()
+    except Exception:
+        screenshot_of_failure(nb, failed)
+        raise
+    finally:
+        for name in (shot, failed):
+            if name.exists():
+                record_property("screenshot", str(name.relative_to(browser_tools.REPO)))
+        record_property("wall time", wall_time(started, phases))
+        fixture_lab.shutdown_kernels()
