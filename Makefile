@@ -56,8 +56,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format rlhelpers grader tests solutions bench
 
 # Two test workers on two cores, one torch thread each (or they fight over the
-# cores); tests/conftest.py shares the tests out and prints a time per phase.
-PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup
+# cores); a test file runs on one worker (its module fixtures are built once);
+# tests/conftest.py prints a time per phase.
+PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
 
 test: $(STAMP) browser-deps sandbox-deps
 	@started=$$(date +%s); $(MAKE) --no-print-directory lint || exit 1; \

@@ -1,20 +1,14 @@
-"""Suite-wide pytest hooks: how tests are shared out among workers, and a timing line per phase.
+"""Suite-wide pytest hooks: a timing line per phase of the suite.
 
-`make test` runs pytest with two xdist workers and `--dist loadgroup`. A test
-file's tests stay together on one worker (its module fixtures: a lab server, a
-class demo, a kernel for nbval's notebook cells are built once), except the
-files in SPLIT, whose tests are independent and are shared out one by one.
+`make test` runs pytest with two xdist workers and `--dist loadfile`: a test
+file's tests stay together on one worker, so its module fixtures (a lab server,
+a class demo, nbval's kernel for a notebook's cells) are built once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-SPLIT = {"tests/test_lesson_mistakes.py"}
 # phase: the test files (relative to the repository) that belong to it, by prefix
 PHASES = {
     "browser": ("tests/browser/", "tests/test_lab.py"),
@@ -33,13 +27,6 @@ def phase_of(nodeid: str) -> str:
         if path.startswith(prefixes):
             return phase
     return "unit"
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = relative_file(item.nodeid)
-        if path not in SPLIT:
-            item.add_marker(pytest.mark.xdist_group(path))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -35,6 +35,7 @@ from typing import TypeVar
 
 import nbformat
 import pytest
+from lesson_runner import bound_names as statement_bound_names
 
 from grader.course import REPO, is_answer, is_grade_test
 
@@ -366,18 +367,9 @@ def warnings_shown(notebook: nbformat.NotebookNode) -> list[tuple[int, str]]:
 def bound_names(source: str) -> set[str]:
     """Names a cell's code assigns, defines or imports (anywhere in it)."""
     try:
-        tree = ast.parse(source)
+        return statement_bound_names(ast.parse(source))
     except SyntaxError:
         return set()
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return names
 
 
 def unexpected_errors(
