@@ -515,9 +515,9 @@ class Quiz(PartialCredit):
 
         _quiz = Quiz(points=2)
         _quiz.answered("answer_q1", answer_q1, choices="abcd")
-        ### BEGIN HIDDEN TESTS
+        # (in the hidden-tests region:)
         _quiz.question("answer_q1", answer_q1, "b", explanation="...")
-        ### END HIDDEN TESTS
+        # (after it, the cell's last line:)
         _quiz.score()
     """
 
