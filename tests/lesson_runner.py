@@ -32,6 +32,7 @@ TESTS = Path(__file__).resolve().parent
 MISTAKE_TABLES = TESTS / "mistakes"
 SEED_ARGUMENT = re.compile(r"\bseed\s*=\s*(\d+)")
 HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
+END_HIDDEN_TESTS = "### END HIDDEN TESTS"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,25 @@ def read_cells(path: Path) -> list[Cell]:
 def _execute(cell: Cell, namespace: dict, lesson_id: str, source: str | None = None) -> None:
     label = f"<{lesson_id} cell {cell.index} {cell.grade_id or ''}>"
     exec(compile(cell.source if source is None else source, label, "exec"), namespace)
+
+
+def visible_part(source: str) -> str:
+    """A grade cell as the student's copy has it: the hidden-tests region removed."""
+    if HIDDEN_TESTS not in source:
+        return source
+    before, rest = source.split(HIDDEN_TESTS, 1)
+    return before + rest.split(END_HIDDEN_TESTS, 1)[1]
+
+
+def cell_result(source: str, namespace: dict, label: str = "<grade cell>"):
+    """Run a cell's code in `namespace`; the value of its last line if that is an expression
+    (what nbgrader scores a grade cell by), else None."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, label, "exec"), namespace)
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), label, "eval"), namespace)
 
 
 # --------------------------------------------------------------------------- demos

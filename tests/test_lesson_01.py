@@ -10,7 +10,7 @@ import copy
 
 import numpy as np
 import pytest
-from lesson_runner import Lesson
+from lesson_runner import Lesson, cell_result, visible_part
 
 LESSON_ID = "01_bandits"
 
@@ -49,15 +49,13 @@ def test_incremental_mean_equals_batch_mean(ns: dict) -> None:
 # --------------------------------------------------------------------------- the quiz
 
 
-def cell_result(lesson: Lesson, namespace: dict, grade_id: str):
-    """Run a grade cell in a copy of `namespace` and return the value of its last line,
-    the number nbgrader scores it by."""
-    tree = ast.parse(lesson.cell(grade_id).source)
-    last = tree.body.pop()
-    assert isinstance(last, ast.Expr), f"{grade_id} does not end with an expression"
-    scratch = copy.copy(namespace)
-    exec(compile(tree, f"<{grade_id}>", "exec"), scratch)
-    return eval(compile(ast.Expression(last.value), f"<{grade_id}>", "eval"), scratch)
+def quiz_result(lesson: Lesson, namespace: dict, source: str | None = None):
+    """Run the quiz's grade cell (or `source`) in a copy of `namespace`; the value of its
+    last line, the number nbgrader scores it by."""
+    source = lesson.cell("test_quiz").source if source is None else source
+    last = ast.parse(source).body[-1]
+    assert isinstance(last, ast.Expr), "test_quiz does not end with an expression"
+    return cell_result(source, copy.copy(namespace), "<test_quiz>")
 
 
 RIGHT = {"answer_q1": "0.09", "answer_q2": "0.46", "answer_q3": '"a"', "answer_q4": '"b"'}
@@ -73,7 +71,7 @@ def quiz_with(lesson: Lesson, answers: dict[str, str]) -> dict:
 
 
 def test_quiz_reference_scores_every_point(lesson: Lesson, capsys) -> None:
-    assert cell_result(lesson, quiz_with(lesson, RIGHT), "test_quiz") == 2.0
+    assert quiz_result(lesson, quiz_with(lesson, RIGHT)) == 2.0
     out = capsys.readouterr().out
     assert out.count(": right.") == 4, out
 
@@ -83,7 +81,7 @@ def test_one_wrong_quiz_answer_costs_half_a_point(lesson: Lesson, name: str, cap
     """Partial credit: one wrong answer costs its 0.5 points; its explanation (which would
     give the answer away) is not printed, the other three are."""
     answers = {**RIGHT, name: WRONG[name]}
-    assert cell_result(lesson, quiz_with(lesson, answers), "test_quiz") == 1.5
+    assert quiz_result(lesson, quiz_with(lesson, answers)) == 1.5
     out = capsys.readouterr().out
     assert f"{name}: not right." in out
     assert f"{name}: right." not in out
@@ -91,22 +89,14 @@ def test_one_wrong_quiz_answer_costs_half_a_point(lesson: Lesson, name: str, cap
 
 
 def test_all_wrong_quiz_answers_score_zero(lesson: Lesson) -> None:
-    assert cell_result(lesson, quiz_with(lesson, WRONG), "test_quiz") == 0.0
+    assert quiz_result(lesson, quiz_with(lesson, WRONG)) == 0.0
 
 
 def test_quiz_visible_part_checks_only_the_form(lesson: Lesson) -> None:
     """With the hidden tests removed (the student's copy), wrong values of the right form pass
     Validate, and the cell scores nothing by itself (None: the visible checks decide)."""
-    source = lesson.cell("test_quiz").source
-    start, end = source.index("### BEGIN HIDDEN TESTS"), source.index("### END HIDDEN TESTS")
-    visible = lesson.cell("test_quiz").with_source(
-        source[:start] + source[end + len("### END HIDDEN TESTS") :]
-    )
-    tree = ast.parse(visible.source)
-    last = tree.body.pop()
-    scratch = quiz_with(lesson, WRONG)
-    exec(compile(tree, "<test_quiz visible>", "exec"), scratch)
-    assert eval(compile(ast.Expression(last.value), "<last>", "eval"), scratch) is None
+    visible = visible_part(lesson.cell("test_quiz").source)
+    assert quiz_result(lesson, quiz_with(lesson, WRONG), visible) is None
 
 
 # --------------------------------------------------------------------------- the debugging exercise

@@ -5,7 +5,6 @@ Mistakes and seed sweeps: tests/mistakes/02_mdps.py (run by test_lesson_mistakes
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import copy
 import io
@@ -13,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from lesson_runner import Lesson
+from lesson_runner import Lesson, cell_result, visible_part
 
 import rlhelpers  # noqa: F401  (registers the environments)
 from rlhelpers.envs.tabular import example_3_5, example_4_1
@@ -81,26 +80,12 @@ def test_release_stubs_score_zero(lesson: Lesson) -> None:
 # (the table of typical mistakes: tests/mistakes/02_mdps.py)
 
 
-def visible_part(lesson: Lesson, grade_id: str) -> str:
-    """The grade cell as Validate runs it in the student's copy (no hidden tests)."""
-    source = lesson.cell(grade_id).source
-    if "### BEGIN HIDDEN TESTS" not in source:
-        return source
-    before, rest = source.split("### BEGIN HIDDEN TESTS")
-    return before + rest.split("### END HIDDEN TESTS")[1]
-
-
 def run_like_nbgrader(source: str, namespace: dict) -> tuple[object, str]:
     """Run a grade cell; (the value of its last expression, what it printed), as nbgrader
     sees them: a number as the cell's result is its score."""
-    tree = ast.parse(source)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(tree, "<grade cell>", "exec"), namespace)
-        value = None
-        if last is not None:
-            value = eval(compile(ast.Expression(last.value), "<grade cell>", "eval"), namespace)
+        value = cell_result(source, namespace)
     return value, printed.getvalue()
 
 
@@ -109,7 +94,7 @@ def test_quiz_bad_format_caught_by_visible_part(lesson: Lesson) -> None:
         lesson.namespace(), "quiz", 'answer_q1 = "b"', 'answer_q1 = "truncated"'
     )
     with pytest.raises(AssertionError, match="answer_q1"):
-        run_like_nbgrader(visible_part(lesson, "test_quiz"), copy.copy(scratch))
+        run_like_nbgrader(visible_part(lesson.cell("test_quiz").source), copy.copy(scratch))
 
 
 def test_quiz_reference_scores_3_and_validate_gives_no_number(lesson: Lesson) -> None:
@@ -120,7 +105,7 @@ def test_quiz_reference_scores_3_and_validate_gives_no_number(lesson: Lesson) ->
     assert printed.count(": right.") == 6 and "not right" not in printed, printed
     # in the student's copy (no hidden part) the cell ends with None: Validate checks the form only
     score, printed = run_like_nbgrader(
-        visible_part(lesson, "test_quiz"), copy.copy(lesson.namespace())
+        visible_part(lesson.cell("test_quiz").source), copy.copy(lesson.namespace())
     )
     assert score is None and printed == ""
 
@@ -192,7 +177,7 @@ def test_mc_seeding_trap_fails_the_visible_part(lesson: Lesson) -> None:
         "np.random.default_rng(seed)",
     )
     with pytest.raises(AssertionError, match="4 standard errors") as caught:
-        run_like_nbgrader(visible_part(lesson, "test_mc_returns"), copy.copy(scratch))
+        run_like_nbgrader(visible_part(lesson.cell("test_mc_returns").source), copy.copy(scratch))
     assert "200 episodes" in str(caught.value)
 
 
@@ -238,7 +223,7 @@ def test_given_model_fails_the_grade_cell_and_has_one_bug(lesson: Lesson, ns: di
     scratch = copy.copy(ns)
     scratch["fixed_gridworld_model"] = ns["gridworld_model"]
     with pytest.raises(AssertionError, match="absorbing"):
-        run_like_nbgrader(visible_part(lesson, "test_fixed_gridworld_model"), scratch)
+        run_like_nbgrader(visible_part(lesson.cell("test_fixed_gridworld_model").source), scratch)
     for size, slip in [(2, 0.0), (4, 0.2), (5, 0.7)]:
         P_bug, R_bug = ns["gridworld_model"](size=size, slip=slip)
         P_fix, R_fix = ns["fixed_gridworld_model"](size=size, slip=slip)
