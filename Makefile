@@ -23,12 +23,19 @@ help:
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make bench      runtime of every lesson, as a table"
 
+# rfc3987-syntax comes with jupyter-events (jsonschema[format-nongpl]) and builds a
+# grammar when imported: 3 s of CPU in every process that imports nbformat (each
+# nbgrader command, each test worker). Nothing here validates IRIs; without it
+# jsonschema skips that one format.
+SLOW_IMPORTS := rfc3987-syntax
+
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON_BASE) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version.split()[0]'
 	@started=$$(date +%s); set -e; \
 	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV); \
 	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.txt; \
 	$(PY) -m pip install --quiet --no-deps -e . --config-settings editable_mode=compat; \
+	$(PY) -m pip uninstall --quiet -y $(SLOW_IMPORTS); \
 	touch $(STAMP); \
 	echo "phase venv: $$(( $$(date +%s) - started )) s"
 
@@ -58,7 +65,7 @@ format: $(STAMP)
 # Two test workers on two cores, one torch thread each (or they fight over the
 # cores); a test file runs on one worker (its module fixtures are built once);
 # tests/conftest.py prints a time per phase.
-PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
+PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 test: $(STAMP) browser-deps sandbox-deps
 	@started=$$(date +%s); $(MAKE) --no-print-directory lint || exit 1; \

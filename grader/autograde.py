@@ -101,9 +101,9 @@ def _ensure_in_gradebook(root: Path, lesson: str) -> None:
             return
         except MissingEntry:
             pass
-    from grader.release import generate_assignment
+    from grader.release import release
 
-    generate_assignment(root, lesson)
+    release(root, [lesson])
 
 
 def scores(root: Path) -> dict[tuple[str, str], tuple[float, float]]:

@@ -21,7 +21,7 @@ import nbformat
 
 from grader import course
 from grader.course import REPO, lesson_ids  # also grader.release.REPO / .lesson_ids for tests
-from grader.nbgrader_cli import run_nbgrader
+from grader.nbgrader_cli import generate_assignments
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
@@ -60,23 +60,18 @@ def _write_if_changed(notebook: nbformat.NotebookNode, path: Path) -> None:
         path.write_text(text)
 
 
-def generate_assignment(root: Path, lesson_id: str) -> Path:
-    """Run nbgrader's generate_assignment for one lesson; the released notebook."""
-    run_nbgrader(["generate_assignment", lesson_id, "--force", "--log-level=WARN"], root)
-    released = course.release_path(root, lesson_id)
-    _write_if_changed(_tidy(nbformat.read(released, as_version=4)), released)
-    return released
-
-
 def release(root: Path = REPO, lessons: list[str] | None = None) -> list[Path]:
-    """Rebuild the instructor notebooks and regenerate the student release."""
-    released = []
-    for lesson_id in lessons or lesson_ids(root):
+    """Rebuild the instructor notebooks and regenerate the student release (its paths)."""
+    lessons = lessons or lesson_ids(root)
+    for lesson_id in lessons:
         source = course.source_path(root, lesson_id)
         if not source.is_file():
             raise FileNotFoundError(f"no lesson source {source}")
         build_source_notebook(source)
-        released.append(generate_assignment(root, lesson_id))
+    generate_assignments(root, lessons)
+    released = [course.release_path(root, lesson_id) for lesson_id in lessons]
+    for path in released:
+        _write_if_changed(_tidy(nbformat.read(path, as_version=4)), path)
     return released
 
 
@@ -91,11 +86,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    for lesson_id in args.lessons or lesson_ids(root):
-        if args.sources_only:
-            path = build_source_notebook(course.source_path(root, lesson_id))
-        else:
-            (path,) = release(root, [lesson_id])
+    lessons = args.lessons or lesson_ids(root)
+    if args.sources_only:
+        written = [build_source_notebook(course.source_path(root, lid)) for lid in lessons]
+    else:
+        written = release(root, lessons)
+    for path in written:
         print(f"wrote {path.relative_to(root)}")
 
 

@@ -1,12 +1,16 @@
-"""Suite-wide pytest hooks: a timing line per phase of the suite.
+"""Suite-wide pytest hooks: how the suite is shared out, and a timing line per phase.
 
-`make test` runs pytest with two xdist workers and `--dist loadfile`: a test
-file's tests stay together on one worker, so its module fixtures (a lab server,
-a class demo, nbval's kernel for a notebook's cells) are built once.
+`make test` runs pytest with two xdist workers. A test file's tests stay
+together on one worker, so its module fixtures (a lab server, a class demo,
+nbval's kernel for a notebook's cells) are built once, except in the files of
+SPLIT_BY_LESSON, whose tests are shared out lesson by lesson (each lesson's run
+is minutes, and a course of six lessons on one worker would leave the other
+idle). The slowest phases are handed out first.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 # phase: the test files (relative to the repository) that belong to it, by prefix
@@ -17,8 +21,63 @@ PHASES = {
 }
 
 
+# files whose tests are parametrised by lesson and may go to different workers by lesson
+SPLIT_BY_LESSON = (
+    "tests/browser/test_student_browser.py",
+    "tests/test_grading_lessons.py",
+    "tests/test_lesson_mistakes.py",
+)
+LESSON_PARAMETER = re.compile(r"\[(\d\d_[a-z0-9_]+)")  # [03_reinforce] or [03_reinforce-...]
+PHASE_ORDER = ("browser", "grading", "lessons", "unit")  # slowest first
+
+
 def relative_file(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def lesson_of(nodeid: str) -> str | None:
+    found = LESSON_PARAMETER.search(nodeid)
+    return found.group(1) if found else None
+
+
+def work_unit(nodeid: str) -> str:
+    """What one worker runs together: a file, or one lesson's tests of a SPLIT_BY_LESSON file."""
+    path = relative_file(nodeid)
+    lesson = lesson_of(nodeid)
+    return f"{path}::{lesson}" if path in SPLIT_BY_LESSON and lesson else path
+
+
+def pytest_collection_modifyitems(items):
+    """Slow phases first, and in a split file the later (longer) lessons first.
+
+    (The order is the same in every worker; xdist hands the units out in it.)
+    """
+
+    def order(indexed):
+        position, item = indexed
+        lesson = lesson_of(item.nodeid) if relative_file(item.nodeid) in SPLIT_BY_LESSON else None
+        # a split file's lessons in reverse order; within a unit, the collected order
+        lesson_rank = -int(lesson[:2]) if lesson else 0
+        return (
+            PHASE_ORDER.index(phase_of(item.nodeid)),
+            relative_file(item.nodeid),
+            lesson_rank,
+            position,
+        )
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=order)]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Share out work units (see work_unit) in the order of the collection."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False  # (xdist would put the units with most tests first)
+    return WorkUnitScheduling(config, log)
 
 
 def phase_of(nodeid: str) -> str:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from course_tools import grade_test_ids, instructor, make_course, released
+from course_tools import (
+    error_outputs,
+    grade_test_ids,
+    instructor,
+    make_course,
+    released,
+    unexpected_errors,
+)
 
 from grader import autograde, course, grading, release, sandbox, students
 
@@ -64,6 +71,21 @@ def test_untouched_release_gets_nothing(graded):
     scores = autograded_scores(root, lesson_id, "untouched")
     assert sum(s[0] for s in scores.values()) == 0, f"{lesson_id}: untouched scores {scores}"
     assert outcomes["untouched"].score == 0
+
+
+def test_untouched_release_raises_only_not_implemented(graded):
+    """Autograde ran every cell of the untouched release: each error is an exercise's stub
+    (NotImplementedError) or follows from one, so the lesson's given code runs as released."""
+    root, lesson_id, _ = graded
+    ran = nbformat.read(course.autograded_path(root, "untouched", lesson_id), as_version=4)
+    assert error_outputs(ran), f"{lesson_id}: the untouched release raised nothing"
+    answers = grading.fill_answers(released(root, lesson_id), instructor(root, lesson_id))
+    unexpected = unexpected_errors(ran, answers)
+    assert not unexpected, (
+        f"{lesson_id}: the untouched release raises more than the exercises' "
+        f"NotImplementedError and what follows from it (cell index, exception, message): "
+        f"{unexpected}"
+    )
 
 
 def test_tampered_helpers_do_not_pass_a_lesson(graded):

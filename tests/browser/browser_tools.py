@@ -15,7 +15,6 @@ test.
 
 from __future__ import annotations
 
-import ast
 import http.client
 import io
 import json
@@ -35,9 +34,8 @@ from typing import TypeVar
 
 import nbformat
 import pytest
-from lesson_runner import bound_names as statement_bound_names
 
-from grader.course import REPO, is_answer, is_grade_test
+from grader.course import REPO
 
 # Deadlines: how long a wait polls its condition before the test fails. Generous
 # (minutes) on purpose: they bound a stuck test, they do not time a healthy one.
@@ -335,91 +333,6 @@ def unlabelled_axes(figures: list[dict]) -> list[str]:
     return problems
 
 
-# --------------------------------------------------------------------------- notebook contents
-
-
-def error_outputs(notebook: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
-    """(cell index, exception name, message) of every error output in a notebook."""
-    return [
-        (index, output.get("ename", ""), output.get("evalue", ""))
-        for index, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.output_type == "error"
-    ]
-
-
-WARNING_LINE = re.compile(r"^.*\b\w*(Warning|Error)\b.*$", flags=re.MULTILINE)
-
-
-def warnings_shown(notebook: nbformat.NotebookNode) -> list[tuple[int, str]]:
-    """(cell index, line) of warnings or errors printed on stderr (not tqdm's bars)."""
-    found = []
-    for index, cell in enumerate(notebook.cells):
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.output_type == "stream" and output.name == "stderr":
-                found.extend(
-                    (index, m.group(0).strip()) for m in WARNING_LINE.finditer(output.text)
-                )
-    return found
-
-
-def bound_names(source: str) -> set[str]:
-    """Names a cell's code assigns, defines or imports (anywhere in it)."""
-    try:
-        return statement_bound_names(ast.parse(source))
-    except SyntaxError:
-        return set()
-
-
-def unexpected_errors(
-    notebook: nbformat.NotebookNode, answered: nbformat.NotebookNode
-) -> list[tuple[int, str, str]]:
-    """The errors of a run of the untouched release that are not "not implemented yet".
-
-    Expected: a NotImplementedError (an exercise's stub, raised where it is
-    defined or where it is called), and what follows from one: a NameError
-    for a name that a cell which failed would have defined (with the reference
-    answers, `answered`), and a failed check in the test cells of an answer
-    cell that raised.
-    """
-    errors = error_outputs(notebook)
-    failed = {index for index, _, _ in errors}
-    unexpected = []
-    for index, name, message in errors:
-        if name == "NotImplementedError":
-            continue
-        missing = re.fullmatch(r"name '(\w+)' is not defined", message)
-        if name == "NameError" and missing:
-            would_define = set().union(
-                *(bound_names(answered.cells[i].source) for i in failed if i < index)
-            )
-            if missing.group(1) in would_define:
-                continue
-        if name in ("GradingError", "AssertionError"):
-            answer = max((i for i in answer_cells(notebook) if i < index), default=None)
-            if answer in failed and index in test_cells_after(notebook, answer):
-                continue
-        unexpected.append((index, name, message))
-    return unexpected
-
-
-def answer_cells(notebook: nbformat.NotebookNode) -> list[int]:
-    """Indices of the cells a student answers in (nbgrader `solution: true`)."""
-    return [index for index, cell in enumerate(notebook.cells) if is_answer(cell)]
-
-
-def test_cells_after(notebook: nbformat.NotebookNode, index: int) -> list[int]:
-    """Indices of the autograded test cells that follow answer cell `index`, up to the next."""
-    found = []
-    for later in range(index + 1, len(notebook.cells)):
-        if is_answer(notebook.cells[later]):
-            break
-        if is_grade_test(notebook.cells[later]):
-            found.append(later)
-    return found
-
-
 # --------------------------------------------------------------------------- the browser side
 
 
@@ -591,42 +504,6 @@ class Notebook:
         `on_poll()` is called a few times a second while the cells run.
         """
         self.run_menu("Run All Cells", timeout_s, on_poll=on_poll)
-
-    def run_all_past_errors(self, timeout_s: float) -> int:
-        """Run all cells; after each error, carry on below it (as a student who skips ahead).
-
-        JupyterLab stops a run at the first exception; this selects the next cell
-        that did not run and uses Run > Run Selected Cell and All Below, until every
-        code cell has run once. Returns the number of runs it took.
-        """
-        deadline = time.monotonic() + timeout_s
-        prompts = self.run_menu("Run All Cells", timeout_s)
-        runs = 1
-        code_cells = [
-            i for i, cell in enumerate(self.read_dom_types()) if cell == "code"
-        ]  # indices of code cells among all cells
-        retries = 0
-        while True:
-            not_run = [i for i, p in enumerate(prompts) if not re.search(r"\d", p)]
-            if not not_run:
-                return runs
-            target = not_run[0]
-            self.select(code_cells[target])
-            prompts = self.run_menu(
-                "Run Selected Cell and All Below", max(deadline - time.monotonic(), 0)
-            )
-            runs += 1
-            if not re.search(r"\d", prompts[target]):
-                retries += 1  # the click went astray (a scroll under the mouse)
-                if retries > 3:
-                    raise RuntimeError(f"{self.path}: could not run cell {code_cells[target]}")
-
-    def read_dom_types(self) -> list[str]:
-        """'code' or 'markdown' (or 'raw') for every cell, in order, from the DOM."""
-        return self.cells().evaluate_all(
-            """cells => cells.map(c => c.classList.contains('jp-CodeCell') ? 'code'
-                : c.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw')"""
-        )
 
     def type_into(self, index: int, text: str) -> None:
         """Replace a cell's text as a student does: click into it, select all, type."""

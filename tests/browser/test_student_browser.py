@@ -4,8 +4,10 @@ For each lesson (whichever `solutions/*/*.py` exist, so a new lesson is
 covered with no change here) the student's notebook from notebooks/ is opened
 in the course's own JupyterLab, on a throw-away copy of the course:
 
-1. Run All Cells, carrying on after each error: the only errors are the
-   "not implemented yet" ones of the exercises;
+1. Run All Cells on the untouched notebook: the run stops at the first
+   exercise, with its "not implemented yet" error (that every error of the
+   untouched notebook is one of those, or follows from one, is asserted on the
+   round-trip grading of the untouched release, which runs every cell);
 2. a plausible first attempt (the first function returns None) fails its
    visible test with one readable message that says what is wrong and hints,
    and the Validate button reports the failure;
@@ -31,6 +33,13 @@ import browser_tools
 import nbformat
 import pytest
 from browser_tools import RUN_TIMEOUT_S
+from course_tools import (
+    answer_cells,
+    error_outputs,
+    grade_tests_after,
+    unexpected_errors,
+    warnings_shown,
+)
 
 from grader import course, grading, release
 
@@ -94,7 +103,7 @@ def check_intro(lesson_id: str, notebook: nbformat.NotebookNode) -> None:
 
 def first_function_answer(notebook: nbformat.NotebookNode) -> int | None:
     """The first answer cell that defines a function (its stub raises inside it)."""
-    for index in browser_tools.answer_cells(notebook):
+    for index in answer_cells(notebook):
         source = notebook.cells[index].source
         if notebook.cells[index].cell_type == "code" and re.search(
             r"^def .*:\n(.*\n)*?\s+raise NotImplementedError\(\)", source, flags=re.MULTILINE
@@ -120,14 +129,12 @@ def type_answers(
     lesson_id: str,
 ) -> None:
     """Type the answers of `answers` into the answer cells, save, check what was saved."""
-    for index in browser_tools.answer_cells(released):
+    for index in answer_cells(released):
         nb.type_into(index, answers.cells[index].source)
     nb.save()
     typed = nb.read()
     mistyped = [
-        i
-        for i in browser_tools.answer_cells(released)
-        if typed.cells[i].source != answers.cells[i].source
+        i for i in answer_cells(released) if typed.cells[i].source != answers.cells[i].source
     ]
     assert not mistyped, f"{lesson_id}: the editor changed the typed answers of cells {mistyped}"
 
@@ -191,27 +198,29 @@ def test_student_works_through_the_lesson(
         nb.screenshot(shot["-intro"])
 
         lap("open")
-        # 1. the untouched notebook: only "not implemented yet" errors
-        nb.run_all_past_errors(RUN_TIMEOUT_S)
+        # 1. the untouched notebook: Run All stops at the first exercise, "not implemented yet"
+        nb.run_all(RUN_TIMEOUT_S)
         nb.save()
         ran = nb.read()
-        errors = browser_tools.error_outputs(ran)
+        errors = error_outputs(ran)
         assert errors, f"{lesson_id}: the untouched notebook raised nothing"
-        unexpected = browser_tools.unexpected_errors(ran, answers)
-        assert not unexpected, (
-            f"{lesson_id}: the untouched notebook raises more than the exercises' "
-            f"NotImplementedError and what follows from it (cell index, exception, message): "
-            f"{unexpected}"
+        (first_error, _, _) = errors[0]
+        assert not unexpected_errors(ran, answers), (
+            f"{lesson_id}: the untouched notebook's Run All stops with "
+            f"{errors[0]}, not an exercise's NotImplementedError (cell index, exception, message)"
         )
-        assert all(
-            ran.cells[i].execution_count for i, c in enumerate(ran.cells) if c.cell_type == "code"
-        ), f"{lesson_id}: some code cells did not run"
+        not_run = [
+            i
+            for i, c in enumerate(ran.cells[:first_error])
+            if c.cell_type == "code" and not c.execution_count
+        ]
+        assert not not_run, f"{lesson_id}: Run All did not run cells {not_run}"
 
         lap("untouched")
         # 2. a first attempt that returns None: its visible test says what is wrong, with a hint
         attempt = first_function_answer(released)
         if attempt is not None:
-            tests = browser_tools.test_cells_after(released, attempt)
+            tests = grade_tests_after(released, attempt)
             assert tests, f"{lesson_id}: answer cell {attempt} has no test cell after it"
             nb.type_into(
                 attempt,
@@ -221,7 +230,7 @@ def test_student_works_through_the_lesson(
             )
             nb.run_cells([attempt, tests[0]], RUN_TIMEOUT_S)
             nb.save()
-            failures = [e for e in browser_tools.error_outputs(nb.read()) if e[0] == tests[0]]
+            failures = [e for e in error_outputs(nb.read()) if e[0] == tests[0]]
             assert failures, (
                 f"{lesson_id}: a function that returns None passes test cell {tests[0]}"
             )
@@ -260,17 +269,15 @@ def test_student_works_through_the_lesson(
         nb.save()
         lap("reference run")
         solved = nb.read()
-        assert not browser_tools.error_outputs(solved), (
-            f"{lesson_id} with the reference answers raises: {browser_tools.error_outputs(solved)}"
+        assert not error_outputs(solved), (
+            f"{lesson_id} with the reference answers raises: {error_outputs(solved)}"
         )
         assert all(
             solved.cells[i].execution_count
             for i, c in enumerate(solved.cells)
             if c.cell_type == "code"
         ), f"{lesson_id}: some code cells did not run"
-        assert not browser_tools.warnings_shown(solved), (
-            f"{lesson_id} shows warnings: {browser_tools.warnings_shown(solved)}"
-        )
+        assert not warnings_shown(solved), f"{lesson_id} shows warnings: {warnings_shown(solved)}"
         nb.screenshot_whole(shot[""])
 
         plots = cells_with(nb, PLOT)
