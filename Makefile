@@ -63,8 +63,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format rlhelpers grader tests solutions bench
 
 # Two test workers on two cores, one torch thread each (or they fight over the
-# cores); a test file runs on one worker (its module fixtures are built once);
-# tests/conftest.py prints a time per phase.
+# cores); tests/conftest.py shares the tests out (a file, or one lesson of a
+# per-lesson file, runs on one worker: its module fixtures are built once) and
+# prints a time per phase.
 PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 test: $(STAMP) browser-deps sandbox-deps
