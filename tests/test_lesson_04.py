@@ -81,8 +81,8 @@ def test_actor_term_sends_no_gradient_into_the_value_head(ns: dict) -> None:
 
 
 def test_loss_returning_its_parts_passes(lesson: Lesson, ns: dict) -> None:
-    """The text allows a tuple (total, actor, critic, entropy): the grade cell accepts it, and so
-    does the rest of the lesson (train_a2c's grade cell runs in the slow test below)."""
+    """The text allows a tuple (total, actor, critic, entropy): the grade cell accepts it (the
+    demo after the answer cell takes its first element too)."""
     scratch = lesson.with_mistake(
         ns,
         "actor_critic_loss",
