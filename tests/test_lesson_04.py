@@ -217,14 +217,17 @@ def test_quiz_q4_counts_the_updates(lesson: Lesson, ns: dict) -> None:
 
 @pytest.mark.slow
 def test_a2c_beats_the_sb3_figures(ns: dict) -> None:
-    """The closing note: over seeds 0-2 the median steps to solve is below SB3's ~100,000, and
-    each run is solved within the budget."""
-    ends = []
+    """The closing note: on seeds 0-2 every run meets its stopping rule well inside the budget,
+    its greedy policy then averages >= 475 on 20 fresh episodes, and the median number of steps
+    (about 46,000 when measured) is far below SB3's ~100,000."""
+    ends, greedy = [], []
     for seed in range(3):
-        _, steps, returns = ns["train_a2c"](seed=seed)
-        assert returns[-20:].mean() >= 475, f"seed {seed} was not solved within the budget"
+        model, steps, _ = ns["train_a2c"](seed=seed)
         ends.append(steps[-1])
-    assert np.median(ends) < 100_000
+        greedy.append(ns["greedy_mean_return"](model, 20, seed=54321 + seed))
+    assert min(greedy) >= 475, greedy
+    assert max(ends) < 100_000 - 8 * 16, ends
+    assert np.median(ends) < 60_000, ends
 
 
 # --------------------------------------------------------------------------- exercise 7: quiz

@@ -854,9 +854,9 @@ class RolloutWorker:
         """Add up each copy's episode return; log the episodes that just ended."""
         self.steps += self.envs.num_envs
         self.running_returns += rewards  # a reset step's reward is 0
-        for copy in np.flatnonzero(done):
+        for index in np.flatnonzero(done):
             self.episode_steps.append(self.steps)
-            self.episode_returns.append(self.running_returns[copy])
+            self.episode_returns.append(self.running_returns[index])
         self.running_returns[done] = 0.0
         self.after_done = done
 
