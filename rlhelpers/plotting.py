@@ -298,7 +298,10 @@ def animate_cartpole(
         interval: milliseconds between frames.
         title: the title of the cart's panel; default "CartPole".
         side_plot: None, or a function that draws a static plot (learning curves,
-            say) on the Axes of a second panel, to the right of the cart.
+            say) on the Axes of a second panel, to the right of the cart. It is
+            drawn again in every frame, so a plot of many points makes every
+            frame slower; a lesson may show a separate image next to the
+            animation instead.
         figsize: the figure size in inches; default (5, 2.6), or (10, 3) with a side plot.
         dpi: dots per inch of the frames.
 
