@@ -1,22 +1,25 @@
-"""The course's three kinds of plot: learning curves, value heat-maps, action probabilities.
+"""The course's plots: learning curves, value heat-maps, action probabilities, and an
+animation of CartPole.
 
-Every function draws on ``ax`` (a new figure when None), labels the axes, and
-returns the Axes; none calls ``plt.show()``. Arrays may be numpy arrays, lists
-or torch tensors (any device).
+Every plotting function draws on ``ax`` (a new figure when None), labels the axes,
+and returns the Axes; none calls ``plt.show()``. :func:`animate_cartpole` returns
+an animation instead. Arrays may be numpy arrays, lists or torch tensors (any
+device).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
-__all__ = ["plot_action_probs", "plot_learning_curves", "plot_value_heatmap"]
+__all__ = ["animate_cartpole", "plot_action_probs", "plot_learning_curves", "plot_value_heatmap"]
 
 GRID_ARROWS: tuple[tuple[float, float], ...] = ((0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0))
 """(dx, dy) on an image (y points down) for the actions 0=up 1=right 2=down 3=left."""
@@ -255,3 +258,103 @@ def plot_action_probs(
     if None not in arrays:
         ax.legend()
     return ax
+
+
+CARTPOLE_TRACK_HALF_WIDTH = 2.4
+"""Gymnasium's CartPole ends an episode when the cart leaves [-2.4, 2.4]."""
+CARTPOLE_POLE_LENGTH = 1.0
+"""The pole's full length in CartPole's units (Gymnasium's `length` is half of it)."""
+CART_SIZE = (0.5, 0.3)
+"""(width, height) of the drawn cart, in CartPole's units."""
+
+
+def _pole_tip(x: float, theta: float) -> tuple[float, float]:
+    """The top of the pole for cart position x and pole angle theta (radians, 0 = upright,
+    positive = leaning right, as in Gymnasium)."""
+    return x + CARTPOLE_POLE_LENGTH * np.sin(theta), CARTPOLE_POLE_LENGTH * np.cos(theta)
+
+
+def animate_cartpole(
+    states: Any,
+    stride: int = 1,
+    interval: int = 40,
+    title: str | None = None,
+    side_plot: Callable[[Axes], Any] | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: int = 72,
+) -> FuncAnimation:
+    """An animation of a CartPole episode drawn from its states with matplotlib.
+
+    No pygame and no video codec are needed: in a notebook, show it with
+    ``IPython.display.HTML(animation.to_jshtml())`` (every frame becomes a PNG,
+    so keep the number of frames to a few hundred at most).
+
+    Args:
+        states: float (T, 4) CartPole states (cart position, cart velocity, pole
+            angle in radians, pole angular velocity), e.g. the observations of
+            one episode in order.
+        stride: draw every stride-th state (fewer frames: a smaller, faster
+            animation); the last state is always drawn.
+        interval: milliseconds between frames.
+        title: the title of the cart's panel; default "CartPole".
+        side_plot: None, or a function that draws a static plot (learning curves,
+            say) on the Axes of a second panel, to the right of the cart. It is
+            drawn again in every frame, so a plot of many points makes every
+            frame slower; a lesson may show a separate image next to the
+            animation instead.
+        figsize: the figure size in inches; default (5, 2.6), or (10, 3) with a side plot.
+        dpi: dots per inch of the frames.
+
+    Returns:
+        the FuncAnimation (its figure is closed, so a notebook does not also show
+        it as a still image); ``animation.cart`` and ``animation.pole`` are the
+        artists that move, ``animation.frame_steps`` the step shown in each frame.
+    """
+    trajectory = _as_array(states)
+    if trajectory.ndim != 2 or trajectory.shape[1] != 4 or len(trajectory) == 0:
+        raise ValueError(f"states must have shape (T, 4) with T >= 1, got {trajectory.shape}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    steps = list(range(0, len(trajectory), stride))
+    if steps[-1] != len(trajectory) - 1:
+        steps.append(len(trajectory) - 1)
+    if figsize is None:
+        figsize = (10.0, 3.0) if side_plot is not None else (5.0, 2.6)
+    if side_plot is None:
+        fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    else:
+        fig, (ax, side_ax) = plt.subplots(
+            1, 2, figsize=figsize, dpi=dpi, gridspec_kw={"width_ratios": [1, 1.2]}
+        )
+        side_plot(side_ax)
+    limit = CARTPOLE_TRACK_HALF_WIDTH + CART_SIZE[0]
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-CART_SIZE[1] - 0.1, CARTPOLE_POLE_LENGTH + 0.2)
+    ax.set_aspect("equal")
+    ax.axhline(-CART_SIZE[1] / 2, color="grey", lw=1)
+    for edge in (-CARTPOLE_TRACK_HALF_WIDTH, CARTPOLE_TRACK_HALF_WIDTH):
+        ax.axvline(edge, color="grey", ls=":", lw=1)
+    ax.set_yticks([])
+    ax.set_xlabel("cart position")
+    ax.set_title("CartPole" if title is None else title)
+    width, height = CART_SIZE
+    cart = Rectangle((-width / 2, -height / 2), width, height, color="tab:blue")
+    ax.add_patch(cart)
+    (pole,) = ax.plot([], [], color="tab:orange", lw=4, solid_capstyle="round")
+    label = ax.text(0.02, 0.9, "", transform=ax.transAxes, fontsize=8)
+    fig.tight_layout()
+
+    def draw(frame: int):
+        step = steps[frame]
+        x, _, theta, _ = trajectory[step]
+        cart.set_x(x - width / 2)
+        tip_x, tip_y = _pole_tip(x, theta)
+        pole.set_data([x, tip_x], [0.0, tip_y])
+        label.set_text(f"step {step + 1} of {len(trajectory)}")
+        return cart, pole, label
+
+    animation = FuncAnimation(fig, draw, frames=len(steps), interval=interval, blit=False)
+    animation.cart, animation.pole, animation.frame_steps = cart, pole, steps
+    draw(0)
+    plt.close(fig)
+    return animation

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 from matplotlib.axes import Axes
 
-from rlhelpers.plotting import plot_action_probs, plot_learning_curves, plot_value_heatmap
+from rlhelpers.plotting import (
+    animate_cartpole,
+    plot_action_probs,
+    plot_learning_curves,
+    plot_value_heatmap,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -102,3 +107,35 @@ def test_action_probs_single_and_grouped():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["before", "after"]
     with pytest.raises(ValueError, match="same shape"):
         plot_action_probs({"a": [0.5, 0.5], "b": [1.0]})
+
+
+def test_cartpole_animation_draws_each_frame_from_its_state():
+    """The cart sits at x and the pole leans by theta (positive = right) in every frame."""
+    states = np.array([[0.0, 0, 0.0, 0], [1.0, 0, 0.2, 0], [-2.0, 0, -0.3, 0], [0.5, 0, 0.1, 0]])
+    animation = animate_cartpole(states, stride=2)
+    assert animation.frame_steps == [0, 2, 3]  # every 2nd state, and the last one
+    for frame, step in enumerate(animation.frame_steps):
+        animation._func(frame)
+        x, theta = states[step, 0], states[step, 2]
+        cart = animation.cart
+        assert cart.get_x() + cart.get_width() / 2 == pytest.approx(x)
+        xs, ys = animation.pole.get_data()
+        assert xs[0] == pytest.approx(x) and ys[0] == pytest.approx(0.0)
+        assert xs[1] - xs[0] == pytest.approx(np.sin(theta)) and ys[1] == pytest.approx(
+            np.cos(theta)
+        )
+    html = animation.to_jshtml()
+    assert "<script" in html and html.count("data:image/png;base64") == 3
+
+
+def test_cartpole_animation_side_plot_and_bad_input():
+    drawn = []
+    animation = animate_cartpole(
+        np.zeros((2, 4)), side_plot=lambda ax: drawn.append(ax.plot([1, 2]))
+    )
+    assert len(drawn) == 1 and len(animation._fig.axes) == 2
+    assert animation.to_jshtml().count("data:image/png;base64") == 2
+    with pytest.raises(ValueError, match="shape"):
+        animate_cartpole(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="stride"):
+        animate_cartpole(np.zeros((5, 4)), stride=0)

@@ -1,0 +1,121 @@
+"""Lesson 04 (actor-critic): typical mistakes per answer cell, and the seed sweep.
+
+Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
+"""
+
+# Test cells of well under a second that must keep passing when another answer is wrong.
+CHEAP = [
+    "test_ActorCritic",
+    "test_actor_critic_loss",
+    "test_baseline_variance",
+    "test_learning_mask",
+    "test_segment_returns",
+    "test_quiz",
+]
+
+# {answer grade_id: [(old text, new text, words the failure message must contain)]}
+MISTAKES = {
+    "ActorCritic": [
+        # the value head's [batch, 1] output left unsqueezed: broadcasts into [batch, batch] later
+        (
+            "self.value_head(features).squeeze(-1)",
+            "self.value_head(features)",
+            "squeeze",
+        ),
+        # the width argument ignored (the visible test uses the default 64)
+        (
+            "        super().__init__()\n",
+            "        super().__init__()\n        hidden = 64\n",
+            "hidden",
+        ),
+    ],
+    "actor_critic_loss": [
+        # the advantage not detached: the actor's term moves the critic
+        ("advantages = (returns - values).detach()", "advantages = returns - values", "detach"),
+        # gradient ascent on the actor's term
+        (
+            "actor = -(dist.log_prob(actions) * advantages).mean()",
+            "actor = (dist.log_prob(actions) * advantages).mean()",
+            "actor term",
+        ),
+        # value_coef ignored
+        ("actor + value_coef * critic", "actor + critic", "value_coef"),
+        # the entropy added instead of subtracted (hidden tests with entropy_coef > 0)
+        ("- entropy_coef * entropy", "+ entropy_coef * entropy", "entropy_coef"),
+        # a sum instead of the mean in the critic's term
+        (
+            "critic = ((values - returns) ** 2).mean()",
+            "critic = ((values - returns) ** 2).sum()",
+            "MSE",
+        ),
+    ],
+    "baseline_variance": [
+        # the population variance instead of torch's default unbiased one
+        (".var(dim=0)", ".var(dim=0, correction=0)", "unbiased"),
+        # the baseline added instead of subtracted
+        ("(returns - values)[..., None]", "(returns + values)[..., None]", "var_with"),
+        # averaged over the batches instead of within each batch
+        (
+            "without = (returns[..., None] * scores).mean(dim=1)",
+            "without = (returns[..., None] * scores).mean(dim=0)",
+            "var_without",
+        ),
+    ],
+    "learning_mask": [
+        # masks out the step that ended the episode instead of the reset step after it
+        ("return ~previous_done", "return ~done", "reset step"),
+        # a truncation is not counted as the end of an episode (hidden test)
+        ("done = terminated | truncated", "done = terminated", "OR truncated"),
+        # the previous segment's last step forgotten: step 0 is always learned from
+        (
+            "torch.cat([first_after_done[None], done[:-1]])",
+            "torch.cat([torch.zeros_like(first_after_done)[None], done[:-1]])",
+            "first_after_done",
+        ),
+    ],
+    "segment_returns": [
+        # the planted bug of buggy_segment_returns: truncation treated as termination
+        (
+            "next_return = torch.where(truncated[t], values[t + 1], future)\n"
+            "        next_return = torch.where(terminated[t], 0.0, next_return)\n"
+            "        future = rewards[t] + gamma * next_return",
+            "ended = (terminated[t] | truncated[t]).float()\n"
+            "        future = rewards[t] + gamma * (1.0 - ended) * future",
+            "truncated episode goes on",
+        ),
+        # bootstraps a truncation from V of the last observation acted in (hidden test)
+        ("values[t + 1], future)", "values[t], future)", "final observation"),
+        # truncation wins over termination when both are set (hidden test)
+        (
+            "next_return = torch.where(truncated[t], values[t + 1], future)\n"
+            "        next_return = torch.where(terminated[t], 0.0, next_return)",
+            "next_return = torch.where(terminated[t], 0.0, future)\n"
+            "        next_return = torch.where(truncated[t], values[t + 1], next_return)",
+            "really ended",
+        ),
+        # no bootstrap at the segment's end (hidden test)
+        ("future = values[n_steps]", "future = torch.zeros_like(rewards[0])", "values[T]"),
+        # the values not detached: the targets carry gradients (hidden test)
+        ("    values = values.detach()\n", "", "targets"),
+    ],
+    "train_a2c": [
+        # ascends the loss: the pole falls at once
+        (
+            "        loss.backward()\n",
+            "        (-loss).backward()\n",
+            "greedy policy's mean return",
+        ),
+    ],
+    "quiz": [
+        # a number given as a string: the visible format check (a wrong value only costs its
+        # question's half point: tests/test_lesson_04.py checks the partial credit)
+        ("answer_q4 = 782", 'answer_q4 = "782"', "answer_q4"),
+        # a letter that is not one of the choices
+        ('answer_q1 = "b"', 'answer_q1 = "b)"', "answer_q1"),
+    ],
+}
+
+# {grade cell: seed offsets}: the real grade cell passes with every seed=N shifted by 0..n-1.
+SEED_SWEEPS = {
+    "test_train_a2c": 10,
+}
