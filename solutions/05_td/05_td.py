@@ -1716,7 +1716,7 @@ from rlhelpers.testing import check, check_close, check_shape
 _buffer = ReplayBuffer(capacity=3, obs_shape=(2,), seed=0)
 check(len(_buffer) == 0, "len of an empty buffer", expected=0, got=len(_buffer))
 for _k in range(2):
-    _buffer.add(np.array([_k, -_k]), _k, float(_k), np.array([_k + 1, 0]), False)
+    _buffer.add(np.array([_k, -_k]), _k, float(_k + 1), np.array([_k + 1, 0]), False)
 check(len(_buffer) == 2, "len after 2 adds (capacity 3)", expected=2, got=len(_buffer))
 _batch = _buffer.sample(8)
 check(
@@ -1728,8 +1728,8 @@ check(
 check_shape(_batch["obs"], (8, 2), "sample(8)['obs'] (obs_shape (2,))")
 check_shape(_batch["actions"], (8,), "sample(8)['actions']")
 check(
-    bool(np.all(np.isin(_batch["rewards"], [0.0, 1.0]))),
-    "the rewards sampled from a buffer holding rewards 0 and 1",
+    bool(np.all(np.isin(_batch["rewards"], [1.0, 2.0]))),
+    "the rewards sampled from a buffer holding rewards 1 and 2",
     expected="only stored transitions",
     got=_batch["rewards"],
     hint="sample indices below the number stored, not below the capacity",
@@ -1739,13 +1739,13 @@ check_close(
     _batch["next_obs"][:, 0], _batch["actions"] + 1, "next_obs and the action stay together"
 )
 for _k in range(2, 5):
-    _buffer.add(np.array([_k, -_k]), _k, float(_k), np.array([_k + 1, 0]), _k == 4)
+    _buffer.add(np.array([_k, -_k]), _k, float(_k + 1), np.array([_k + 1, 0]), _k == 4)
 check(len(_buffer) == 3, "len after 5 adds (capacity 3)", expected=3, got=len(_buffer))
 _rewards = set(_buffer.sample(200)["rewards"].tolist())
 check(
-    _rewards == {2.0, 3.0, 4.0},
-    "the rewards in a capacity-3 buffer after adding rewards 0, 1, 2, 3, 4",
-    expected="{2.0, 3.0, 4.0}: the two oldest were overwritten",
+    _rewards == {3.0, 4.0, 5.0},
+    "the rewards in a capacity-3 buffer after adding rewards 1, 2, 3, 4, 5",
+    expected="{3.0, 4.0, 5.0}: the two oldest were overwritten",
     got=_rewards,
     hint="write at position % capacity: the oldest transition goes first",
 )

@@ -41,11 +41,11 @@ MISTAKES = {
         ),
         # appends a view of V: every row is the final estimate
         ("history.append(V[1:-1].copy())", "history.append(V[1:-1])", "td0_prediction"),
-        # offline TD: V(S) moved towards the target of the *next* state by mistake
+        # updates the next state's value instead of the current one's
         (
             "V[state] += alpha * (target - V[state])",
             "V[next_state] += alpha * (target - V[next_state])",
-            "td0_prediction",
+            "after one episode",
         ),
     ],
     "mc_prediction": [
