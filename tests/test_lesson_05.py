@@ -36,7 +36,6 @@ def test_structure(lesson: Lesson) -> None:
     assert (autograded, manual) == (30, 4)
     intro = lesson.cells[0].source
     assert "Points: 34" in intro and "30 autograded in 10 exercises" in intro
-    headings = [c.source.splitlines()[0] for c in lesson.cells if "## Exercise" in c.source]
     headings = [
         line
         for c in lesson.cells
@@ -239,9 +238,27 @@ def test_cliff_walking_claims(lesson: Lesson) -> None:
     assert -35 <= sarsa <= -15 and -70 <= q <= -35
 
 
+def test_a2c_with_lambda_1_is_lesson_04s_monte_carlo_version(ns: dict) -> None:
+    """The text: lesson 04's returns over each segment, bootstrapped at its end, minus V are GAE
+    with lambda = 1; the same seed gives the same run with either advantage function."""
+
+    def monte_carlo_advantages(rewards, values, dones, gamma, lam, last_value):
+        returns = ns["n_step_returns"](rewards, values, dones, gamma, len(rewards), last_value)
+        return returns - values
+
+    args = ns["A2CArgs"](seed=3, lam=1.0, total_steps=2048)
+    steps_gae, returns_gae = ns["train_a2c"](args)
+    steps_mc, returns_mc = ns["train_a2c"](args, advantage_fn=monte_carlo_advantages)
+    assert len(returns_gae) > 10
+    np.testing.assert_array_equal(steps_gae, steps_mc)
+    np.testing.assert_allclose(returns_gae, returns_mc)
+
+
 @pytest.mark.slow
-def test_gae_beats_monte_carlo_returns_in_a2c(lesson: Lesson) -> None:
-    """The A2C plot: lambda = 0.95 reaches a higher return than lambda = 1 with the same steps."""
+def test_a2c_plot_compares_two_lambdas_on_the_same_seeds(lesson: Lesson) -> None:
+    """One plot, both curves, every point filled (each run finished episodes by then)."""
     curves = lesson.namespace_with("a2c_curves")["a2c_curves"]
-    gae_curve, mc_curve = (np.nanmean(c, axis=0) for c in curves.values())
-    assert gae_curve[-4:].mean() > mc_curve[-4:].mean()
+    assert len(curves) == 2
+    for runs in curves.values():
+        assert runs.shape == (2, 16) and not np.isnan(runs).any()
+        assert runs[:, -4:].mean() > 30  # both learn: a random policy scores about 22
