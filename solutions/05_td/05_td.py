@@ -1152,7 +1152,7 @@ class A2CArgs:
     """seeds torch, numpy and the environments"""
     lam: float = 0.95
     """GAE lambda (1.0 = lesson 04's Monte Carlo-style returns)"""
-    total_steps: int = 16_384
+    total_steps: int = 12_288
     """the budget: environment steps over all copies"""
     n_envs: int = 16
     """copies of CartPole side by side"""
@@ -1268,7 +1268,7 @@ for label, curves in a2c_curves.items():
 
 # %% [markdown]
 # Read the plot with its bands before you read a winner into it: two seeds
-# of an actor-critic on a budget of 16,384 steps are noisy. What the dial
+# of an actor-critic on a budget of 12,288 steps are noisy. What the dial
 # predicts: $\lambda = 0.95$ lowers the variance of the advantages by
 # trusting the critic for the distant future, and pays with the critic's
 # bias. Early in training the critic is poor, so that bias is large; later,
