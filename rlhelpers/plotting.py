@@ -1,5 +1,5 @@
-"""The course's plots: learning curves, value heat-maps, action probabilities, and an
-animation of CartPole.
+"""The course's plots: learning curves, value heat-maps, action probabilities, paths on a
+grid, and an animation of CartPole.
 
 Every plotting function draws on ``ax`` (a new figure when None), labels the axes,
 and returns the Axes; none calls ``plt.show()``. :func:`animate_cartpole` returns
@@ -19,7 +19,13 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
-__all__ = ["animate_cartpole", "plot_action_probs", "plot_learning_curves", "plot_value_heatmap"]
+__all__ = [
+    "animate_cartpole",
+    "plot_action_probs",
+    "plot_grid_paths",
+    "plot_learning_curves",
+    "plot_value_heatmap",
+]
 
 GRID_ARROWS: tuple[tuple[float, float], ...] = ((0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0))
 """(dx, dy) on an image (y points down) for the actions 0=up 1=right 2=down 3=left."""
@@ -358,3 +364,51 @@ def animate_cartpole(
     draw(0)
     plt.close(fig)
     return animation
+
+
+def plot_grid_paths(
+    paths: Mapping[str, Sequence[int]],
+    shape: Sequence[int],
+    shaded: Sequence[int] = (),
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Paths through a grid world, one line per label, over the grid's cells.
+
+    Args:
+        paths: label -> the states visited, in order (state = row * cols + col).
+        shape: (rows, cols) of the grid.
+        shaded: states drawn grey (e.g. the cliff of cliff walking).
+        ax: the Axes to draw on; a new figure when None.
+        title: the title; default "paths".
+
+    Returns:
+        the Axes; row 0 is drawn at the top, as in the environments' text pictures.
+    """
+    if not isinstance(paths, Mapping) or not paths:
+        raise ValueError("paths must be a non-empty dict {label: sequence of states}")
+    rows, cols = (int(n) for n in shape)
+    ax = _new_axes(ax)
+    for state in shaded:
+        row, col = divmod(int(state), cols)
+        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, color="0.75"))
+    for index, (label, states) in enumerate(paths.items()):
+        states = np.asarray(states, dtype=int)
+        if states.ndim != 1 or states.size == 0:
+            raise ValueError(f"paths[{label!r}] must be a non-empty sequence of states")
+        if states.min() < 0 or states.max() >= rows * cols:
+            raise ValueError(f"paths[{label!r}] leaves the {rows} x {cols} grid")
+        offset = 0.08 * (index - (len(paths) - 1) / 2)  # overlapping paths stay visible
+        path_rows, path_cols = np.divmod(states, cols)
+        ax.plot(path_cols + offset, path_rows + offset, "o-", ms=4, label=str(label))
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_aspect("equal")
+    ax.grid(True, color="0.9")
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    ax.set_title("paths" if title is None else title)
+    ax.legend()
+    return ax

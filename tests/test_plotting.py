@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from rlhelpers.plotting import (
     animate_cartpole,
     plot_action_probs,
+    plot_grid_paths,
     plot_learning_curves,
     plot_value_heatmap,
 )
@@ -139,3 +140,24 @@ def test_cartpole_animation_side_plot_and_bad_input():
         animate_cartpole(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="stride"):
         animate_cartpole(np.zeros((5, 4)), stride=0)
+
+
+def test_grid_paths_one_line_per_path_over_shaded_cells():
+    paths = {"edge": [36, 24, 25, 26, 38], "safe": [36, 24, 12, 13, 14, 26, 38]}
+    ax = plot_grid_paths(paths, shape=(4, 12), shaded=[37, 38, 39], title="cliff")
+    assert isinstance(ax, Axes)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("column", "row", "cliff")
+    assert len(ax.lines) == 2 and len(ax.patches) == 3
+    # state = row * cols + col: the x data are the columns, the y data the rows (offset apart)
+    xs, ys = ax.lines[0].get_xdata(), ax.lines[0].get_ydata()
+    np.testing.assert_allclose(xs - xs[0], [0, 0, 1, 2, 2])
+    np.testing.assert_allclose(ys - ys[0], [0, -1, -1, -1, 0])
+    assert ax.get_ylim() == (3.5, -0.5)  # row 0 at the top
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["edge", "safe"]
+
+
+def test_grid_paths_bad_input():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plot_grid_paths({}, shape=(2, 2))
+    with pytest.raises(ValueError, match="leaves"):
+        plot_grid_paths({"a": [0, 4]}, shape=(2, 2))
