@@ -39,6 +39,18 @@ def test_device_default_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert rlhelpers.device() == torch.device("cuda")
 
 
+def test_device_gives_torch_one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        rlhelpers.device()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_device_is_usable():
     device = rlhelpers.device()
     x = torch.ones(2, device=device)

@@ -78,8 +78,8 @@
 # vectorised CartPole**, `gym.make_vec("CartPole-v1", num_envs=N,
 # vectorization_mode="vector_entry_point")`, keeps all N copies in NumPy arrays
 # and steps them in one call, instead of N Python objects stepped one by one.
-# Everything else goes through `DEVICE` (`rlhelpers.device()`), so the same
-# code runs on a GPU when there is one.
+# `rlhelpers.device()` sets the one thread, and everything else goes through
+# `DEVICE`, what it returns, so the same code runs on a GPU when there is one.
 
 # %%
 import base64
@@ -101,8 +101,7 @@ import rlhelpers
 from rlhelpers.plotting import animate_cartpole, plot_learning_curves
 from rlhelpers.testing import check, check_between, check_close, check_shape, check_type
 
-torch.set_num_threads(1)  # tiny networks: threads cost more than they bring (see above)
-DEVICE = rlhelpers.device()
+DEVICE = rlhelpers.device()  # (it also sets one torch thread: see above)
 print("torch device:", DEVICE)
 
 # %% [markdown]
