@@ -284,14 +284,21 @@ def _inject_into_functions(source: str, code: str) -> str:
     return "\n".join(lines)
 
 
+def _pasted(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of a cell as Jupyter pastes it: the same metadata, a cell id of its own."""
+    copy = nbformat.from_dict(cell)
+    if "id" in copy:
+        copy["id"] = f"{copy['id']}-pasted"[:64]
+    return copy
+
+
 def copy_paste(lesson, release, instructor, context) -> Files:
     """Right answers, the first answer and the last test cell pasted twice, and a cell with
     grade metadata of its own (10 points) copied from another notebook."""
     notebook = fill_answers(release, instructor)
     first_answer = _answer_indices(notebook)[0]
     last_test = _test_indices(notebook)[-1]
-    copies = {first_answer: nbformat.from_dict(notebook.cells[first_answer])}
-    copies[last_test] = nbformat.from_dict(notebook.cells[last_test])
+    copies = {index: _pasted(notebook.cells[index]) for index in (first_answer, last_test)}
     for index in sorted(copies, reverse=True):
         notebook.cells.insert(index + 1, copies[index])
     stranger = nbformat.v4.new_code_cell("assert False, 'a test of another notebook'")
