@@ -261,7 +261,12 @@ import sys, warnings
 warnings.warn("this answer is slow on long episodes")
 print("progress: 100%", file=sys.stderr)
 """
-FLOOD = 'print("x" * 2**21)  # 2 MiB of output each call\n'
+FLOOD = """\
+global _floods
+_floods = globals().get("_floods", 0) + 1
+if _floods <= 2:  # 2 MiB of output in each of the first two calls
+    print("x" * 2**21)
+"""
 
 
 def noisy(lesson, release, instructor, context) -> Files:
