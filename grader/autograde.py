@@ -278,7 +278,7 @@ def environment_key(root: Path, lesson: str) -> str:
         str(course.cell_timeout()),
         str(sandbox.opted_out()),
     ]
-    parts += _tree_listing(str(Path(__file__).parent))
+    parts += [path.read_text() for path in sorted(Path(__file__).parent.glob("*.py"))]
     for locations in probe["modules"].values():
         for location in locations:
             if not any(location.startswith(prefix + "/") for prefix in probe["prefixes"]):

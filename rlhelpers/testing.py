@@ -209,6 +209,8 @@ def _plain_array(value: Any) -> np.ndarray:
     kind = type(value)
     if kind in _BUILTIN_SCALARS:
         return _asarray(value)
+    if kind is range:
+        return _asarray(list(value))
     if kind is _ndarray or (issubclass(kind, _generic) and kind.__module__ == "numpy"):
         # ndarray.copy of the base class: a subclass's methods never run
         array = _ndarray.copy(_asarray(value)) if kind is _ndarray else _asarray(value).copy()

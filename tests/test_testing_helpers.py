@@ -339,6 +339,10 @@ class _PretendingList(list):
         return np.asarray([1.75])
 
 
+class _ArraySubclass(np.ndarray):
+    """A subclass of ndarray (as some libraries return): read as the array it holds."""
+
+
 class _PretendingFloat:
     __class__ = float  # isinstance(x, float) believes this
 
@@ -411,6 +415,9 @@ def test_quiz_and_check_returns_ignore_what_an_object_says():
         ([[1, 2], (3, 4)], [[1, 2], [3, 4]]),
         ([], np.zeros(0)),
         (np.arange(1, 4, dtype=np.uint8), [1, 2, 3]),
+        (range(1, 4), [1, 2, 3]),
+        (torch.Size([2, 3]), [2, 3]),
+        (np.array([[1.0, 2.0]]).view(_ArraySubclass), [[1.0, 2.0]]),
         (torch.tensor(1.5), 1.5),
         (torch.tensor(True), 1),
         (torch.nn.Parameter(torch.ones(2)), [1.0, 1.0]),
