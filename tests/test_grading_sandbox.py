@@ -191,3 +191,26 @@ def test_limits_and_environment_of_the_kernel(monkeypatch):
     if os.geteuid() == 0:
         assert "--unshare-user" not in command and "--unshare-all" not in command
         assert f"--reuid={sandbox.SANDBOX_UID}" in command
+
+
+def test_the_guard_puts_back_a_module_that_only_the_lesson_imports(tmp_path):
+    """An answer that patches rlhelpers.bandits (not in BASE_MODULES) is undone before a test."""
+    import nbformat
+
+    from grader import guard
+
+    lesson = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("from rlhelpers.bandits import Testbed")]
+    )
+    setup = guard.SETUP.format(guard=guard.GUARD, names=guard.guarded_modules(lesson))
+    restore = guard.RESTORE.format(
+        guard=guard.GUARD, imports="\n".join(guard.notebook_imports(lesson))
+    )
+    answer = (
+        "import rlhelpers.bandits\n"
+        "real = rlhelpers.bandits.Testbed\n"
+        "rlhelpers.bandits.Testbed = Testbed = object\n"
+    )
+    check = "print(rlhelpers.bandits.Testbed is real, Testbed is real)\n"
+    printed = run_in_sandbox(setup + answer + restore + check, tmp_path)
+    assert printed.split()[-2:] == ["True", "True"], printed
