@@ -168,12 +168,12 @@ def _cut_output(output: NotebookNode, room: int) -> NotebookNode | None:
     return None
 
 
-def _cut_notice(kept: int, limit: int) -> NotebookNode:
+def _cut_notice(limit: int) -> NotebookNode:
     return nbformat.v4.new_output(
         "stream",
         name="stdout",
-        text=f"\n{CUT_MARK} this cell printed more than {limit // 1024} KiB; "
-        f"the first {kept // 1024} KiB are kept, the rest was not\n",
+        text=f"\n{CUT_MARK} the output of this cell passed {limit // 1024} KiB "
+        "(RLCOURSE_OUTPUT_LIMIT): the rest of it was not kept\n",
     )
 
 
@@ -242,7 +242,7 @@ class GuardedExecute(Execute):
         cut = _cut_output(out, limit - kept)
         if cut is not None:
             outs.append(cut)
-        outs.append(_cut_notice(kept, limit))
+        outs.append(_cut_notice(limit))
         self._output_kept[id(outs)] = limit + 1
         return cut
 
