@@ -307,6 +307,7 @@ def copy_paste(lesson, release, instructor, context) -> Files:
     for index in sorted(copies, reverse=True):
         notebook.cells.insert(index + 1, copies[index])
     stranger = nbformat.v4.new_code_cell("assert False, 'a test of another notebook'")
+    stranger["id"] = "pasted-from-another-notebook"  # a fixed id: the corpus stays the same
     stranger.metadata["nbgrader"] = {
         "grade": True,
         "grade_id": "test_from_another_notebook",
