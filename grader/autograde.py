@@ -277,6 +277,7 @@ def environment_key(root: Path, lesson: str) -> str:
         json.dumps(sandbox.kernel_environment(), sort_keys=True),
         str(course.cell_timeout()),
         str(sandbox.opted_out()),
+        str(sandbox.limits()),
     ]
     parts += [path.read_text() for path in sorted(Path(__file__).parent.glob("*.py"))]
     for locations in probe["modules"].values():

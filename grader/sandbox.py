@@ -220,6 +220,19 @@ def process_limit() -> int:
     return int(os.environ.get(PROCESS_VARIABLE, DEFAULT_PROCESS_LIMIT))
 
 
+def limits() -> dict[str, int]:
+    """Every limit a kernel runs under (what the preflight's verdict depends on)."""
+    return {
+        "memory": memory_limit(),
+        "file": file_limit(),
+        "tmp": tmp_limit(),
+        "write": write_limit(),
+        "processes": process_limit(),
+        "output": output_limit(),
+        "uid": sandbox_uid(),
+    }
+
+
 def sandbox_uid() -> int:
     """The uid the kernel runs as: SANDBOX_UID when grading runs as root, else -1 (no change)."""
     return SANDBOX_UID if os.geteuid() == 0 else -1
