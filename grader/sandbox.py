@@ -357,7 +357,7 @@ def _readable_paths(probe: dict | None = None) -> list[str]:
     checkout, PYTHONPATH) only the packages the kernel imports from it are.
     """
     if probe is None:
-        probe = probe_kernel(sys.executable, kernel_environment())
+        probe = probe_kernel(kernel_python(), kernel_environment())
     paths = [p for p in SYSTEM_PATHS if os.path.exists(p)]
     paths += [*probe["prefixes"], os.path.dirname(probe["executable"])]
     for entry in probe["path"]:
