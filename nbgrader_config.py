@@ -58,6 +58,17 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Copied cells (a grade_id twice) and grade cells the lesson does not have are
+# ignored with a note instead of failing the submission (grader/submission.py).
+c.Autograde.sanitize_preprocessors = [
+    "grader.submission.CheckSubmittedCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.CheckSubmittedCells.release_directory = os.path.join(ROOT, course.RELEASE)
 # Per-cell time limit of autograding; RLCOURSE_CELL_TIMEOUT lowers it in tests.
 c.GuardedExecute.timeout = course.cell_timeout()
 c.GuardedExecute.release_directory = os.path.join(ROOT, course.RELEASE)
@@ -65,6 +76,8 @@ c.GuardedExecute.release_directory = os.path.join(ROOT, course.RELEASE)
 c.OverwriteCells.add_missing_cells = True
 # The exchange of a shared server; students and instructors use the same root.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
+# collect copies submissions without following links (a planted symlink is left out)
+c.ExchangeFactory.collect = "grader.exchange.SafeCollect"
 c.ZipCollectApp.downloaded_directory = str(course.DOWNLOADED)
 # zip_collect (submissions downloaded from an LMS): files named
 # <student>_<lesson>.ipynb, e.g. jdoe_01_bandits.ipynb (no "_" in the student id).

@@ -171,3 +171,18 @@ def grade_test_ids(notebook: nbformat.NotebookNode) -> list[str]:
 
 def total_points(notebook: nbformat.NotebookNode) -> float:
     return sum(points(cell) for cell in notebook.cells)
+
+
+def reference_notebook(release_directory: str, resources: dict | None):
+    """The released notebook that nbgrader's `resources` name, or None.
+
+    nbgrader's preprocessors know the assignment and notebook of what they
+    process (`resources["nbgrader"]`); the release holds its cells as
+    instructors wrote them (ids, kinds, imports).
+    """
+    info = (resources or {}).get("nbgrader", {})
+    assignment, notebook = info.get("assignment"), info.get("notebook")
+    if not (release_directory and assignment and notebook):
+        return None
+    path = os.path.join(release_directory, assignment, f"{notebook}.ipynb")
+    return nbformat.read(path, as_version=4) if os.path.isfile(path) else None

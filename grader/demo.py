@@ -20,13 +20,14 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from grader import autograde, exchange, students
-from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_ids
+from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_ids, submitted_dir
 from grader.release import release
 
 GOOD = ["perfect", "partial", "untouched"]
@@ -92,16 +93,25 @@ def run_demo(
                     (folder / f"{lesson}.ipynb").unlink()
                 students.write_files(folder, files)
             exchange.submit(home, lesson, kind, hub)
+            if kind in students.LINKS:  # a student with a shell plants links in the exchange
+                latest = exchange.inbound(hub, kind, lesson)[-1]
+                plant_links(latest, students.LINKS[kind](root, lesson))
     seconds["students"] = time.perf_counter() - started
     echo(f"{len(kinds)} students fetched and submitted")
 
     started = time.perf_counter()
     for lesson in lessons:
         exchange.collect(root, lesson, hub)
+        for kind in students.LINKS:  # and where grading copies from (an older collect)
+            folder = submitted_dir(root, kind, lesson)
+            if kind in kinds and folder.is_dir():
+                links = students.LINKS[kind](root, lesson)
+                plant_links(folder, {f"more_{name}": target for name, target in links.items()})
     seconds["collect"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    autograde.autograde(root, lessons, echo=echo)
+    with grading_environment():
+        autograde.autograde(root, lessons, echo=echo)
     seconds["autograde"] = time.perf_counter() - started
     started = time.perf_counter()
     autograde.feedback(root, lessons, echo=echo)
@@ -113,6 +123,36 @@ def run_demo(
     echo("\nOutcomes:\n" + autograde.outcome_table(root))
     echo("\nWall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()))
     return result
+
+
+def plant_links(folder: Path, links: dict[str, Path]) -> None:
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+
+
+# The demo's grading: a decoy credential in the environment (the snoop looks for it)
+# and small write caps, so that filling /tmp or a folder ends fast.
+DEMO_ENVIRONMENT = {
+    students.SECRET_VARIABLE: "decoy-token-the-sandbox-must-hide",
+    "RLCOURSE_TMP_LIMIT": "64M",
+    "RLCOURSE_WRITE_LIMIT": "64M",
+}
+
+
+@contextmanager
+def grading_environment():
+    """DEMO_ENVIRONMENT set while grading (limits the caller set are kept), then restored."""
+    saved = {name: os.environ.get(name) for name in DEMO_ENVIRONMENT}
+    for name, value in DEMO_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: list[str] | None = None) -> None:

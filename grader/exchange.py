@@ -12,18 +12,41 @@ overrides it. Students run, from their own home folder,
     nbgrader submit 01_bandits --course rl-foundations
 
 Collecting keeps every submission in the exchange (a student may submit many
-times) and copies the latest one of each student to grader/work/submitted.
+times) and copies the latest one of each student to grader/work/submitted,
+without following links (`SafeCollect`, grader/submission.py): a symbolic link
+a student planted (pointing at the instructor's solutions, say) is left out
+with a warning. zip-collect skips, with a warning that names it, every entry
+of an LMS download that is not a plain notebook at a safe path (an absolute
+path, `..`, a link, another kind of file) and collects the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import shutil
+import stat
+import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from nbgrader.exchange.default import ExchangeCollect
 
 from grader.course import COURSE_ID, DOWNLOADED, REPO, lesson_ids, submitted_dir
 from grader.nbgrader_cli import run_nbgrader
+from grader.submission import copy_folder
+
+
+class SafeCollect(ExchangeCollect):
+    """nbgrader's collect, copying each submission without following links."""
+
+    def do_copy(self, src, dest, log=None):
+        ignore = list(self.coursedir.ignore)
+        refused = copy_folder(
+            Path(src), Path(dest), lambda p: any(fnmatch.fnmatch(p.name, x) for x in ignore)
+        )
+        for reason in refused:
+            self.log.warning("collect: left out %s/%s", src, reason)
 
 
 def _exchange_args(exchange: Path | None) -> list[str]:
@@ -92,25 +115,61 @@ def inbound(exchange: Path, student: str, lesson: str) -> list[Path]:
     return sorted(folder.glob(f"{student}+{lesson}+*"))
 
 
-def zip_collect(root: Path, lesson: str, source: Path) -> None:
+def zip_collect(root: Path, lesson: str, source: Path) -> list[str]:
     """Submissions downloaded from an LMS -> grader/work/submitted.
 
     `source` is a zip file or a folder of notebooks named `<student>_<lesson>.ipynb`
     (for example `jdoe_01_bandits.ipynb`; the student id has no underscore). The
     pattern is `c.FileNameCollectorPlugin.named_regexp` in nbgrader_config.py.
+    Returns (and prints) the entries it skipped and why.
     """
     # nbgrader's ZipCollectApp reads <downloaded_directory>/<lesson>/archive
     archive = root / DOWNLOADED / lesson / "archive"
     archive.mkdir(parents=True, exist_ok=True)
+    skipped = []
     if source.is_dir():
         for path in sorted(source.rglob("*")):
-            if path.is_file():
+            if path.is_symlink():
+                skipped.append(f"{path.relative_to(source)}: a symbolic link")
+            elif path.is_file():
                 shutil.copy2(path, archive / path.name)
     elif zipfile.is_zipfile(source):
-        shutil.copy2(source, archive / source.name)
+        skipped = copy_safe_entries(source, archive / source.name)
     else:
         raise ValueError(f"{source} is neither a folder nor a zip file")
+    for reason in skipped:
+        print(f"zip-collect: skipped {reason}", file=sys.stderr)
     run_nbgrader(["zip_collect", lesson, "--force", "--log-level=WARN"], root)
+    return skipped
+
+
+def entry_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry is not collected (None: a notebook at a safe relative path)."""
+    name = PurePosixPath(info.filename.replace("\\", "/"))
+    if info.is_dir():
+        return None if not (name.is_absolute() or ".." in name.parts) else "an unsafe folder"
+    if name.is_absolute() or info.filename[1:3] == ":/" or info.filename[1:3] == ":\\":
+        return "an absolute path"
+    if ".." in name.parts:
+        return "a path that leaves the archive (..)"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    if name.suffix != ".ipynb":
+        return "not a notebook (.ipynb)"
+    return None
+
+
+def copy_safe_entries(source: Path, target: Path) -> list[str]:
+    """Write the notebooks of zip `source` at safe paths to zip `target`; the skipped entries."""
+    skipped = []
+    with zipfile.ZipFile(source) as given, zipfile.ZipFile(target, "w") as kept:
+        for info in given.infolist():
+            problem = entry_problem(info)
+            if problem is not None:
+                skipped.append(f"{info.filename!r}: {problem}")
+            elif not info.is_dir():
+                kept.writestr(info.filename, given.read(info))
+    return skipped
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,15 +4,29 @@ Every kernel that `nbgrader autograde` starts with this course's configuration
 is wrapped in bubblewrap (`bwrap`) and resource limits:
 
 - the file system is a read-only allow-list: the system (/usr, /etc, ...),
-  the Python installation, the virtual environment and the rlhelpers package;
-  nothing else of the machine exists inside (no solutions/, no gradebook, no
-  grader/work, no home folder, no other course files);
-- the submission's own folder (the autograded copy, the kernel's working
-  directory) is writable, and /tmp is an empty private tmpfs;
+  the kernel's Python installation and virtual environment, and the
+  packages the kernel imports from anywhere else (rlhelpers), found by
+  asking the kernel's own interpreter with the kernel's environment (so an
+  editable install of another checkout is exposed, not the one the grader
+  sees); nothing else of the machine exists inside (no solutions/, no
+  gradebook, no grader/work, no home folder, no other course files);
+- the kernel's working directory is a private tmpfs of
+  `RLCOURSE_WRITE_LIMIT` bytes (default 512 MiB) holding the handed-in files
+  read-only; /tmp is a private tmpfs of `RLCOURSE_TMP_LIMIT` (default 512
+  MiB); nothing the kernel writes reaches the disk except through the
+  runtime folder of its sockets;
+- the environment is an allow-list (`ENV_ALLOWED`): no token, password or
+  cloud credential of the grading process reaches `os.environ`;
+- run as root, the kernel runs as the unprivileged user `SANDBOX_UID`
+  (nobody) without capabilities, so root's files (/etc/shadow) stay closed
+  to it (bwrap's own --uid would not do: in a user namespace made by root
+  the kernel's uid is root outside);
 - no network (a private network namespace with only a loopback device);
 - limits: address space (`RLCOURSE_MEMORY_LIMIT`, default 8 GiB, enough for
-  torch), file size (`RLCOURSE_FILE_LIMIT`, default 1 GiB), processes die with
-  the grader.
+  torch), file size (`RLCOURSE_FILE_LIMIT`, default 1 GiB), processes and
+  threads (`RLCOURSE_PROCESS_LIMIT`, default 512 more than its user runs),
+  processes die with the grader; the current directory is not on `sys.path`
+  (`PYTHONSAFEPATH`), so a handed-in `numpy.py` cannot stand in for numpy.
 
 The kernel talks to nbgrader over Unix sockets (ZeroMQ `ipc` transport) in a
 private runtime folder, because a TCP port inside a private network namespace
@@ -27,7 +41,7 @@ its own. `RLCOURSE_SANDBOX=off` is the explicit opt-out (trusted code only).
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -40,9 +54,53 @@ OPT_OUT_VARIABLE = "RLCOURSE_SANDBOX"
 MEMORY_VARIABLE = "RLCOURSE_MEMORY_LIMIT"
 FILE_VARIABLE = "RLCOURSE_FILE_LIMIT"
 THREADS_VARIABLE = "RLCOURSE_KERNEL_THREADS"
+TMP_VARIABLE = "RLCOURSE_TMP_LIMIT"
+WRITE_VARIABLE = "RLCOURSE_WRITE_LIMIT"
+PROCESS_VARIABLE = "RLCOURSE_PROCESS_LIMIT"
+OUTPUT_VARIABLE = "RLCOURSE_OUTPUT_LIMIT"
 DEFAULT_MEMORY_LIMIT = 8 * 2**30
 DEFAULT_FILE_LIMIT = 2**30
-SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+DEFAULT_TMP_LIMIT = 512 * 2**20
+DEFAULT_WRITE_LIMIT = 512 * 2**20
+DEFAULT_PROCESS_LIMIT = 512
+DEFAULT_OUTPUT_LIMIT = 2**20
+"""Processes and threads (Linux counts both) the kernel may start beyond what its user runs."""
+SANDBOX_UID = 65534
+"""nobody: the user the kernel runs as when grading runs as root."""
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+ENV_ALLOWED = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_MESSAGES",
+    "TZ",
+    "TERM",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONIOENCODING",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "CUDA_VISIBLE_DEVICES",
+    "RLHELPERS_DEVICE",
+    "NBGRADER_EXECUTION",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+)
+"""The only variables of the grading process that the kernel sees (plus SANDBOX_ENV)."""
+SANDBOX_ENV = {
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+    "MPLBACKEND": "Agg",
+    "PYTHONSAFEPATH": "1",  # the working directory is not on sys.path
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+KERNEL_MODULES = ("ipykernel", "IPython", "rlhelpers")
+"""Top-level modules every graded kernel imports (the notebook's own are added)."""
 
 # Sets the limits, then becomes bwrap. SIGINT is ignored from here on so that an
 # interrupt (the per-cell time limit) does not kill bwrap itself: ipykernel
@@ -50,13 +108,57 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 # a KeyboardInterrupt.
 LAUNCHER = (
     "import os, resource, signal, sys; "
-    "memory, size = int(sys.argv[1]), int(sys.argv[2]); "
+    "memory, size, tasks = (int(x) for x in sys.argv[1:4]); "
     "resource.setrlimit(resource.RLIMIT_AS, (memory, memory)); "
     "resource.setrlimit(resource.RLIMIT_FSIZE, (size, size)); "
     "resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
+    "resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks)); "
     "signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "os.execv(sys.argv[3], sys.argv[3:])"
+    "os.execv(sys.argv[4], sys.argv[4:])"
 )
+
+# Inside the sandbox, when grading runs as root and setpriv is missing: become
+# the unprivileged user (setuid from root drops every capability), then the kernel.
+DROP_PRIVILEGES = (
+    "import os, sys; uid = int(sys.argv[1]); "
+    "os.setgroups([]); os.setgid(uid); os.setuid(uid); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+# A user namespace made by root maps the kernel's uid onto root outside, so
+# root's own files would stay readable to it: run as root, bwrap makes every
+# namespace but the user one, and the kernel becomes a real unprivileged user.
+NAMESPACES_AS_ROOT = (
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+)
+
+# Run by the kernel's interpreter with the kernel's environment: where it finds
+# the given top-level modules (find_spec imports nothing but parent packages).
+PROBE = """\
+import importlib.util, json, os, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        continue
+    if spec.submodule_search_locations:
+        found[name] = [os.path.realpath(p) for p in spec.submodule_search_locations]
+    elif spec.origin and os.path.isabs(spec.origin):
+        found[name] = [os.path.realpath(spec.origin)]
+print(json.dumps({
+    "prefixes": sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}),
+    "executable": os.path.realpath(sys.executable),
+    "path": [os.path.realpath(p) for p in sys.path if p],
+    "modules": found,
+}))
+"""
 
 HOW_TO_FIX = (
     "Install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`, or "
@@ -98,8 +200,74 @@ def file_limit() -> int:
     return _size(FILE_VARIABLE, DEFAULT_FILE_LIMIT)
 
 
-def _thread_settings() -> list[str]:
-    """bwrap options that cap torch/OpenMP threads when RLCOURSE_KERNEL_THREADS is set.
+def output_limit() -> int:
+    """The most output (text, images, tracebacks) one cell keeps, in bytes."""
+    return _size(OUTPUT_VARIABLE, DEFAULT_OUTPUT_LIMIT)
+
+
+def tmp_limit() -> int:
+    """The size of the kernel's private /tmp, in bytes."""
+    return _size(TMP_VARIABLE, DEFAULT_TMP_LIMIT)
+
+
+def write_limit() -> int:
+    """What the kernel may write in its working directory in total, in bytes."""
+    return _size(WRITE_VARIABLE, DEFAULT_WRITE_LIMIT)
+
+
+def process_limit() -> int:
+    """Processes and threads the kernel may start beyond those its user already runs."""
+    return int(os.environ.get(PROCESS_VARIABLE, DEFAULT_PROCESS_LIMIT))
+
+
+def limits() -> dict[str, int]:
+    """Every limit a kernel runs under (what the preflight's verdict depends on)."""
+    return {
+        "memory": memory_limit(),
+        "file": file_limit(),
+        "tmp": tmp_limit(),
+        "write": write_limit(),
+        "processes": process_limit(),
+        "output": output_limit(),
+        "uid": sandbox_uid(),
+    }
+
+
+def sandbox_uid() -> int:
+    """The uid the kernel runs as: SANDBOX_UID when grading runs as root, else -1 (no change)."""
+    return SANDBOX_UID if os.geteuid() == 0 else -1
+
+
+def _tasks_of(uid: int) -> int:
+    """How many processes and threads a user runs now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
+def task_limit(uid: int) -> int:
+    """RLIMIT_NPROC for a kernel run by `uid`: what the user runs now + process_limit()."""
+    return _tasks_of(uid if uid >= 0 else os.getuid()) + process_limit()
+
+
+def kernel_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The kernel's environment: the allowed variables of `env` (default: ours), SANDBOX_ENV."""
+    env = os.environ if env is None else env
+    kept = {name: env[name] for name in ENV_ALLOWED if name in env}
+    return {**kept, **SANDBOX_ENV, **_thread_settings()}
+
+
+def _thread_settings() -> dict[str, str]:
+    """Variables that cap torch/OpenMP threads when RLCOURSE_KERNEL_THREADS is set.
 
     Unset (the default), the kernel uses torch's default, as Validate does. On a
     busy machine (several kernels on 2 cores) OpenMP threads that spin-wait for
@@ -107,11 +275,9 @@ def _thread_settings() -> list[str]:
     """
     threads = os.environ.get(THREADS_VARIABLE, "").strip()
     if not threads:
-        return []
-    options = []
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        options += ["--setenv", name, str(int(threads))]
-    return options
+        return {}
+    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    return {name: str(int(threads)) for name in names}
 
 
 def _bwrap() -> str | None:
@@ -139,68 +305,152 @@ def check() -> None:
         )
 
 
-def _readable_paths() -> list[str]:
-    """What the kernel may read: the system, Python, the venv, rlhelpers (and nothing else)."""
+_PROBED: dict[tuple, dict] = {}
+
+
+def kernel_python(kernel_name: str = "python3") -> str:
+    """The interpreter nbgrader's kernels run (jupyter_client's rule for a bare `python`)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    major, minor = sys.version_info[:2]
+    return (
+        sys.executable
+        if argv[0] in {"python", f"python{major}", f"python{major}.{minor}"}
+        else argv[0]
+    )
+
+
+def probe_kernel(python: str, env: dict[str, str], modules: tuple[str, ...] = ()) -> dict:
+    """Ask the kernel's interpreter, with the kernel's environment, where it imports from.
+
+    {"prefixes", "executable", "path", "modules": {name: [paths]}}; cached per process.
+    """
+    names = tuple(sorted({*KERNEL_MODULES, *modules}))
+    key = (python, env.get("PYTHONPATH", ""), names)
+    if key not in _PROBED:
+        result = subprocess.run(
+            [python, "-c", PROBE, *names],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise SandboxUnavailable(
+                f"the kernel's interpreter {python} cannot start: {result.stderr.strip()[-500:]}"
+            )
+        _PROBED[key] = json.loads(result.stdout.strip().splitlines()[-1])
+    return _PROBED[key]
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def _readable_paths(probe: dict | None = None) -> list[str]:
+    """What the kernel may read: the system, its Python and venv, and what it imports.
+
+    A `sys.path` entry outside the Python installation is exposed whole only when
+    it is a site-packages folder or a zip; from any other (an editable install's
+    checkout, PYTHONPATH) only the packages the kernel imports from it are.
+    """
+    if probe is None:
+        probe = probe_kernel(kernel_python(), kernel_environment())
     paths = [p for p in SYSTEM_PATHS if os.path.exists(p)]
-    python = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
-    paths += [os.path.realpath(p) for p in python]
-    spec = importlib.util.find_spec("rlhelpers")
-    if spec is not None:
-        for location in spec.submodule_search_locations or [os.path.dirname(spec.origin)]:
-            paths.append(os.path.realpath(location))
+    paths += [*probe["prefixes"], os.path.dirname(probe["executable"])]
+    for entry in probe["path"]:
+        if os.path.basename(entry) in {"site-packages", "dist-packages"} or entry.endswith(".zip"):
+            paths.append(entry)
+    for locations in probe["modules"].values():
+        paths += [p for p in locations if not _inside(p, paths)]
     unique = []
     for path in paths:
-        if path not in unique and path != "/" and os.path.isdir(path):
+        if path not in unique and path != "/" and os.path.exists(path):
             unique.append(path)
     return unique
 
 
-def bwrap_command(kernel_cmd: list[str], workdir: str, runtime_dir: str) -> list[str]:
-    """`kernel_cmd` wrapped in the limits + bwrap: workdir and runtime_dir writable, no network."""
+def _parents(paths: list[str], bound: list[str]) -> list[str]:
+    """The folders above `paths` that bwrap must create (outside `bound`), in order.
+
+    bwrap would create them readable by their owner only, which the kernel (nobody,
+    when grading runs as root) could not walk through.
+    """
+    parents = []
+    for path in paths:
+        parts = Path(path).parts
+        for depth in range(2, len(parts)):
+            folder = str(Path(*parts[:depth]))
+            if folder not in parents and folder != "/tmp" and not _inside(folder, bound):
+                parents.append(folder)
+    return parents
+
+
+def _handed_in(workdir: str) -> list[str]:
+    """The files and folders in the kernel's working directory (links are never followed)."""
+    if not os.path.isdir(workdir):
+        return []
+    return sorted(e.path for e in os.scandir(workdir) if not e.is_symlink())
+
+
+def _as_user(uid: int, kernel_cmd: list[str]) -> list[str]:
+    """`kernel_cmd` run as `uid` with no capabilities (uid < 0: unchanged)."""
+    if uid < 0:
+        return kernel_cmd
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        ids = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        caps = ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        return [setpriv, *ids, *caps, "--", *kernel_cmd]
+    return [kernel_cmd[0], "-c", DROP_PRIVILEGES, str(uid), *kernel_cmd]
+
+
+def bwrap_command(
+    kernel_cmd: list[str],
+    workdir: str,
+    runtime_dir: str,
+    env: dict[str, str] | None = None,
+    modules: tuple[str, ...] = (),
+) -> list[str]:
+    """`kernel_cmd` wrapped in the limits + bwrap (see the module doc)."""
     bwrap = _bwrap()
     if bwrap is None:
         check()  # raises with the explanation
+    environment = kernel_environment(env)
+    uid = sandbox_uid()
+    # all of them (a user namespace too, when possible), or all but the user one as root
+    namespaces = NAMESPACES_AS_ROOT if uid >= 0 else ("--unshare-all",)
     command = [
         sys.executable,
         "-c",
         LAUNCHER,
         str(memory_limit()),
         str(file_limit()),
+        str(task_limit(uid)),
         bwrap,
-        "--unshare-all",  # user (when possible), pid, ipc, uts, cgroup and network
+        *namespaces,
         "--die-with-parent",
+        "--clearenv",
         "--proc",
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
+        *("--perms", "1777", "--size", str(tmp_limit()), "--tmpfs", "/tmp"),
     ]
-    for path in _readable_paths():
+    readable = _readable_paths(probe_kernel(kernel_cmd[0], environment, modules))
+    for folder in _parents([*readable, workdir, runtime_dir], readable):
+        command += ["--perms", "0755", "--dir", folder]
+    for path in readable:
         command += ["--ro-bind-try", path, path]
-    for path in (workdir, runtime_dir):
-        command += ["--bind", path, path]
-    command += [
-        "--chdir",
-        workdir,
-        "--setenv",
-        "HOME",
-        "/tmp",
-        "--setenv",
-        "MPLCONFIGDIR",
-        "/tmp/matplotlib",
-        "--setenv",
-        "MPLBACKEND",
-        "Agg",
-        *_thread_settings(),
-        "--unsetenv",
-        "NBGRADER_DB_URL",
-        # ipykernel would take the sandbox's init (pid 1) for a dead parent
-        "--unsetenv",
-        "JPY_PARENT_PID",
-        "--",
-    ]
-    return command + kernel_cmd
+    command += ["--perms", "1777", "--size", str(write_limit()), "--tmpfs", workdir]
+    for path in _handed_in(workdir):
+        command += ["--ro-bind", path, path]
+    command += ["--bind", runtime_dir, runtime_dir, "--chdir", workdir]
+    for name, value in sorted(environment.items()):
+        command += ["--setenv", name, value]
+    return [*command, "--", *_as_user(uid, kernel_cmd)]
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -221,12 +471,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         self._sandbox_runtime = tempfile.mkdtemp(prefix="rlcourse-kernel-", dir=runtime)
         self.connection_file = os.path.join(self._sandbox_runtime, "kernel.json")
 
+    import_modules: tuple[str, ...] = ()
+    """Top-level modules the notebook imports (set by grader.guard): exposed wherever they are."""
+
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         if opted_out():
             return cmd
         workdir = os.path.realpath(self._launch_args.get("cwd") or os.getcwd())
-        return bwrap_command(cmd, workdir, self._sandbox_runtime)
+        uid = sandbox_uid()
+        if uid >= 0:  # the unprivileged kernel must reach its sockets and connection file
+            for path in (self._sandbox_runtime, self.connection_file):
+                if os.path.exists(path):
+                    os.chown(path, uid, uid)
+        env = self._launch_args.get("env") or dict(os.environ)
+        return bwrap_command(cmd, workdir, self._sandbox_runtime, env, self.import_modules)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -246,6 +505,7 @@ def main() -> None:
     except SandboxUnavailable as error:
         sys.exit(str(error))
     print("bubblewrap sandbox: OK; readable inside:", " ".join(_readable_paths()))
+    print("environment inside:", " ".join(sorted(kernel_environment())))
 
 
 if __name__ == "__main__":

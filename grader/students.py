@@ -186,17 +186,37 @@ def wrong_name(lesson, release, instructor, context) -> Files:
     return {f"{lesson} (1).ipynb": perfect(lesson, release, instructor, context)[f"{lesson}.ipynb"]}
 
 
+SECRET_VARIABLE = "RLCOURSE_DEMO_SECRET"
+"""A decoy credential the class demo puts in the grader's environment (the snoop looks)."""
+
 SNOOP = """\
-import glob, os, socket
+import glob, os, socket, threading
 ROOT = {root!r}
 GRADEBOOK = {gradebook!r}
 SUBMITTED = {submitted!r}
+SECRET = {secret!r}
 attempts = {{}}
 def attempt(what, action):
     try:
         attempts[what] = "SUCCEEDED: " + repr(action())[:80]
-    except Exception as error:
+    except BaseException as error:
         attempts[what] = "blocked: " + type(error).__name__
+def fill(path, most=2**30):
+    with open(path, "wb") as handle:
+        for _ in range(most // 2**23):
+            handle.write(bytes(2**23))
+    return most
+def many_threads(most=20000):
+    stop = threading.Event()
+    started = []
+    try:
+        for _ in range(most):
+            thread = threading.Thread(target=stop.wait)
+            thread.start()
+            started.append(thread)
+    finally:
+        stop.set()
+    return len(started)
 attempt("list solutions", lambda: glob.glob(ROOT + "/solutions/*/*") or 1 / 0)
 attempt("read a solution", lambda: open(glob.glob(ROOT + "/solutions/*/*.py")[0]).read())
 attempt("read the gradebook", lambda: open(GRADEBOOK, "rb").read(16))
@@ -205,6 +225,14 @@ attempt("write outside its folder", lambda: open(ROOT + "/ESCAPED.txt", "w").wri
 attempt("write to the home folder", lambda: open(os.path.expanduser("~/E.txt"), "w").write("x"))
 attempt("open a network connection", lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
 attempt("resolve a host name", lambda: socket.gethostbyname("pypi.org"))
+attempt("read the grader's secrets", lambda: os.environ[SECRET])
+attempt("read root's files", lambda: open("/etc/shadow").read(8))
+attempt("fill /tmp", lambda: fill("/tmp/filler"))
+attempt("fill its folder", lambda: fill("filler"))
+attempt("start 20000 threads", many_threads)
+for name in ("/tmp/filler", "filler"):
+    if os.path.exists(name):
+        os.remove(name)
 for what, result in attempts.items():
     print(f"{{what}}: {{result}}")
 leaked = [w for w, r in attempts.items() if r.startswith("SUCCEEDED")]
@@ -223,8 +251,127 @@ def snoop(lesson, release, instructor, context) -> Files:
         root=str(root),
         gradebook=str(root / course.GRADEBOOK),
         submitted=str(course.submitted_dir(root)),
+        secret=SECRET_VARIABLE,
     )
     return _files(lesson, notebook)
+
+
+NOISY = """\
+import sys, warnings
+warnings.warn("this answer is slow on long episodes")
+print("progress: 100%", file=sys.stderr)
+"""
+FLOOD = """\
+global _floods
+_floods = globals().get("_floods", 0) + 1
+if _floods <= 2:  # 2 MiB of output in each of the first two calls
+    print("x" * 2**21)
+"""
+
+
+def noisy(lesson, release, instructor, context) -> Files:
+    """Right answers that warn (stderr) when called, and the second one floods its output."""
+    notebook = fill_answers(release, instructor)
+    for position, index in enumerate(_answer_indices(notebook)[:2]):
+        extra = NOISY if position == 0 else FLOOD
+        notebook.cells[index].source = _inject_into_functions(notebook.cells[index].source, extra)
+    return _files(lesson, notebook)
+
+
+def _inject_into_functions(source: str, code: str) -> str:
+    """`code` run first thing in every top-level function of an answer cell."""
+    lines = []
+    body = "".join(f"    {line}\n" for line in code.splitlines())
+    for line in source.splitlines():
+        lines.append(line)
+        if line.startswith("def ") and line.rstrip().endswith(":"):
+            lines.append(body.rstrip("\n"))
+    return "\n".join(lines)
+
+
+def _pasted(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of a cell as Jupyter pastes it: the same metadata, a cell id of its own."""
+    copy = nbformat.from_dict(cell)
+    if "id" in copy:
+        copy["id"] = f"{copy['id']}-pasted"[:64]
+    return copy
+
+
+def copy_paste(lesson, release, instructor, context) -> Files:
+    """Right answers, the first answer and the last test cell pasted twice, and a cell with
+    grade metadata of its own (10 points) copied from another notebook."""
+    notebook = fill_answers(release, instructor)
+    first_answer = _answer_indices(notebook)[0]
+    last_test = _test_indices(notebook)[-1]
+    copies = {index: _pasted(notebook.cells[index]) for index in (first_answer, last_test)}
+    for index in sorted(copies, reverse=True):
+        notebook.cells.insert(index + 1, copies[index])
+    stranger = nbformat.v4.new_code_cell("assert False, 'a test of another notebook'")
+    stranger["id"] = "pasted-from-another-notebook"  # a fixed id: the corpus stays the same
+    stranger.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "test_from_another_notebook",
+        "locked": True,
+        "points": 10,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+    }
+    notebook.cells.append(stranger)
+    return _files(lesson, notebook)
+
+
+PRETENDER = """\
+class Anything:
+    \"\"\"Equals and converts to whatever the test expects: it reads it from the caller.\"\"\"
+    def _expected(self):
+        import inspect
+        for frame in inspect.stack():
+            for name in ("expected", "expected_array", "correct"):
+                if name in frame.frame.f_locals:
+                    return frame.frame.f_locals[name]
+        return 0
+    def __array__(self, dtype=None, copy=None):
+        import numpy
+        return numpy.asarray(self._expected(), dtype=dtype)
+    def __float__(self):
+        return float(self._expected())
+    def __int__(self):
+        return int(self._expected())
+    def __index__(self):
+        return int(self._expected())
+    def __eq__(self, other):
+        return True
+    def __bool__(self):
+        return True
+    __hash__ = object.__hash__
+try:
+    print(open("answers.py").read()[:200])
+except OSError as error:
+    print("reading the planted link:", type(error).__name__)
+"""
+
+
+def cheater(lesson, release, instructor, context) -> Files:
+    """Every answer returns an object that pretends to be the expected value; the demo also
+    plants links to the solutions in the exchange and the submitted folder (LINKS)."""
+    notebook = nbformat.from_dict(release)
+    for position, index in enumerate(_answer_indices(notebook)):
+        names = _defined_names(fill_answers(release, instructor).cells[index].source)
+        wrong = "".join(
+            f"def {name}(*args, **kwargs):\n    return Anything()\n\n" for name in names
+        )
+        notebook.cells[index].source = (PRETENDER if position == 0 else "") + wrong
+    return _files(lesson, notebook)
+
+
+def solution_links(root: Path, lesson: str) -> dict[str, Path]:
+    """{name: target} of the symbolic links the cheater plants: the lesson's solutions."""
+    return {"answers.py": course.source_path(root, lesson)}
+
+
+LINKS: dict[str, Callable[[Path, str], dict[str, Path]]] = {"cheater": solution_links}
+"""Kinds that plant symbolic links where the instructor's tools copy from (the demo does it)."""
 
 
 KINDS: dict[str, Builder] = {
@@ -245,6 +392,9 @@ KINDS: dict[str, Builder] = {
     "invalid_json": invalid_json,
     "wrong_name": wrong_name,
     "snoop": snoop,
+    "noisy": noisy,
+    "copy_paste": copy_paste,
+    "cheater": cheater,
 }
 """Every simulated student; the demo adds 'twice' (untouched, then perfect)."""
 
@@ -267,7 +417,14 @@ EXPECTED = {
     "tamper": "numpy/torch/rlhelpers helpers restored before each test: 0 points",
     "invalid_json": "not a valid notebook: 0 points, status 'invalid notebook'",
     "wrong_name": "wrong file name: 0 points, status 'wrong file name'",
-    "snoop": "every attempt blocked by the sandbox: 0 points",
+    "snoop": "every attempt blocked by the sandbox (files, secrets in the environment, "
+    "root's files, network, filling /tmp or its folder, too many threads): 0 points",
+    "noisy": "right answers that warn on stderr and flood their output: every autograded "
+    "point, the outcome says what went to stderr and where the output was cut",
+    "copy_paste": "a pasted answer and test cell, a grade cell of another notebook: graded, "
+    "every autograded point, the maximum unchanged, the outcome says what was ignored",
+    "cheater": "objects that pretend to be the expected value, links to the solutions: "
+    "refused by the test helpers, the links left out: 0 points",
     "twice": "two submissions kept in the exchange, the later (perfect) one graded",
 }
 

@@ -13,8 +13,13 @@ a student can act on::
 Lines whose value is ``None`` are left out. Values are compared with numpy
 functions captured when this module is imported, so a student who later
 replaces ``np.allclose`` (or ``np.isclose``) cannot switch the checks off.
-Torch tensors are accepted anywhere (any device, with or without gradient);
-torch itself is never imported by this module.
+
+Only plain values are read: Python numbers and bools, lists and tuples of them,
+NumPy arrays and scalars of a numeric or bool dtype, and torch tensors (any
+device, with or without gradient; torch itself is never imported by this
+module). They are copied before they are compared, so no method of an object
+the student made (``__array__``, ``__float__``, ``__eq__``, ``__bool__``) runs
+inside a check; anything else fails with a message naming the types expected.
 """
 
 from __future__ import annotations
@@ -94,19 +99,19 @@ def _fail(what: str, *, expected: str | None, got: str | None, hint: str | None)
 
 
 def _is_tensor(value: Any) -> bool:
-    """True for a torch.Tensor, without importing torch."""
+    """True for a torch tensor or parameter (no subclass), without importing torch."""
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
+    return torch is not None and type(value) in (torch.Tensor, torch.nn.Parameter)
 
 
 def _tensor_to_numpy(value: Any) -> np.ndarray:
-    """Detach a tensor, move it to the CPU and return a numpy array (bfloat16 -> float32)."""
+    """Detach a tensor, move it to the CPU and return a numpy copy (bfloat16 -> float32)."""
     value = value.detach().cpu()
     if value.is_complex():
-        return value.resolve_conj().numpy()
+        return value.resolve_conj().numpy().copy()
     if value.is_floating_point() and value.element_size() < 4:
         value = value.float()  # numpy has no bfloat16
-    return value.numpy()
+    return value.numpy().copy()
 
 
 def _show_array(array: np.ndarray) -> str:
@@ -119,13 +124,19 @@ def _show_array(array: np.ndarray) -> str:
 
 
 def _show(value: Any) -> str:
-    """Text for a value in a message: arrays and tensors compactly, others with repr."""
+    """Text for a value in a message: arrays and tensors compactly, plain values with repr.
+
+    An object of any other type is named by its type: its own ``__repr__`` never runs.
+    """
+    kind = type(value)
     if _is_tensor(value):
         return _show_array(_tensor_to_numpy(value))
-    if isinstance(value, _ndarray):
+    if kind is _ndarray and value.dtype.kind != "O":
         return _show_array(value)
-    if isinstance(value, _generic):
+    if issubclass(kind, _generic) and kind.__module__ == "numpy":
         return str(value)
+    if not _is_plain_data(value):
+        return f"an object of type {_type_name(kind)}"
     text = repr(value)
     if len(text) > 300:
         text = text[:300] + " ..."
@@ -144,20 +155,91 @@ def _show_expected(value: Any) -> str | None:
 # --------------------------------------------------------------------------- conversion
 
 
-def _to_numpy(value: Any) -> np.ndarray:
-    """Convert a scalar, list, numpy array or torch tensor (any device) to a numpy array.
+PLAIN_TYPES = (
+    "a Python number or bool, a list or tuple of them, "
+    "a NumPy array or scalar of numbers, or a torch tensor"
+)
+"""What the checks accept, in the words a message uses."""
 
-    Raises:
-        TypeError: the value cannot be read as numbers.
+_BUILTIN_SCALARS = (bool, int, float, complex)
+_TRUSTED = (*_BUILTIN_SCALARS, str, bytes, type(None), list, tuple, dict, set, frozenset, range)
+
+
+def _is_trusted(value: Any) -> bool:
+    """A value of a builtin or NumPy type (no method of it can be the student's)."""
+    kind = type(value)
+    return (
+        kind in _TRUSTED
+        or kind is _ndarray
+        or (issubclass(kind, _generic) and kind.__module__ == "numpy")
+    )
+
+
+def _is_plain_data(value: Any, depth: int = 3) -> bool:
+    """A trusted value whose items (a few levels down) are trusted too: safe to repr."""
+    if not _is_trusted(value) or (type(value) is _ndarray and value.dtype.kind == "O"):
+        return False
+    if type(value) in (list, tuple, set, frozenset):
+        items = list(value)
+    elif type(value) is dict:
+        items = [*value.keys(), *value.values()]
+    else:
+        return True
+    if depth == 0:
+        return not items
+    return all(_is_plain_data(item, depth - 1) for item in items)
+
+
+def _items(value: Any) -> list | None:
+    """The items of a list or tuple (a subclass too) read with the base class's own methods."""
+    kind = type(value)
+    if issubclass(kind, tuple):
+        return list(tuple.__iter__(value))
+    if issubclass(kind, list):
+        return list(list.__iter__(value))
+    return None
+
+
+def _plain_array(value: Any) -> np.ndarray:
+    """A numpy copy of a plain value (see the module doc); TypeError for anything else.
+
+    The value's type decides, never what the object says of itself: an object with
+    its own ``__array__``, ``__float__`` or ``__len__`` is refused, not asked.
     """
-    if _is_tensor(value):
-        return _tensor_to_numpy(value)
-    if isinstance(value, list | tuple) and any(_is_tensor(item) for item in value):
-        value = [_to_numpy(item) for item in value]
-    array = _asarray(value)
+    kind = type(value)
+    if kind in _BUILTIN_SCALARS:
+        return _asarray(value)
+    if kind is range:
+        return _asarray(list(value))
+    if kind is _ndarray or (issubclass(kind, _generic) and kind.__module__ == "numpy"):
+        # ndarray.copy of the base class: a subclass's methods never run
+        array = _ndarray.copy(_asarray(value)) if kind is _ndarray else _asarray(value).copy()
+    elif _is_tensor(value):
+        array = _tensor_to_numpy(value)
+    elif issubclass(kind, _ndarray):
+        array = _ndarray.copy(_ndarray.view(value, _ndarray))
+    else:
+        items = _items(value)
+        if items is None:
+            raise TypeError("cannot be read as numbers" if kind is str else f"is not {PLAIN_TYPES}")
+        if not items:
+            return _asarray([], dtype=_float64)
+        if not all(type(item) in _BUILTIN_SCALARS for item in items):
+            items = [_plain_array(item) for item in items]
+        array = _asarray(items)
     if array.dtype.kind not in "biufc":
         raise TypeError(f"cannot be read as numbers (dtype {array.dtype})")
     return array
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    """A numpy copy of a plain value (see the module doc); the author's values alike.
+
+    Raises:
+        TypeError: the value is of another type, or cannot be read as numbers.
+        ValueError: a ragged list.
+    """
+    return _plain_array(value)
 
 
 def _as_float(array: np.ndarray) -> np.ndarray:
@@ -230,8 +312,16 @@ def check(
         GradingError: the condition is false.
     """
     __tracebackhide__ = True
-    if _is_tensor(condition) or isinstance(condition, _ndarray):
-        condition = bool(_to_numpy(condition).all())
+    if not _is_trusted(condition) or type(condition) is _ndarray:
+        try:
+            condition = bool(_to_numpy(condition).all())
+        except (TypeError, ValueError):
+            _fail(
+                what,
+                expected="a test condition that is a bool",
+                got=_show(condition),
+                hint=hint,
+            )
     if not condition:
         _fail(
             what,
@@ -279,8 +369,8 @@ def check_close(
         _fail(
             what,
             expected=_show_expected(expected),
-            got=f"{_show(got)} of type {type(got).__name__}, which {error}",
-            hint=hint,
+            got=f"{_show(got)} of type {_type_name(type(got))}, which {error}",
+            hint=hint if hint is not None else f"return {PLAIN_TYPES}",
         )
     expected_array = _to_numpy(expected)
     if got_array.shape != expected_array.shape:
@@ -344,9 +434,16 @@ def check_shape(
             hint=hint if hint is not None else "did your function forget to `return` its result?",
         )
     try:
-        got_shape = tuple(got.shape) if hasattr(got, "shape") else _asarray(got).shape
+        got_shape = _to_numpy(got).shape
     except ValueError:  # a ragged nested list
         _fail(f"the shape of {what}", expected=expected_text, got="a ragged list", hint=hint)
+    except TypeError as error:
+        _fail(
+            f"the shape of {what}",
+            expected=f"{expected_text}: {PLAIN_TYPES}",
+            got=f"{_show(got)}, which {error}",
+            hint=hint,
+        )
     matches = len(got_shape) == len(shape) and all(
         want is None or want == have for want, have in zip(shape, got_shape, strict=True)
     )
@@ -401,7 +498,8 @@ def check_type(
         GradingError: got is not an instance of any of the types.
     """
     __tracebackhide__ = True
-    if isinstance(got, types):
+    # the object's type, not the class it claims (isinstance would believe __class__)
+    if issubclass(type(got), types):
         return
     names = [_type_name(t) for t in (types if isinstance(types, tuple) else (types,))]
     _fail(
@@ -430,8 +528,9 @@ def check_returns(got: Any, names: tuple[str, ...], what: str) -> tuple:
         GradingError: got is not a tuple or list of that length.
     """
     __tracebackhide__ = True
-    if isinstance(got, (tuple, list)) and len(got) == len(names):
-        return tuple(got)
+    items = _items(got)
+    if items is not None and len(items) == len(names):
+        return tuple(items)
     _fail(
         f"what {what} returns",
         expected=f"a tuple of {len(names)} values ({', '.join(names)})",
@@ -486,6 +585,24 @@ class PartialCredit:
         return round(self.points * passed / len(self.results), 6)
 
 
+def _text(value: Any) -> str | None:
+    """A quiz answer as stripped lower-case text (str's own methods), None if not a string."""
+    return str.lower(str.strip(value)) if issubclass(type(value), str) else None
+
+
+def _number(value: Any) -> float | None:
+    """A quiz answer as a float, None unless it is a plain real number (not a bool)."""
+    if type(value) is bool or not _is_trusted(value):
+        return None
+    try:
+        array = _plain_array(value)
+    except (TypeError, ValueError):
+        return None
+    if array.ndim or array.dtype.kind not in "iuf":
+        return None
+    return float(array)
+
+
 class _Part:
     """One part of a PartialCredit cell (a context manager)."""
 
@@ -528,7 +645,7 @@ class Quiz(PartialCredit):
         __tracebackhide__ = True
         if value is None:
             _fail(name, expected="your answer", got="None", hint=f"replace None by your {name}")
-        letter = value.strip().lower() if isinstance(value, str) else None
+        letter = _text(value)
         if choices is not None and letter not in list(choices):
             letters = ", ".join(f'"{c}"' for c in choices)
             _fail(
@@ -537,8 +654,7 @@ class Quiz(PartialCredit):
                 got=_show(value),
                 hint='a string such as "a"',
             )
-        is_number = isinstance(value, int | float | _generic) and not isinstance(value, bool)
-        if number and not is_number:
+        if number and _number(value) is None:
             _fail(f"the form of {name}", expected="a number", got=_show(value), hint="no quotes")
 
     def question(
@@ -546,12 +662,10 @@ class Quiz(PartialCredit):
     ) -> bool:
         """Score one question; print its explanation when the answer is right."""
         if isinstance(correct, str):
-            right = isinstance(value, str) and value.strip().lower() == correct.lower()
+            right = _text(value) == correct.lower()
         else:
-            try:
-                right = abs(float(value) - float(correct)) <= (tol or 0.0)
-            except (TypeError, ValueError):
-                right = False
+            answer = _number(value)
+            right = answer is not None and abs(answer - float(correct)) <= (tol or 0.0)
         self.record(name, right)
         print(f"{name}: right. {explanation}" if right else f"{name}: not right.")
         return right

@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import zipfile
 
 import nbformat
 import pytest
 from course_tools import FIXTURE_COURSE, REPO, notebook_text, secret_lines
 
-from grader import autograde, bundle, course, demo, exchange, sandbox
+from grader import autograde, bundle, course, demo, exchange, guard, sandbox
 from grader.course import lesson_ids
 
 FIXTURE = "00_fixture"
@@ -42,6 +43,9 @@ EXPECTED_POINTS = {
     "invalid_json": (0, 0),
     "wrong_name": (0, 0),
     "snoop": (0, 0),
+    "noisy": (2, 3),
+    "copy_paste": (2, 3),
+    "cheater": (0, 0),
     "twice": (2, 3),
 }
 # (status, text that the outcome's details must contain)
@@ -59,6 +63,24 @@ EXPECTED_OUTCOME = {
     "tamper": ("graded", "test_discounted_sum: GradingError"),
     "invalid_json": ("invalid notebook", "is not a valid notebook"),
     "wrong_name": ("wrong file name", "expected 00_fixture.ipynb, found ['00_fixture (1).ipynb']"),
+    "noisy": (
+        "graded",
+        "every test passed | test_discounted_sum: wrote to stderr (kept, no points lost): ",
+        "test_greedy_action: output cut at 1024 KiB",
+    ),
+    "copy_paste": (
+        "graded",
+        "every test passed | ",
+        "test_from_another_notebook) is not part of this lesson",
+        "discounted_sum appears 2 times (a copied cell): the last (an answer",
+        "test_greedy_action appears 2 times (a copied cell): the first is graded",
+    ),
+    "cheater": (
+        "graded",
+        "test_discounted_sum: GradingError: discounted_sum([1, 1, 1], 0.5) is not right.",
+        "test_greedy_action: GradingError",
+        "not copied: more_answers.py: more_answers.py is a symbolic link",
+    ),
 }
 
 pytestmark = pytest.mark.skipif(
@@ -109,10 +131,12 @@ def test_points_of_each_submission(demo_run, kind):
 @pytest.mark.parametrize("kind", sorted(EXPECTED_OUTCOME))
 def test_outcome_says_what_happened(demo_run, kind):
     (outcome,) = [o for o in demo_run.outcomes if o.student == kind]
-    status, text = EXPECTED_OUTCOME[kind]
+    status, *texts = EXPECTED_OUTCOME[kind]
     assert outcome.status == status
-    assert text in outcome.details, outcome.details
+    for text in texts:
+        assert text in outcome.details, outcome.details
     assert outcome.score == sum(EXPECTED_POINTS[kind])
+    assert outcome.max_score == 6, "nothing a student hands in changes the maximum"
 
 
 def test_submissions_are_never_modified(demo_run):
@@ -152,17 +176,97 @@ def test_sandbox_kept_the_snoop_out(demo_run):
         if course.grade_id(c) == "discounted_sum"
     ]
     printed = "".join(o.get("text", "") for o in cell.outputs)
-    for attempt in (
+    attempts = [
         "list solutions",
         "read a solution",
         "read the gradebook",
         "read other submissions",
         "open a network connection",
         "resolve a host name",
-    ):
-        assert f"{attempt}: blocked" in printed, printed
+        "read the grader's secrets: blocked: KeyError",
+        "fill /tmp: blocked: OSError",
+        "fill its folder: blocked: OSError",
+        "start 20000 threads: blocked: RuntimeError",
+    ]
+    if os.geteuid() == 0:
+        attempts.append("read root's files: blocked: PermissionError")
+    for attempt in attempts:
+        assert f"{attempt}: blocked" in printed or attempt in printed, printed
     assert not list(demo_run.root.parent.rglob("ESCAPED.txt")), "a write reached the disk"
     assert not (REPO / "ESCAPED.txt").exists()
+
+
+def _graded_cell(root, kind, cell_id):
+    notebook = nbformat.read(course.autograded_path(root, kind, FIXTURE), as_version=4)
+    (cell,) = [c for c in notebook.cells if course.grade_id(c) == cell_id]
+    return cell
+
+
+def test_stderr_costs_no_points_and_floods_are_cut(demo_run):
+    """A warning in a grade cell is kept as output; 4 MiB printed keep 1 MiB and a notice."""
+    root = demo_run.root
+    warned = _graded_cell(root, "noisy", "test_discounted_sum")
+    assert not [o for o in warned.outputs if o.get("name") == "stderr"]
+    text = "".join(o.get("text", "") for o in warned.outputs)
+    assert text.startswith(guard.STDERR_MARK) and "this answer is slow" in text
+    flooded = _graded_cell(root, "noisy", "test_greedy_action")
+    kept = "".join(o.get("text", "") for o in flooded.outputs)
+    assert 2**20 - 100 <= len(kept) <= 2**20 + 500, len(kept)
+    assert guard.CUT_MARK in kept.splitlines()[-1]
+    assert course.autograded_path(root, "noisy", FIXTURE).stat().st_size < 3 * 2**20
+    page = course.feedback_dir(root, "noisy", FIXTURE) / f"{FIXTURE}.html"
+    assert page.stat().st_size < 4 * 2**20
+    assert "[output cut]" in page.read_text()
+
+
+def test_copied_cells_are_graded_once_and_said_in_the_feedback(demo_run):
+    page = course.feedback_dir(demo_run.root, "copy_paste", FIXTURE) / f"{FIXTURE}.html"
+    assert "Grading note" in page.read_text()
+    assert "test_from_another_notebook" not in cell_points(demo_run.root, "copy_paste")
+
+
+def test_links_to_the_solutions_are_never_followed(demo_run):
+    """The cheater's links (in the exchange, and in grader/work/submitted) are left out."""
+    root = demo_run.root
+    (inbound,) = exchange.inbound(demo_run.exchange, "cheater", FIXTURE)
+    assert (inbound / "answers.py").is_symlink(), "the exchange keeps what was handed in"
+    kept = course.submitted_dir(root, "cheater", FIXTURE)
+    assert not (kept / "answers.py").exists(), "collect followed the link"
+    assert (kept / "more_answers.py").is_symlink()
+    graded = course.autograded_dir(root, "cheater", FIXTURE)
+    assert not {"answers.py", "more_answers.py"} & {p.name for p in graded.iterdir()}
+    source = course.source_path(root, FIXTURE).read_text()
+    answers = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, flags=re.DOTALL)
+    lines = {line.strip("# ") for answer in answers for line in answer.splitlines()}
+    lines = {line for line in lines if len(line) >= 20}  # telling lines of the answers
+    assert lines
+    for path in graded.iterdir():
+        assert not [line for line in lines if line in path.read_text()], path
+    printed = "".join(
+        o.get("text", "") for o in _graded_cell(root, "cheater", "discounted_sum").outputs
+    )
+    assert "reading the planted link: FileNotFoundError" in printed, printed
+    test = _graded_cell(root, "cheater", "test_discounted_sum")
+    assert "an object of type __main__.Anything" in "".join(
+        o.get("evalue", "") for o in test.outputs
+    )
+
+
+@pytest.fixture
+def demo_environment(monkeypatch):
+    """The grading environment of demo_run (its time limit and the demo's limits)."""
+    monkeypatch.setenv(course.CELL_TIMEOUT_VARIABLE, "5")
+    with demo.grading_environment():
+        yield
+
+
+def test_the_preflight_graded_the_reference_once(demo_run, demo_environment):
+    import json
+
+    done = json.loads((course.work(demo_run.root) / "preflight.json").read_text())
+    assert done == {FIXTURE: autograde.environment_key(demo_run.root, FIXTURE)}
+    assert autograde.PREFLIGHT_STUDENT not in {o.student for o in demo_run.outcomes}
+    assert not course.autograded_dir(demo_run.root, autograde.PREFLIGHT_STUDENT).exists()
 
 
 def test_latest_of_two_submissions_counts_and_both_are_kept(demo_run):
@@ -186,12 +290,12 @@ def test_feedback_and_grades_for_every_student(demo_run):
         assert rows[kind]["assignment"] == FIXTURE
 
 
-def test_a_second_run_resumes_and_grades_the_same(demo_run):
+def test_a_second_run_resumes_and_grades_the_same(demo_run, demo_environment):
     root = demo_run.root
     before = {(o.student, o.score) for o in demo_run.outcomes}
     said = []
     autograde.autograde(root, echo=said.append)
-    assert said == [f"nothing new to grade in {course.submitted_dir(root)} (18 graded before)"]
+    assert said == [f"nothing new to grade in {course.submitted_dir(root)} (21 graded before)"]
     # an interrupted run: the state lost two entries -> only those two are graded again
     state = autograde.load_state(root)
     for kind in ("perfect", "tamper"):
@@ -200,6 +304,7 @@ def test_a_second_run_resumes_and_grades_the_same(demo_run):
     said.clear()
     after = autograde.autograde(root, echo=said.append)
     assert any("2 submission(s) (perfect, tamper)" in line for line in said), said
+    assert not any("preflight" in line for line in said), "the preflight is cached"
     assert {(o.student, o.score) for o in after} == before
 
 
@@ -274,10 +379,20 @@ def test_zip_collect_from_an_lms_download(demo_run, tmp_path):
         archive.write(release, f"alice_{FIXTURE}.ipynb")
         archive.write(release, f"bob_{FIXTURE}.ipynb")
         archive.write(release, f"carol-{FIXTURE}.ipynb")  # does not match the documented pattern
-    exchange.zip_collect(root, FIXTURE, download)
+        archive.writestr(f"../dave_{FIXTURE}.ipynb", release.read_bytes())  # leaves the archive
+        archive.writestr(f"/tmp/erin_{FIXTURE}.ipynb", release.read_bytes())  # absolute
+        archive.writestr("frank_notes.txt", "not a notebook")
+    skipped = exchange.zip_collect(root, FIXTURE, download)
     for student in ("alice", "bob"):
         assert sha256(course.submitted_path(root, student, FIXTURE)) == sha256(release)
-    assert not course.submitted_dir(root, "carol").exists()
+    for student in ("carol", "dave", "erin", "frank"):
+        assert not course.submitted_dir(root, student).exists(), student
+    assert [s.split(":")[0] for s in skipped] == [
+        f"'../dave_{FIXTURE}.ipynb'",
+        f"'/tmp/erin_{FIXTURE}.ipynb'",
+        "'frank_notes.txt'",
+    ]
+    assert not (root.parent / f"dave_{FIXTURE}.ipynb").exists()
     # autograde finds the collected submissions next to the class's, and nothing else
     found = autograde.submissions(root, [FIXTURE])
     assert sorted(found) == sorted((s, FIXTURE) for s in [*EXPECTED_POINTS, "alice", "bob"])

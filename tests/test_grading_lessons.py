@@ -1,12 +1,15 @@
 """Every real lesson through the instructor's grading pipeline, in the sandbox (slow).
 
-One `grader.autograde` run per lesson grades three submissions at once: the
-reference answers (every autograded point), the untouched release (none) and
-the tampering student (wrong answers, with numpy, torch and rlhelpers.testing
-patched to always pass: none).
+One `grader.autograde` run per lesson: its preflight grades the reference
+answers in the sandbox (it stops grading unless they get every autograded
+point), then two submissions are graded at once: the untouched release (no
+point) and the tampering student (wrong answers, with numpy, torch and
+rlhelpers.testing patched to always pass: no point).
 """
 
 from __future__ import annotations
+
+import json
 
 import nbformat
 import pytest
@@ -22,7 +25,7 @@ from course_tools import (
 from grader import autograde, course, grading, release, sandbox, students
 
 LESSONS = course.lesson_ids()
-KINDS = ("perfect", "untouched", "tamper")
+KINDS = ("untouched", "tamper")
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,7 +37,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module", params=LESSONS)
 def graded(request, tmp_path_factory):
-    """(course root, lesson id, {student: outcome}) after grading the three submissions."""
+    """(course root, lesson id, {student: outcome}): the preflight, then two submissions."""
     lesson_id = request.param
     root = make_course(tmp_path_factory.mktemp(lesson_id), lessons=[lesson_id])
     release.release(root, [lesson_id])
@@ -58,12 +61,13 @@ def autograded_scores(root, lesson_id, student) -> dict[str, tuple[float, float]
 
 
 def test_reference_answers_get_every_point(graded):
+    """The preflight graded them in the sandbox and recorded that they got every point."""
     root, lesson_id, outcomes = graded
-    scores = autograded_scores(root, lesson_id, "perfect")
-    assert len(scores) >= 6, f"{lesson_id} has {len(scores)} autograded test cells, needs 6"
-    lost = {gid: s for gid, s in scores.items() if s[0] != s[1]}
-    assert not lost, f"{lesson_id}: the reference answers lose points (score, max): {lost}"
-    assert outcomes["perfect"].status == "graded", outcomes["perfect"]
+    tests = grade_test_ids(instructor(root, lesson_id))
+    assert len(tests) >= 6, f"{lesson_id} has {len(tests)} autograded test cells, needs 6"
+    done = json.loads((course.work(root) / "preflight.json").read_text())
+    assert done[lesson_id] == autograde.environment_key(root, lesson_id)
+    assert autograde.PREFLIGHT_STUDENT not in outcomes
 
 
 def test_untouched_release_gets_nothing(graded):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 
 import pytest
 
@@ -34,6 +35,16 @@ attempt("network", lambda: socket.create_connection(("1.1.1.1", 53), timeout=2))
 attempt("import torch", lambda: __import__("torch").ones(3).sum().item())
 attempt("import rlhelpers", lambda: __import__("rlhelpers.testing"))
 attempt("allocate 16 GiB", lambda: bytearray(16 * 2**30))
+attempt("read root's files", lambda: open("/etc/shadow").read(1))
+attempt("see a secret", lambda: os.environ["HUB_API_TOKEN"])
+attempt("fill /tmp", lambda: open("/tmp/big", "wb").write(bytes(8 * 2**20)))
+attempt("fill its folder", lambda: open("big", "wb").write(bytes(8 * 2**20)))
+attempt("change a handed-in file", lambda: open("handed_in.txt", "a").write("x"))
+import numpy
+result["numpy"] = numpy.__file__
+result["rlhelpers"] = __import__("rlhelpers").__file__
+result["uid"] = os.getuid()
+result["environment"] = sorted(os.environ)
 print(json.dumps(result))
 """
 
@@ -65,9 +76,14 @@ def run_in_sandbox(code: str, workdir) -> str:
     return asyncio.run(go())
 
 
-def test_sandbox_blocks_secrets_network_and_writes(tmp_path):
+def test_sandbox_blocks_secrets_network_and_writes(tmp_path, monkeypatch):
     import json
 
+    monkeypatch.setenv("HUB_API_TOKEN", "a secret of the grading process")
+    monkeypatch.setenv(sandbox.TMP_VARIABLE, "4M")
+    monkeypatch.setenv(sandbox.WRITE_VARIABLE, "4M")
+    (tmp_path / "numpy.py").write_text("raise SystemExit('a handed-in numpy')")
+    (tmp_path / "handed_in.txt").write_text("data")
     course.work(REPO).mkdir(parents=True, exist_ok=True)
     paths = {
         "REPO": REPO,
@@ -79,7 +95,18 @@ def test_sandbox_blocks_secrets_network_and_writes(tmp_path):
     output = run_in_sandbox(header + PROBE, tmp_path)
     result = json.loads(output.strip().splitlines()[-1])
     assert result["write its folder"] == "allowed"
-    assert (tmp_path / "own_file.txt").exists()
+    assert not (tmp_path / "own_file.txt").exists(), "writes stay in the sandbox's tmpfs"
+    assert (tmp_path / "handed_in.txt").read_text() == "data"
+    assert result["change a handed-in file"] in {"OSError", "PermissionError"}, result
+    assert result["fill /tmp"] == "OSError" and result["fill its folder"] == "OSError", result
+    assert result["see a secret"] == "KeyError"
+    assert "HUB_API_TOKEN" not in result["environment"]
+    assert set(result["environment"]) >= {"PATH", "HOME", "PYTHONSAFEPATH"}
+    assert not result["numpy"].startswith(str(tmp_path)), "a handed-in numpy.py was imported"
+    assert result["rlhelpers"].startswith(str(REPO)), result["rlhelpers"]
+    if os.geteuid() == 0:
+        assert result["uid"] == sandbox.SANDBOX_UID
+        assert result["read root's files"] == "PermissionError", result
     assert result["import rlhelpers"] == "allowed"
     assert result["import torch"] == "allowed", "torch must run under the memory limit"
     assert result["allocate 16 GiB"] == "MemoryError"
@@ -119,7 +146,71 @@ def test_limits_read_from_the_environment(monkeypatch):
 
 def test_kernel_threads_can_be_capped(monkeypatch):
     monkeypatch.delenv(sandbox.THREADS_VARIABLE, raising=False)
-    assert "OMP_NUM_THREADS" not in sandbox.bwrap_command(["python"], "/tmp", "/tmp")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert "OMP_NUM_THREADS" not in sandbox.bwrap_command([sys.executable], "/tmp/w", "/tmp/r")
     monkeypatch.setenv(sandbox.THREADS_VARIABLE, "1")
-    command = sandbox.bwrap_command(["python"], "/tmp", "/tmp")
+    command = sandbox.bwrap_command([sys.executable], "/tmp/w", "/tmp/r")
     assert command[command.index("OMP_NUM_THREADS") + 1] == "1"
+
+
+def test_the_sandbox_exposes_the_rlhelpers_the_kernel_imports(tmp_path, monkeypatch):
+    """The kernel's sys.path decides (here an rlhelpers of another checkout on PYTHONPATH)."""
+    import shutil
+
+    other = tmp_path / "other_checkout"
+    shutil.copytree(REPO / "rlhelpers", other / "rlhelpers")
+    (other / "solutions").mkdir()
+    (other / "solutions" / "secret.py").write_text("answer = 42")
+    monkeypatch.setenv("PYTHONPATH", str(other))
+    work = tmp_path / "work"
+    work.mkdir()
+    code = (
+        "import os, rlhelpers.testing\n"
+        "print(rlhelpers.testing.__file__)\n"
+        f"print(os.path.exists({str(other / 'solutions')!r}))"
+    )
+    printed = run_in_sandbox(code, work).split()
+    assert printed == [str(other / "rlhelpers" / "testing.py"), "False"], printed
+
+
+def test_limits_and_environment_of_the_kernel(monkeypatch):
+    monkeypatch.setenv(sandbox.TMP_VARIABLE, "64M")
+    assert sandbox.tmp_limit() == 64 * 2**20
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    env = sandbox.kernel_environment()
+    assert "AWS_SECRET_ACCESS_KEY" not in env and env["OMP_NUM_THREADS"] == "1"
+    assert env["HOME"] == "/tmp" and env["PYTHONSAFEPATH"] == "1"
+    command = sandbox.bwrap_command([sys.executable, "-c", "pass"], "/tmp/w", "/tmp/r")
+    assert "--clearenv" in command
+    assert command[command.index("/tmp") - 3 : command.index("/tmp")] == [
+        "--size",
+        str(64 * 2**20),
+        "--tmpfs",
+    ]
+    if os.geteuid() == 0:
+        assert "--unshare-user" not in command and "--unshare-all" not in command
+        assert f"--reuid={sandbox.SANDBOX_UID}" in command
+
+
+def test_the_guard_puts_back_a_module_that_only_the_lesson_imports(tmp_path):
+    """An answer that patches rlhelpers.bandits (not in BASE_MODULES) is undone before a test."""
+    import nbformat
+
+    from grader import guard
+
+    lesson = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("from rlhelpers.bandits import Testbed")]
+    )
+    setup = guard.SETUP.format(guard=guard.GUARD, names=guard.guarded_modules(lesson))
+    restore = guard.RESTORE.format(
+        guard=guard.GUARD, imports="\n".join(guard.notebook_imports(lesson))
+    )
+    answer = (
+        "import rlhelpers.bandits\n"
+        "real = rlhelpers.bandits.Testbed\n"
+        "rlhelpers.bandits.Testbed = Testbed = object\n"
+    )
+    check = "print(rlhelpers.bandits.Testbed is real, Testbed is real)\n"
+    printed = run_in_sandbox(setup + answer + restore + check, tmp_path)
+    assert printed.split()[-2:] == ["True", "True"], printed

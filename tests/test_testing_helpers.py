@@ -290,3 +290,148 @@ def test_nbgrader_gives_the_partial_score_of_a_cell():
     notebook = nbformat.v4.new_notebook(cells=[cell])
     nbclient.NotebookClient(notebook, kernel_name="python3").execute()
     assert determine_grade(notebook.cells[0]) == (1.5, 3.0)
+
+
+# --------------------------------------------------------------------------- objects that pretend
+
+
+class _Pretender:
+    """What a cheating answer returns: it says it equals, and converts to, anything asked."""
+
+    def __init__(self):
+        self.calls = []
+
+    def _expected_from_the_caller(self):
+        import inspect
+
+        self.calls.append("asked")
+        for frame in inspect.stack():
+            if "expected" in frame.frame.f_locals:
+                return frame.frame.f_locals["expected"]
+        return 0.0
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._expected_from_the_caller(), dtype=dtype)
+
+    def __float__(self):
+        return float(self._expected_from_the_caller())
+
+    def __eq__(self, other):
+        self.calls.append("asked")
+        return True
+
+    __hash__ = None
+
+    def __bool__(self):
+        self.calls.append("asked")
+        return True
+
+    def __len__(self):
+        return 1
+
+    def __repr__(self):
+        self.calls.append("asked")
+        return "1.75"
+
+
+class _PretendingList(list):
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray([1.75])
+
+
+class _ArraySubclass(np.ndarray):
+    """A subclass of ndarray (as some libraries return): read as the array it holds."""
+
+
+class _PretendingFloat:
+    __class__ = float  # isinstance(x, float) believes this
+
+
+@pytest.mark.parametrize(
+    "check_call",
+    [
+        lambda got: check_close(got, 1.75, "discounted_sum([1, 1, 1], 0.5)"),
+        lambda got: check_close(got, [1.75], "returns"),
+        lambda got: check_between(got, 1.7, 1.8, "the average reward"),
+        lambda got: check_shape(got, (1,), "returns"),
+        lambda got: check(got, "the episode ended"),
+    ],
+)
+def test_an_object_that_pretends_is_refused_without_being_asked(check_call):
+    cheat = _Pretender()
+    with pytest.raises(GradingError) as caught:
+        check_call(cheat)
+    assert cheat.calls == [], "a method of the student's object ran inside the check"
+    message = str(caught.value)
+    assert "an object of type" in message and "_Pretender" in message, message
+
+
+def test_check_close_names_the_plain_types_it_accepts():
+    message = _message(check_close, _Pretender(), 1.75, "discounted_sum([1, 1, 1], 0.5)")
+    assert "which is not a Python number or bool, a list or tuple of them" in message
+    assert "torch tensor" in message
+
+
+def test_containers_are_read_with_their_base_methods():
+    with pytest.raises(GradingError):
+        check_close(_PretendingList([0.0]), [1.75], "returns")  # its __array__ is never asked
+    check_close(_PretendingList([1.75]), [1.75], "returns")  # its items are what counts
+    with pytest.raises(GradingError):
+        check_close([1.0, _Pretender()], [1.0, 1.75], "returns")
+
+
+def test_check_type_believes_the_type_not_the_class_attribute():
+    assert isinstance(_PretendingFloat(), float)
+    with pytest.raises(GradingError, match="_PretendingFloat"):
+        check_type(_PretendingFloat(), float, "the mean")
+
+
+def test_quiz_and_check_returns_ignore_what_an_object_says():
+    from rlhelpers.testing import Quiz, check_returns
+
+    quiz = Quiz(points=1)
+    assert not quiz.question("q1", _Pretender(), 0.91, explanation="x", tol=0.01)
+    with pytest.raises(GradingError, match="a number"):
+        quiz.answered("q1", _Pretender(), number=True)
+
+    class Text(str):
+        def strip(self):
+            return "b"
+
+    assert not quiz.question("q2", Text("a"), "b", explanation="x")
+    with pytest.raises(GradingError):
+        check_returns(_Pretender(), ("V",), "f()")
+
+
+@pytest.mark.parametrize(
+    ("got", "expected"),
+    [
+        (True, 1),
+        (np.bool_(True), 1),
+        (np.int32(3), 3),
+        (np.float16(0.5), 0.5),
+        ((1, 2.0), [1, 2]),
+        ([np.float32(1.0), 2], [1, 2]),
+        ([[1, 2], (3, 4)], [[1, 2], [3, 4]]),
+        ([], np.zeros(0)),
+        (np.arange(1, 4, dtype=np.uint8), [1, 2, 3]),
+        (range(1, 4), [1, 2, 3]),
+        (torch.Size([2, 3]), [2, 3]),
+        (np.array([[1.0, 2.0]]).view(_ArraySubclass), [[1.0, 2.0]]),
+        (torch.tensor(1.5), 1.5),
+        (torch.tensor(True), 1),
+        (torch.nn.Parameter(torch.ones(2)), [1.0, 1.0]),
+        ((torch.tensor(1.0), np.float64(2.0)), [1.0, 2.0]),
+    ],
+)
+def test_every_plain_value_a_correct_answer_returns_is_accepted(got, expected):
+    check_close(got, expected, "x")
+    check_shape(got, np.shape(np.asarray(expected)), "x")
+    check_between(got, -10, 10, "x")
+    check(got if not isinstance(got, list | tuple) else True, "x")
+
+
+def test_a_student_array_is_compared_as_a_copy():
+    got = np.array([1.0, 2.0])
+    check_close(got, [1.0, 2.0], "x")
+    assert got.flags.writeable and got.tolist() == [1.0, 2.0]
