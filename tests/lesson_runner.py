@@ -311,6 +311,11 @@ class Lesson:
         _execute(answer, scratch, self.lesson_id, answer.source.replace(old, new))
         return scratch
 
+    def quiz_score(self, namespace: dict, old: str | None = None, new: str | None = None) -> float:
+        """The points the quiz's grade cell gives (its last line), its answers edited old -> new."""
+        scratch = self.with_mistake(namespace, "quiz", old, new) if old else copy.copy(namespace)
+        return cell_result(self.cell("test_quiz").source, scratch, "<test_quiz>")
+
     def assert_mistake_caught(
         self,
         answer_id: str,

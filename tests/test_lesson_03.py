@@ -226,25 +226,16 @@ def test_dones_change_nothing_in_collect_episodes(ns: dict) -> None:
 # --------------------------------------------------------------------------- exercise 10: quiz
 
 
-def _quiz_score(lesson: Lesson, ns: dict, old: str | None = None, new: str | None = None):
-    scratch = lesson.with_mistake(ns, "quiz", old, new) if old else dict(ns)
-    cell = lesson.cell("test_quiz")
-    exec(compile(cell.source, "<test_quiz>", "exec"), scratch)
-    return scratch["_quiz"].score()
-
-
 def test_quiz_gives_partial_credit(lesson: Lesson, ns: dict, capsys) -> None:
     """Each right answer is worth half a point; a wrong one's explanation is never printed."""
-    assert _quiz_score(lesson, ns) == 2.0
+    assert lesson.quiz_score(ns) == 2.0
     capsys.readouterr()
-    assert _quiz_score(lesson, ns, "answer_q1 = 1075", "answer_q1 = 1074") == 1.5
+    assert lesson.quiz_score(ns, "answer_q1 = 1075", "answer_q1 = 1074") == 1.5
     out = capsys.readouterr().out
     assert "answer_q1: not right." in out and "2**-1074" not in out
     assert "answer_q2: right." in out
     wrong = 'answer_q2 = "b"\nanswer_q3 = "a"\nanswer_q4 = "c"'
-    assert (
-        _quiz_score(lesson, ns, 'answer_q2 = "a"\nanswer_q3 = "c"\nanswer_q4 = "b"', wrong) == 0.5
-    )
+    assert lesson.quiz_score(ns, 'answer_q2 = "a"\nanswer_q3 = "c"\nanswer_q4 = "b"', wrong) == 0.5
 
 
 def test_quiz_stub_is_placeholders(lesson: Lesson) -> None:

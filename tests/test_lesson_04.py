@@ -233,25 +233,16 @@ def test_a2c_beats_the_sb3_figures(ns: dict) -> None:
 # --------------------------------------------------------------------------- exercise 7: quiz
 
 
-def _quiz_score(lesson: Lesson, ns: dict, old: str | None = None, new: str | None = None):
-    scratch = lesson.with_mistake(ns, "quiz", old, new) if old else dict(ns)
-    cell = lesson.cell("test_quiz")
-    exec(compile(cell.source, "<test_quiz>", "exec"), scratch)
-    return scratch["_quiz"].score()
-
-
 def test_quiz_gives_partial_credit(lesson: Lesson, ns: dict, capsys) -> None:
     """Each right answer is worth half a point; a wrong one's explanation is never printed."""
-    assert _quiz_score(lesson, ns) == 2.0
+    assert lesson.quiz_score(ns) == 2.0
     capsys.readouterr()
-    assert _quiz_score(lesson, ns, "answer_q4 = 782", "answer_q4 = 781") == 1.5
+    assert lesson.quiz_score(ns, "answer_q4 = 782", "answer_q4 = 781") == 1.5
     out = capsys.readouterr().out
     assert "answer_q4: not right." in out and "ceil(" not in out
     assert "answer_q1: right." in out
     wrong = 'answer_q1 = "c"\nanswer_q2 = "b"\nanswer_q3 = "c"'
-    assert (
-        _quiz_score(lesson, ns, 'answer_q1 = "b"\nanswer_q2 = "a"\nanswer_q3 = "a"', wrong) == 0.5
-    )
+    assert lesson.quiz_score(ns, 'answer_q1 = "b"\nanswer_q2 = "a"\nanswer_q3 = "a"', wrong) == 0.5
 
 
 def test_quiz_stub_is_placeholders(lesson: Lesson) -> None:
