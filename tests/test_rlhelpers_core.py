@@ -151,3 +151,55 @@ def test_testbed_needs_an_rng_and_sizes():
         Testbed(5)
     with pytest.raises(ValueError, match="runs must be a positive integer"):
         Testbed(0, rng=np.random.default_rng(0))
+
+
+class _ConstantPolicy(torch.nn.Module):
+    """Always prefers one action; returns its scores the way lesson 04's model does when asked."""
+
+    def __init__(self, action: int):
+        super().__init__()
+        one_hot = torch.nn.functional.one_hot(torch.tensor(action), 2).float()
+        self.scores = torch.nn.Parameter(one_hot)
+
+    def forward(self, obs):
+        return self.scores.expand(len(obs), 2)
+
+
+def _episode_lengths_one_by_one(action: int, n_episodes: int, seed: int) -> list[int]:
+    """Episode lengths of a constant action from the vector env's start states, one env each."""
+    import gymnasium as gym
+
+    starts, _ = gym.make_vec(
+        "CartPole-v1", num_envs=n_episodes, vectorization_mode="vector_entry_point"
+    ).reset(seed=seed)
+    lengths = []
+    for start in starts:
+        env = gym.make("CartPole-v1")
+        env.reset(seed=seed)
+        env.unwrapped.state = start.astype(np.float64)
+        steps, done = 0, False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(action)
+            steps, done = steps + 1, terminated or truncated
+        lengths.append(steps)
+    return lengths
+
+
+@pytest.mark.parametrize("action", [0, 1])
+def test_evaluate_greedy_policy_counts_each_first_episode(action):
+    from rlhelpers.evaluation import evaluate_greedy_policy
+
+    expected = np.mean(_episode_lengths_one_by_one(action, n_episodes=5, seed=7))
+    got = evaluate_greedy_policy(_ConstantPolicy(action), n_episodes=5, seed=7)
+    assert got == pytest.approx(expected)
+    assert 5 <= got <= 15  # a constant push topples the pole within a few steps
+
+
+def test_evaluate_greedy_policy_takes_a_scores_function():
+    from rlhelpers.evaluation import evaluate_greedy_policy
+
+    policy = _ConstantPolicy(0)
+    flipped = evaluate_greedy_policy(
+        policy, scores=lambda model, obs: -model(obs), n_episodes=5, seed=7
+    )
+    assert flipped == pytest.approx(np.mean(_episode_lengths_one_by_one(1, n_episodes=5, seed=7)))

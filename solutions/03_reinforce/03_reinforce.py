@@ -2161,6 +2161,7 @@ import torch
 from torch import nn
 
 import rlhelpers
+from rlhelpers.evaluation import evaluate_greedy_policy
 from rlhelpers.testing import (
     check,
     check_between,
@@ -2169,23 +2170,6 @@ from rlhelpers.testing import (
     check_shape,
     check_type,
 )
-
-
-def _greedy_mean_return(policy, n_episodes=20, seed=54321):
-    envs = gym.make_vec("CartPole-v1", num_envs=n_episodes, vectorization_mode="vector_entry_point")
-    obs, _ = envs.reset(seed=seed)
-    device = next(policy.parameters()).device
-    total, alive = np.zeros(n_episodes), np.ones(n_episodes, dtype=bool)
-    with torch.no_grad():
-        for _ in range(500):
-            actions = policy(torch.as_tensor(obs, device=device)).argmax(-1).cpu().numpy()
-            obs, rewards, terminated, truncated, _ = envs.step(actions)
-            total += rewards * alive
-            alive &= ~(terminated | truncated)
-            if not alive.any():
-                break
-    return float(total.mean())
-
 
 _policy, _returns = check_returns(
     train_cartpole(CartPoleArgs(seed=0)),
@@ -2200,7 +2184,7 @@ check_shape(
     hint="one return per episode: n_iterations * n_envs",
 )
 check_between(
-    _greedy_mean_return(_policy),
+    evaluate_greedy_policy(_policy),
     400.0,
     500.0,
     "the greedy policy's mean return over 20 CartPole episodes (seed 0, 40 updates of 32 episodes)",

@@ -1574,6 +1574,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlhelpers.evaluation import evaluate_greedy_policy
 from rlhelpers.testing import (
     check,
     check_between,
@@ -1583,30 +1584,12 @@ from rlhelpers.testing import (
     check_type,
 )
 
-
-def _greedy_mean_return(model, n_episodes=20, seed=54321):
-    envs = gym.make_vec("CartPole-v1", num_envs=n_episodes, vectorization_mode="vector_entry_point")
-    obs, _ = envs.reset(seed=seed)
-    device = next(model.parameters()).device
-    total, alive = np.zeros(n_episodes), np.ones(n_episodes, dtype=bool)
-    with torch.no_grad():
-        for _ in range(500):
-            dist, _ = model(torch.as_tensor(obs, device=device))
-            obs, rewards, terminated, truncated, _ = envs.step(dist.logits.argmax(-1).cpu().numpy())
-            total += rewards * alive
-            alive &= ~(terminated | truncated)
-            if not alive.any():
-                break
-    envs.close()
-    return float(total.mean())
-
-
 _model, _steps, _returns = check_returns(
     train_a2c(seed=0), ("model", "steps", "returns"), "train_a2c(seed=0)"
 )
 check_type(_model, nn.Module, "the model returned by train_a2c")
 check_between(
-    _greedy_mean_return(_model),
+    evaluate_greedy_policy(_model, scores=lambda model, obs: model(obs)[0].logits),
     475.0,
     500.0,
     "the greedy policy's mean return over 20 CartPole episodes (seed 0, default A2CArgs)",

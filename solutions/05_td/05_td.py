@@ -2203,31 +2203,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlhelpers.evaluation import evaluate_greedy_policy
 from rlhelpers.testing import check, check_between, check_returns, check_type
-
-
-def _greedy_mean_return(q_net, n_episodes=20, seed=54321):
-    envs = gym.make_vec("CartPole-v1", num_envs=n_episodes, vectorization_mode="vector_entry_point")
-    obs, _ = envs.reset(seed=seed)
-    device = next(q_net.parameters()).device
-    total, alive = np.zeros(n_episodes), np.ones(n_episodes, dtype=bool)
-    with torch.no_grad():
-        for _ in range(500):
-            actions = q_net(torch.as_tensor(obs, device=device)).argmax(-1).cpu().numpy()
-            obs, rewards, terminated, truncated, _ = envs.step(actions)
-            total += rewards * alive
-            alive &= ~(terminated | truncated)
-            if not alive.any():
-                break
-    return float(total.mean())
-
 
 _q_net, _returns, _buffer = check_returns(
     train_dqn(DQNArgs(seed=0)), ("q_net", "returns", "buffer"), "train_dqn(DQNArgs(seed=0))"
 )
 check_type(_q_net, nn.Module, "the Q-network returned by train_dqn")
 check_between(
-    _greedy_mean_return(_q_net),
+    evaluate_greedy_policy(_q_net),
     100.0,
     500.0,
     "the greedy policy's mean return over 20 CartPole episodes (seed 0, 12,000 steps)",
