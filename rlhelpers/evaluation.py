@@ -1,22 +1,26 @@
-"""Greedy evaluation of a trained CartPole agent, as the grade cells measure it.
+"""How the grade cells measure a trained agent's greedy policy.
 
-Lessons 03-06 grade a training exercise by the mean return of the *greedy*
-policy (the argmax of the network's action scores) over fresh episodes, run
-side by side in one vector environment. This module is the one copy of that
-measurement; grade cells import it, so every lesson measures the same way.
+Lessons 03-06 grade a CartPole training exercise by the mean return of the
+*greedy* policy (the argmax of the network's action scores) over fresh
+episodes, run side by side in one vector environment; lesson 05 grades a
+tabular method by the path its greedy policy walks. This module is the one
+copy of each measurement; grade cells import it, so every lesson measures the
+same way. Torch is imported only when a network is evaluated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from torch import nn
 
-__all__ = ["GRADING_EVAL_SEED", "evaluate_greedy_policy"]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["GRADING_EVAL_SEED", "evaluate_greedy_policy", "tabular_greedy_path"]
 
 GRADING_EVAL_SEED = 54321
 """Seed of the grade cells' evaluation episodes (the lessons' demos use others)."""
@@ -24,6 +28,8 @@ GRADING_EVAL_SEED = 54321
 
 def _parameter_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (the CPU for a model without any)."""
+    import torch
+
     first = next(iter(model.parameters()), None)
     return first.device if first is not None else torch.device("cpu")
 
@@ -44,6 +50,8 @@ def evaluate_greedy_policy(
     ends (terminated or truncated); the vector environment's autoreset steps
     are not counted.
     """
+    import torch
+
     score_fn = scores or (lambda m, obs: m(obs))
     device = _parameter_device(model)
     envs = gym.make_vec(env_id, num_envs=n_episodes, vectorization_mode="vector_entry_point")
@@ -61,3 +69,21 @@ def evaluate_greedy_policy(
     finally:
         envs.close()
     return float(total.mean())
+
+
+def tabular_greedy_path(Q: Any, env: gym.Env, max_steps: int = 100) -> list[int]:
+    """The states the greedy policy of a table ``Q [S, A]`` visits from the start.
+
+    For the course's deterministic tabular environments (``env.unwrapped`` has
+    ``P``, ``start_state`` and ``terminal_states``); stops at a terminal state
+    or after ``max_steps`` steps (a greedy policy may walk in circles).
+    """
+    model = env.unwrapped
+    table = np.asarray(Q, dtype=float)
+    state, path = model.start_state, [model.start_state]
+    for _ in range(max_steps):
+        state = int(model.P[state, int(np.argmax(table[state]))].argmax())
+        path.append(state)
+        if state in model.terminal_states:
+            break
+    return path

@@ -232,10 +232,10 @@ def test_bias_variance_plot(lesson: Lesson) -> None:
 def test_cliff_walking_claims(lesson: Lesson) -> None:
     """Example 6.6: SARSA's online return is higher, about -25 against about -50."""
     runs = lesson.namespace_with("cliff_runs")["cliff_runs"]
-    sarsa = np.stack(runs["SARSA"])[:, 100:].mean()
-    q = np.stack(runs["Q-learning"])[:, 100:].mean()
-    assert sarsa > q + 10
-    assert -35 <= sarsa <= -15 and -70 <= q <= -35
+    sarsa = np.stack(runs["SARSA"])[:, 300:].mean()  # once learned: episodes 301-500
+    q = np.stack(runs["Q-learning"])[:, 300:].mean()
+    assert sarsa > q + 15
+    assert -30 <= sarsa <= -18 and -60 <= q <= -40
 
 
 def test_a2c_with_lambda_1_is_lesson_04s_monte_carlo_version(ns: dict) -> None:

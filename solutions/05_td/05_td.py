@@ -1396,8 +1396,9 @@ def q_learning(env, episodes, alpha, epsilon, gamma=1.0, seed=0):
 # %% [markdown]
 # The experiment of Example 6.6: $\varepsilon = 0.1$, $\alpha = 0.1$, 500
 # episodes, two seeds. The left plot shows the online return per episode
-# (smoothed); the right one the greedy path of each method's final $Q$ from
-# the start, drawn on the grid (the cliff is shaded).
+# (smoothed; "once learned" below means the last 200 episodes, 301-500);
+# the right one the greedy path of each method's final $Q$ from the start,
+# drawn on the grid (the cliff is shaded).
 
 
 # %%
@@ -1440,7 +1441,7 @@ plot_grid_paths(
 )
 plt.show()
 for name, runs in cliff_runs.items():
-    print(f"{name}: mean online return over episodes 101-500: {np.stack(runs)[:, 100:].mean():.1f}")
+    print(f"{name}: mean online return over episodes 301-500: {np.stack(runs)[:, 300:].mean():.1f}")
 
 # %% nbgrader={"grade": true, "grade_id": "test_sarsa", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """sarsa: shapes and online returns; the safe path and about -25 per episode once learned (Example 6.6)."""
@@ -1448,19 +1449,8 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401  (registers cliff walking)
+from rlhelpers.evaluation import tabular_greedy_path
 from rlhelpers.testing import check, check_between, check_returns, check_shape
-
-
-def _greedy_path(Q, env, max_steps=100):
-    model = env.unwrapped
-    state, path = model.start_state, [model.start_state]
-    for _ in range(max_steps):
-        state = int(model.P[state, int(np.argmax(Q[state]))].argmax())
-        path.append(state)
-        if state in model.terminal_states:
-            break
-    return path
-
 
 _env = gym.make("rlhelpers/CliffWalking-v0")
 _Q, _returns = check_returns(
@@ -1489,7 +1479,7 @@ check(
 _Q, _returns = sarsa(_env, 500, alpha=0.1, epsilon=0.1, seed=10)
 # Greedy paths through rarely visited cells may loop on untried actions (still 0), and a
 # noisy Q may dip to the edge for a step or two: walking along it is what SARSA avoids.
-_path = _greedy_path(_Q, _env, max_steps=40)
+_path = tabular_greedy_path(_Q, _env, max_steps=40)
 _edge = [s for s in _path if 25 <= s <= 34]  # row 2 between the start and goal columns
 check(
     len(_edge) <= 3,
@@ -1500,11 +1490,11 @@ check(
     hint="SARSA's target uses the epsilon-greedy next action, so the cost of falling off is learned",
 )
 check_between(
-    float(np.asarray(_returns)[100:].mean()),
-    -40.0,
-    -20.0,
-    "SARSA's mean online return over episodes 101-500 (alpha=0.1)",
-    hint="Example 6.6 shows about -25; with alpha = 0.1 it is about -30",
+    float(np.asarray(_returns)[300:].mean()),
+    -33.0,
+    -16.0,
+    "SARSA's mean online return over episodes 301-500, once learned (alpha=0.1)",
+    hint="Example 6.6 shows about -25: on a path away from the edge a random step rarely costs a fall",
 )
 ### END HIDDEN TESTS
 
@@ -1514,19 +1504,8 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401  (registers cliff walking)
+from rlhelpers.evaluation import tabular_greedy_path
 from rlhelpers.testing import check, check_between, check_close, check_returns, check_shape
-
-
-def _greedy_path(Q, env, max_steps=100):
-    model = env.unwrapped
-    state, path = model.start_state, [model.start_state]
-    for _ in range(max_steps):
-        state = int(model.P[state, int(np.argmax(Q[state]))].argmax())
-        path.append(state)
-        if state in model.terminal_states:
-            break
-    return path
-
 
 _env = gym.make("rlhelpers/CliffWalking-v0")
 _Q, _returns = check_returns(
@@ -1538,7 +1517,7 @@ check_shape(
     _Q, (48, 4), "Q returned by q_learning", hint="one row per state, one column per action"
 )
 check_shape(np.asarray(_returns), (100,), "the returns of 100 episodes", hint="one per episode")
-_path = _greedy_path(_Q, _env)
+_path = tabular_greedy_path(_Q, _env)
 check(
     len(_path) == 14 and _path[-1] == 47,
     "the greedy path of Q-learning's Q after 100 episodes (alpha=0.5)",
@@ -1548,7 +1527,7 @@ check(
 )
 ### BEGIN HIDDEN TESTS
 _Q, _returns = q_learning(_env, 500, alpha=0.1, epsilon=0.1, seed=10)
-_path = _greedy_path(_Q, _env)
+_path = tabular_greedy_path(_Q, _env)
 check(
     len(_path) == 14 and _path[-1] == 47,
     "Q-learning's greedy path after 500 episodes (alpha=0.1)",
@@ -1563,10 +1542,10 @@ check_close(
     hint="Q-learning learns the optimal values: the shortest path is worth -13",
 )
 check_between(
-    float(np.asarray(_returns)[100:].mean()),
+    float(np.asarray(_returns)[300:].mean()),
     -65.0,
-    -38.0,
-    "Q-learning's mean online return over episodes 101-500 (alpha=0.1)",
+    -35.0,
+    "Q-learning's mean online return over episodes 301-500, once learned (alpha=0.1)",
     hint="Example 6.6 shows about -50: exploring next to the cliff makes it fall now and then",
 )
 ### END HIDDEN TESTS
