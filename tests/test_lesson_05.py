@@ -247,18 +247,19 @@ def test_a2c_with_lambda_1_is_lesson_04s_monte_carlo_version(ns: dict) -> None:
         return returns - values
 
     args = ns["A2CArgs"](seed=3, lam=1.0, total_steps=2048)
-    steps_gae, returns_gae = ns["train_a2c"](args)
-    steps_mc, returns_mc = ns["train_a2c"](args, advantage_fn=monte_carlo_advantages)
+    _, steps_gae, returns_gae = ns["train_a2c"](args)
+    _, steps_mc, returns_mc = ns["train_a2c"](args, advantage_fn=monte_carlo_advantages)
     assert len(returns_gae) > 10
     np.testing.assert_array_equal(steps_gae, steps_mc)
     np.testing.assert_allclose(returns_gae, returns_mc)
 
 
 @pytest.mark.slow
-def test_a2c_plot_compares_two_lambdas_on_the_same_seeds(lesson: Lesson) -> None:
-    """One plot, both curves, every point filled (each run finished episodes by then)."""
-    curves = lesson.namespace_with("a2c_curves")["a2c_curves"]
-    assert len(curves) == 2
-    for runs in curves.values():
-        assert runs.shape == (2, 16) and not np.isnan(runs).any()
-        assert runs[:, -4:].mean() > 30  # both learn: a random policy scores about 22
+def test_a2c_plot_compares_two_lambdas_on_the_same_seed(lesson: Lesson) -> None:
+    """One plot, both curves: lesson 04's settings with lambda 1 and 0.95, each run until solved."""
+    runs = lesson.namespace_with("a2c_runs")["a2c_runs"]
+    assert len(runs) == 2
+    for steps, returns in runs.values():
+        assert len(steps) == len(returns) > 20
+        assert steps[-1] < 100_000  # the stopping rule was met within the budget
+        assert returns[-20:].mean() >= 300  # the rule's first condition
