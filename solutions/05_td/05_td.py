@@ -76,7 +76,7 @@ from torch.distributions import Categorical
 from tqdm.auto import tqdm
 
 import rlhelpers
-from rlhelpers.evaluation import evaluate_greedy_policy
+from rlhelpers.evaluation import evaluate_greedy_policy, tabular_greedy_path
 from rlhelpers.plotting import plot_grid_paths, plot_learning_curves
 
 DEVICE = rlhelpers.device()
@@ -1440,18 +1440,6 @@ def q_learning(env, episodes, alpha, epsilon, gamma=1.0, seed=0):
 
 
 # %%
-def greedy_path(Q, env, max_steps=100):
-    """The states visited by the greedy policy of Q from the start (deterministic env)."""
-    model = env.unwrapped
-    state, path = model.start_state, [model.start_state]
-    for _ in range(max_steps):
-        state = int(model.P[state, int(np.argmax(Q[state]))].argmax())
-        path.append(state)
-        if state in model.terminal_states:
-            break
-    return path
-
-
 CLIFF_SEEDS = range(2)
 cliff_env = gym.make("rlhelpers/CliffWalking-v0")
 cliff_runs = {"SARSA": [], "Q-learning": []}
@@ -1471,7 +1459,7 @@ plot_learning_curves(
 )
 ax_left.set_ylim(-100, 0)
 plot_grid_paths(
-    {name: greedy_path(Q, cliff_env) for name, Q in cliff_tables.items()},
+    {name: tabular_greedy_path(Q, cliff_env) for name, Q in cliff_tables.items()},
     shape=cliff_env.unwrapped.shape,
     shaded=cliff_env.unwrapped.cliff_states,
     ax=ax_right,
