@@ -6,12 +6,18 @@ nbval's kernel for a notebook's cells) are built once, except in the files of
 SPLIT_BY_LESSON, whose tests are shared out lesson by lesson (each lesson's run
 is minutes, and a course of six lessons on one worker would leave the other
 idle). The slowest phases are handed out first.
+
+It also holds the two fixtures every tests/test_lesson_NN.py uses: `lesson`
+(the module's LESSON_ID, loaded) and `ns` (its reference namespace).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+
+import pytest
+from lesson_runner import Lesson
 
 # phase: the test files (relative to the repository) that belong to it, by prefix
 PHASES = {
@@ -112,3 +118,15 @@ def pytest_terminal_summary(terminalreporter):
             f"phase {phase}: {tests[phase]} tests, {seconds[phase]:.0f} s of test time, "
             f"{span:.0f} s from first start to last stop"
         )
+
+
+@pytest.fixture(scope="module")
+def lesson(request) -> Lesson:
+    """The lesson named by the test module's LESSON_ID."""
+    return Lesson.load(request.module.LESSON_ID)
+
+
+@pytest.fixture(scope="module")
+def ns(lesson: Lesson) -> dict:
+    """The lesson's namespace after running its reference notebook (built once per module)."""
+    return lesson.namespace()

@@ -15,16 +15,6 @@ from lesson_runner import Lesson, cell_result, visible_part
 LESSON_ID = "01_bandits"
 
 
-@pytest.fixture(scope="module")
-def lesson() -> Lesson:
-    return Lesson.load(LESSON_ID)
-
-
-@pytest.fixture(scope="module")
-def ns(lesson: Lesson) -> dict:
-    return lesson.namespace()
-
-
 def test_structure(lesson: Lesson) -> None:
     """Points as announced (24 + 3); the generic checks are in test_lesson_structure.py."""
     tests = [c for c in lesson.cells if c.is_grade_test]

@@ -20,16 +20,6 @@ from rlhelpers.envs.tabular import example_3_5, example_4_1
 LESSON_ID = "02_mdps"
 
 
-@pytest.fixture(scope="module")
-def lesson() -> Lesson:
-    return Lesson.load(LESSON_ID)
-
-
-@pytest.fixture(scope="module")
-def ns(lesson: Lesson) -> dict:
-    return lesson.namespace()
-
-
 # --------------------------------------------------------------------------- structure
 
 
