@@ -439,7 +439,10 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # 4. After every `args.eval_every` batches, if the last `args.solved_window`
 #    finished episodes average at least `args.eval_from`, stop once
 #    `greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`
-#    reaches `args.solved_return` (lesson 04's stopping rule).
+#    reaches `args.solved_return` (lesson 04's stopping rule, with 100
+#    evaluation episodes instead of 20: PPO's fast updates now and then leave
+#    a policy that is perfect on most starts and not on all, and 20 episodes
+#    may miss that; 100 greedy episodes, run side by side, cost little more).
 #
 # Return `(model, steps, returns)`: the model and `worker.history()`.
 #
@@ -525,7 +528,7 @@ class PPOArgs:
     """greedy evaluations start once the recent mean return reaches this"""
     eval_every: int = 2
     """batches between two checks of the stopping rule"""
-    eval_episodes: int = 20
+    eval_episodes: int = 100
     """greedy episodes per evaluation"""
     solved_return: float = 495.0
     """stop once the greedy mean return reaches this (above the grade's 475, for a margin)"""
@@ -698,8 +701,9 @@ check(
 #   added $r - 1$ cancels $k_1$'s first-order noise, so its variance is far
 #   lower when the two policies are close, which is the regime RLHF stays in.
 #
-# TRL's PPO trainer puts $k_1$ into the per-token reward (its `kl_estimator="k1"`
-# default; `"k3"` is the option), and GRPO's loss uses $k_3$.
+# TRL's PPO trainer puts $k_1$ into the per-token reward by default (recent
+# versions offer $k_3$ as an option), and TRL's GRPO trainer penalises its loss
+# with $k_3$.
 
 # %% [markdown]
 # ## Exercise 3: the k1 and k3 estimators (2 points, about 15 min, easy)
@@ -950,7 +954,7 @@ check_close(
 # and rejected responses under the policy and under the reference) and a
 # number -> the scalar mean of the loss above over the $B$ pairs. Compute
 # $-\log\sigma(z)$ with `torch.nn.functional.logsigmoid`: `torch.log(torch.sigmoid(z))`
-# gives `-inf` once $\sigma(z)$ underflows (for $z$ below about $-104$ in
+# gives `-inf` once $\sigma(z)$ underflows to 0 (for $z$ of about $-100$ in
 # float32), and a loss of `inf` is a failed run.
 #
 # <details><summary>Hint 1: the margin</summary>
@@ -1055,8 +1059,8 @@ check_close(
 # for a CPU: a vocabulary of 45 words, prompts such as `describe cat`, a
 # GRU policy pretrained in a second or two on text the package writes itself
 # (the **reference** $\pi_\text{ref}$, frozen), and a **reward model** that
-# scores whole responses. Here are a few responses of the reference and their
-# scores:
+# scores whole responses. Here are the reference's mean score and a few of its
+# responses:
 
 # %%
 from rlhelpers import toylm
@@ -1425,8 +1429,8 @@ for _p in (1, 3):
 #   `toylm.prompt_only_state`;
 # - `fixed`: `toylm.RLHFConfig(gamma=0.99, seed=seed)` with your `build_state`.
 #
-# Every other setting keeps its default (`beta=0.2`, 40 iterations of 64
-# responses). A result holds the mean score, the sequence KL to the reference
+# Every other setting keeps its default (`beta=0.2`, and the budget: a few
+# dozen iterations of 64 responses). A result holds the mean score, the sequence KL to the reference
 # (nats) and the fraction of distinct responses of every iteration
 # (`.scores`, `.kls`, `.distinct`), and an evaluation on 256 fresh prompts
 # before and after training (`.initial`, `.final`, each with `.score`, `.kl`,
@@ -1471,7 +1475,7 @@ for label, run in (
 axes[0].set_title("reward-model score (batch mean)", fontsize=9)
 axes[1].set_title("sequence KL to the reference (nats)", fontsize=9)
 for ax in axes:
-    ax.set_xlabel("PPO iteration (64 responses each)")
+    ax.set_xlabel("PPO iteration (a batch of responses each)")
 axes[0].legend(fontsize=8)
 plt.show()
 for label, run in (("broken", case_broken), ("fixed", case_fixed)):
@@ -1485,6 +1489,7 @@ print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
 
 # %% nbgrader={"grade": true, "grade_id": "test_run_case_study", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """run_case_study: the fixed run gains >= 0.3 with KL <= 5 nats; the broken one gains <= 0.1 (seed 0)."""
+from rlhelpers import toylm
 from rlhelpers.testing import check, check_returns
 
 _broken, _fixed = check_returns(
@@ -1514,11 +1519,13 @@ check(
     got=round(_broken_gain, 3),
     hint="broken: gamma=0.0 with toylm.prompt_only_state",
 )
+_budget = toylm.RLHFConfig().iterations
 check(
-    len(_fixed.scores) == 40 and len(_broken.scores) == 40,
+    len(_fixed.scores) == _budget and len(_broken.scores) == _budget,
     "the number of iterations of each run",
-    expected="40 (the default budget)",
+    expected=f"{_budget} (the default budget of toylm.RLHFConfig)",
     got=(len(_broken.scores), len(_fixed.scores)),
+    hint="change only gamma (and the seed) in the configurations",
 )
 ### END HIDDEN TESTS
 
@@ -1578,8 +1585,8 @@ for beta, run in hacking_runs.items():
 # At beta = 0 the only reward is the reward model's score, and the policy
 # found its flaw: every "very" earns a bonus and repeating "very" is never
 # penalised, so it collapses onto a few degenerate responses such as
-# "the tree very very very ...": the highest score of the sweep, almost no
-# distinct responses, and a sequence KL of tens of nats (each of those tokens
+# "my tree is very very very ... <end>": the highest score of the sweep, almost
+# no distinct responses, and a sequence KL of well over 10 nats (each of those tokens
 # is one the reference would almost never write). The per-token reward
 # -beta * (log pi - log pi_ref) charges the policy for every token it makes
 # more likely than the reference did, and summed over a response that is beta
@@ -1610,7 +1617,7 @@ for beta, run in hacking_runs.items():
 # | `value_model` (a value head) | the critic $V(s_t)$ at every token | the loop's `ValueNetwork` (lesson 04's value head) |
 # | generate responses, then forward passes for `logprobs`, `ref_logprobs`, `values` | the rollout: old log-probs for the ratio | `toylm.generate`; your `response_log_probs` (Exercise 8) |
 # | `kl = logprobs - ref_logprobs`; `rewards = -kl_coef * kl`; score added at the last real token | the per-token reward | your `kl_penalized_rewards` (Exercise 7), $k_1$ of Exercise 3 |
-# | the score at `sequence_lengths` (the index of the last real token) | the bug fixed in TRL: not at the first padding token | the hidden test of Exercise 7 |
+# | where the score is added: `sequence_lengths` is the index of the last real token | TRL's trainer once added it at `sequence_lengths + 1`, the first padding token | the hidden test of Exercise 7 |
 # | GAE with `gamma = 1`, `lam = 0.95`, backwards over the tokens | advantages, one episode per response | `gae` (lesson 05) |
 # | `advantages = masked_whiten(advantages, mask)` | whitened over the batch's real tokens | the loop's `_whiten` (cf. PPO's per-minibatch normalisation) |
 # | `ratio = exp(new_logprobs - logprobs)`; `pg_loss = max(-A r, -A clip(r, 1 - eps, 1 + eps))` | the clipped objective | your `ppo_clip_loss` (Exercise 1) |

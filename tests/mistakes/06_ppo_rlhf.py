@@ -86,13 +86,13 @@ MISTAKES = {
         ),
     ],
     "build_state": [
-        # concatenated along the batch dimension
-        ("dim=1)", "dim=0)", "build_state"),
+        # the generated tokens first, then the prompt
+        ("[prompt_tokens, generated_tokens]", "[generated_tokens, prompt_tokens]", "prompt first"),
         # only the last generated token
         (
             "[prompt_tokens, generated_tokens]",
             "[prompt_tokens, generated_tokens[:, -1:]]",
-            "every token",
+            "generated [3, 7]",
         ),
     ],
     "kl_penalized_rewards": [
