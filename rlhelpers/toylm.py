@@ -461,7 +461,7 @@ def evaluate_policy(
     reference: ToyLM | None = None,
     n: int = 256,
     seed: int = 0,
-    max_length: int = 12,
+    max_length: int = 16,
 ) -> Evaluation:
     """Score, KL to the reference and diversity of ``policy`` on ``n`` fresh prompts (seeded)."""
     device = rlhelpers.device()
@@ -487,7 +487,7 @@ def evaluate_policy(
 class RLHFConfig:
     """Hyperparameters of :func:`train_rlhf` (the defaults are the case study's fixed run)."""
 
-    iterations: int = 40
+    iterations: int = 30
     """PPO iterations: each samples one batch of responses and updates on it."""
     batch_size: int = 64
     """prompts (and responses) per iteration."""
@@ -511,7 +511,7 @@ class RLHFConfig:
     """seeds the value network, the prompts and the sampling."""
     reference_seed: int = 0
     """which pretrained reference (see :func:`pretrained_reference`)."""
-    max_length: int = 12
+    max_length: int = 16
     """tokens per response at most; a response that has not ended by then is cut."""
     eval_size: int = 256
     """prompts of the evaluations before and after training."""
