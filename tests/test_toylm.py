@@ -33,7 +33,7 @@ def kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask):
     """-beta * (log pi - log pi_ref) per real token, the score added on each response's last one."""
     rewards = -beta * (log_probs - ref_log_probs) * mask
     last = mask.sum(dim=1).long() - 1
-    rewards[torch.arange(len(scores)), last] += scores
+    rewards[torch.arange(len(scores), device=scores.device), last] += scores
     return rewards
 
 
@@ -262,7 +262,7 @@ def test_generate_pads_after_end_and_keeps_its_states():
     ended = (responses == toylm.END_ID).sum(1)
     assert (ended <= 1).all()
     ends = mask.sum(1).long() - 1
-    finished = responses[torch.arange(16), ends] == toylm.END_ID
+    finished = responses[torch.arange(16, device=ends.device), ends] == toylm.END_ID
     assert (finished | (mask.sum(1) == 12)).all(), "a response ends with <end> or is cut at 12"
     assert (mask == (torch.arange(length, device=mask.device) <= ends[:, None])).all()
     for t, state in enumerate(states):
