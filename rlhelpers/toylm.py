@@ -11,12 +11,13 @@ The task
     and then an off-topic or evasive one (``i do not know <end>``).
 
 The networks
-    :class:`ToyLM` is a causal policy (embedding, GRU, linear):
-    ``forward(tokens [B, S]) -> logits [B, S, V]``, so the next-token logits of a
-    state are ``logits[:, -1]``; it never predicts padding.
-    :func:`pretrained_reference` trains one on the text (about 1-2 CPU-seconds,
-    deterministic from its seed, cached per process) and returns a frozen copy.
-    :class:`ValueNetwork` is the same shape with one output per position.
+    :class:`ToyLM` is a small causal policy (token, position and bag-of-words
+    embeddings, then an MLP): ``forward(tokens [B, S]) -> logits [B, S, V]``, so
+    the next-token logits of a state are ``logits[:, -1]``; it never predicts
+    padding. :func:`pretrained_reference` trains one on the text (about 1
+    CPU-second, deterministic from its seed, cached per process) and returns a
+    frozen copy. :class:`ValueNetwork` is the same shape with one output per
+    position.
 
 The reward model
     :class:`RewardModel` scores whole responses: ``reward_model(prompts [B, 2],
@@ -34,12 +35,16 @@ The loop
     :func:`train_rlhf` runs PPO on the policy against the frozen reference and
     the reward model, with the lesson's own functions passed in (``build_state``,
     ``kl_penalized_rewards``, ``ppo_clip_loss``, ``gae``); their contracts are in
-    its docstring. :class:`RLHFConfig` holds the hyperparameters,
-    :class:`RLHFResult` the per-iteration mean score, sequence KL to the
-    reference (nats) and fraction of distinct responses, evaluations before and
-    after training, and the trained policy. The broken configuration of the
-    course's case study is ``train_rlhf(RLHFConfig(gamma=0.0), prompt_only_state,
-    ...)``.
+    its docstring. Each iteration is one call of :func:`rlhf_step` (rollout,
+    scores, per-token KL-penalised rewards, GAE, whitened advantages, epochs of
+    the clipped objective and the value loss), short enough to read next to
+    TRL's PPO trainer; :class:`RLHFModels` names the models as TRL does.
+    :class:`RLHFConfig` holds the hyperparameters (the defaults are the case
+    study's fixed run), :class:`RLHFResult` the per-iteration mean score, sequence
+    KL to the reference (nats) and fraction of distinct responses, evaluations
+    before and after training, and the trained policy. The broken configuration
+    of the course's case study is ``train_rlhf(RLHFConfig(gamma=0.0),
+    prompt_only_state, ...)``. Each run takes 2-3 CPU-seconds.
 
 All tensors live on :func:`rlhelpers.device`. This module imports torch; ``import
 rlhelpers`` does not import it.
