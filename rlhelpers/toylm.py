@@ -11,12 +11,13 @@ The task
     and then an off-topic or evasive one (``i do not know <end>``).
 
 The networks
-    :class:`ToyLM` is a causal policy (embedding, GRU, linear):
-    ``forward(tokens [B, S]) -> logits [B, S, V]``, so the next-token logits of a
-    state are ``logits[:, -1]``; it never predicts padding.
-    :func:`pretrained_reference` trains one on the text (about 1-2 CPU-seconds,
-    deterministic from its seed, cached per process) and returns a frozen copy.
-    :class:`ValueNetwork` is the same shape with one output per position.
+    :class:`ToyLM` is a small causal policy (token, position and bag-of-words
+    embeddings, then an MLP): ``forward(tokens [B, S]) -> logits [B, S, V]``, so
+    the next-token logits of a state are ``logits[:, -1]``; it never predicts
+    padding. :func:`pretrained_reference` trains one on the text (about 1
+    CPU-second, deterministic from its seed, cached per process) and returns a
+    frozen copy. :class:`ValueNetwork` is the same shape with one output per
+    position.
 
 The reward model
     :class:`RewardModel` scores whole responses: ``reward_model(prompts [B, 2],
@@ -34,12 +35,16 @@ The loop
     :func:`train_rlhf` runs PPO on the policy against the frozen reference and
     the reward model, with the lesson's own functions passed in (``build_state``,
     ``kl_penalized_rewards``, ``ppo_clip_loss``, ``gae``); their contracts are in
-    its docstring. :class:`RLHFConfig` holds the hyperparameters,
-    :class:`RLHFResult` the per-iteration mean score, sequence KL to the
-    reference (nats) and fraction of distinct responses, evaluations before and
-    after training, and the trained policy. The broken configuration of the
-    course's case study is ``train_rlhf(RLHFConfig(gamma=0.0), prompt_only_state,
-    ...)``.
+    its docstring. Each iteration is one call of :func:`rlhf_step` (rollout,
+    scores, per-token KL-penalised rewards, GAE, whitened advantages, epochs of
+    the clipped objective and the value loss), short enough to read next to
+    TRL's PPO trainer; :class:`RLHFModels` names the models as TRL does.
+    :class:`RLHFConfig` holds the hyperparameters (the defaults are the case
+    study's fixed run), :class:`RLHFResult` the per-iteration mean score, sequence
+    KL to the reference (nats) and fraction of distinct responses, evaluations
+    before and after training, and the trained policy. The broken configuration
+    of the course's case study is ``train_rlhf(RLHFConfig(gamma=0.0),
+    prompt_only_state, ...)``. Each run takes 2-3 CPU-seconds.
 
 All tensors live on :func:`rlhelpers.device`. This module imports torch; ``import
 rlhelpers`` does not import it.
@@ -70,15 +75,18 @@ __all__ = [
     "RLHFResult",
     "RewardModel",
     "ToyLM",
+    "RLHFModels",
     "ValueNetwork",
     "decode",
     "encode",
     "evaluate_policy",
     "generate",
+    "make_models",
     "pretrained_reference",
     "pretraining_text",
     "prompt_only_state",
     "response_mask",
+    "rlhf_step",
     "sample_prompts",
     "train_rlhf",
 ]
@@ -461,7 +469,7 @@ def evaluate_policy(
     reference: ToyLM | None = None,
     n: int = 256,
     seed: int = 0,
-    max_length: int = 12,
+    max_length: int = 16,
 ) -> Evaluation:
     """Score, KL to the reference and diversity of ``policy`` on ``n`` fresh prompts (seeded)."""
     device = rlhelpers.device()
@@ -487,7 +495,7 @@ def evaluate_policy(
 class RLHFConfig:
     """Hyperparameters of :func:`train_rlhf` (the defaults are the case study's fixed run)."""
 
-    iterations: int = 40
+    iterations: int = 30
     """PPO iterations: each samples one batch of responses and updates on it."""
     batch_size: int = 64
     """prompts (and responses) per iteration."""
@@ -511,7 +519,7 @@ class RLHFConfig:
     """seeds the value network, the prompts and the sampling."""
     reference_seed: int = 0
     """which pretrained reference (see :func:`pretrained_reference`)."""
-    max_length: int = 12
+    max_length: int = 16
     """tokens per response at most; a response that has not ended by then is cut."""
     eval_size: int = 256
     """prompts of the evaluations before and after training."""
@@ -562,6 +570,90 @@ def _gae_on_tokens(gae: Callable, rewards, values, mask, config: RLHFConfig) -> 
     return torch.as_tensor(np.asarray(advantages), dtype=torch.float32).T.to(mask.device) * mask
 
 
+@dataclass
+class RLHFModels:
+    """What one RLHF run trains and uses, with the names TRL's PPO trainer gives them."""
+
+    policy: ToyLM
+    """the policy being trained, a copy of the reference at first (TRL: ``model``)."""
+    reference: ToyLM
+    """the frozen pretrained policy the KL penalty measures against (TRL: ``ref_model``)."""
+    value_net: ValueNetwork
+    """the critic V(state) (TRL: the value head on the policy's trunk; here its own network)."""
+    reward_model: RewardModel
+    """scores whole responses (TRL: ``reward_model``)."""
+    optimizer: torch.optim.Optimizer
+    """Adam over the policy's and the critic's parameters."""
+    generator: torch.Generator
+    """the random numbers of prompts and sampling."""
+
+
+def make_models(config: RLHFConfig) -> RLHFModels:
+    """A run's models: policy and critic start from the reference (the critic with a new head)."""
+    device = rlhelpers.device()
+    reference = pretrained_reference(config.reference_seed)
+    policy = copy.deepcopy(reference).requires_grad_(True).train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        value_net = ValueNetwork().to(device)
+    for part in ("token", "position", "bag"):
+        getattr(value_net, part).load_state_dict(getattr(reference, part).state_dict())
+    parameters = [*policy.parameters(), *value_net.parameters()]
+    return RLHFModels(
+        policy=policy,
+        reference=reference,
+        value_net=value_net,
+        reward_model=RewardModel(),
+        optimizer=torch.optim.Adam(parameters, lr=config.lr),
+        generator=torch.Generator(device).manual_seed(config.seed),
+    )
+
+
+def rlhf_step(
+    models: RLHFModels,
+    config: RLHFConfig,
+    build_state: Callable,
+    kl_penalized_rewards: Callable,
+    ppo_clip_loss: Callable,
+    gae: Callable,
+) -> tuple[float, float, float]:
+    """One PPO iteration of RLHF; returns the batch's mean score, sequence KL, distinct fraction."""
+    # 1. Rollout: the policy answers a batch of prompts; the reward model scores each answer.
+    prompts = sample_prompts(config.batch_size, models.generator)
+    responses, state_list = generate(
+        models.policy, prompts, build_state, config.max_length, models.generator
+    )
+    states, mask = _States(state_list), response_mask(responses)
+    with torch.no_grad():
+        logits, ref_logits = states.outputs(models.policy), states.outputs(models.reference)
+        old_log_probs = _token_log_probs(logits, responses) * mask
+        ref_log_probs = _token_log_probs(ref_logits, responses) * mask
+        values = states.outputs(models.value_net) * mask
+        scores = models.reward_model(prompts, responses)
+    # 2. Per-token rewards: -beta * (log pi - log pi_ref), the score on the last real token.
+    rewards = kl_penalized_rewards(scores, old_log_probs, ref_log_probs, config.beta, mask)
+    # 3. Advantages by GAE, one episode per response; returns are the critic's targets.
+    advantages = _gae_on_tokens(gae, rewards, values, mask, config)
+    returns = advantages + values
+    advantages = _whiten(advantages, mask)
+    # 4. Several epochs of the clipped objective plus the value loss, on real tokens only.
+    real = mask.bool()
+    for _ in range(config.epochs):
+        new_log_probs = _token_log_probs(states.outputs(models.policy), responses)
+        policy_loss = ppo_clip_loss(
+            new_log_probs[real], old_log_probs[real], advantages[real], config.clip_eps
+        )
+        value_loss = (states.outputs(models.value_net) - returns)[real].pow(2).mean()
+        loss = policy_loss + config.value_coef * value_loss
+        models.optimizer.zero_grad()
+        loss.backward()
+        parameters = [*models.policy.parameters(), *models.value_net.parameters()]
+        nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
+        models.optimizer.step()
+    kl = _sequence_kl(logits, ref_logits, mask).mean().item()
+    return scores.mean().item(), kl, _distinct_fraction(responses)
+
+
 def train_rlhf(
     config: RLHFConfig,
     build_state: Callable,
@@ -570,7 +662,7 @@ def train_rlhf(
     gae: Callable,
     progress: bool = False,
 ) -> RLHFResult:
-    """RLHF with PPO on the toy task: a policy started from the frozen reference, the reward model.
+    """RLHF with PPO on the toy task: ``config.iterations`` times :func:`rlhf_step`.
 
     The lesson's functions, as the loop calls them:
         ``build_state(prompt_tokens [B, 2], generated_tokens [B, t]) -> [B, S]``:
@@ -585,66 +677,30 @@ def train_rlhf(
         token, ``last_value`` zeros [B]; it may return an array or a CPU tensor.
 
     Returns:
-        an :class:`RLHFResult`.
+        an :class:`RLHFResult`; ``initial`` and ``final`` are measured on the
+        same ``config.eval_size`` prompts (evaluation seed 0).
     """
-    device = rlhelpers.device()
-    reference = pretrained_reference(config.reference_seed)
+    models = make_models(config)
     start = time.process_time()
-    policy = copy.deepcopy(reference).requires_grad_(True).train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        value_net = ValueNetwork().to(device)
-    for part in ("token", "position", "bag"):  # the critic starts from the reference's features
-        getattr(value_net, part).load_state_dict(getattr(reference, part).state_dict())
-    reward_model = RewardModel()
-    parameters = [*policy.parameters(), *value_net.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr)
-    generator = torch.Generator(device).manual_seed(config.seed)
     evaluate = functools.partial(
-        evaluate_policy, reference=reference, n=config.eval_size, max_length=config.max_length
+        evaluate_policy,
+        reference=models.reference,
+        n=config.eval_size,
+        max_length=config.max_length,
     )
-    result = RLHFResult(initial=evaluate(policy, build_state))
-
+    result = RLHFResult(initial=evaluate(models.policy, build_state))
     iterations = range(config.iterations)
     if progress:
         from tqdm.auto import tqdm
 
         iterations = tqdm(iterations, desc="RLHF")
+    functions = (build_state, kl_penalized_rewards, ppo_clip_loss, gae)
     for _ in iterations:
-        # 1. Rollout: the policy answers a batch of prompts; the reward model scores each answer.
-        prompts = sample_prompts(config.batch_size, generator)
-        responses, state_list = generate(policy, prompts, build_state, config.max_length, generator)
-        states, mask = _States(state_list), response_mask(responses)
-        with torch.no_grad():
-            logits, ref_logits = states.outputs(policy), states.outputs(reference)
-            old_log_probs = _token_log_probs(logits, responses) * mask
-            ref_log_probs = _token_log_probs(ref_logits, responses) * mask
-            values = states.outputs(value_net) * mask
-            scores = reward_model(prompts, responses)
-        # 2. Per-token rewards: -beta * (log pi - log pi_ref), the score on the last real token.
-        rewards = kl_penalized_rewards(scores, old_log_probs, ref_log_probs, config.beta, mask)
-        # 3. Advantages by GAE, one episode per response; returns are the value targets.
-        advantages = _gae_on_tokens(gae, rewards, values, mask, config)
-        returns = advantages + values
-        advantages = _whiten(advantages, mask)
-        # 4. Several epochs of the clipped objective plus the value loss, on real tokens only.
-        real = mask.bool()
-        for _ in range(config.epochs):
-            new_log_probs = _token_log_probs(states.outputs(policy), responses)
-            policy_loss = ppo_clip_loss(
-                new_log_probs[real], old_log_probs[real], advantages[real], config.clip_eps
-            )
-            value_loss = (states.outputs(value_net) - returns)[real].pow(2).mean()
-            loss = policy_loss + config.value_coef * value_loss
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-            optimizer.step()
-        result.scores.append(scores.mean().item())
-        result.kls.append(_sequence_kl(logits, ref_logits, mask).mean().item())
-        result.distinct.append(_distinct_fraction(responses))
-
-    result.final = evaluate(policy, build_state)
-    result.policy = policy.eval().requires_grad_(False)
+        score, kl, distinct = rlhf_step(models, config, *functions)
+        result.scores.append(score)
+        result.kls.append(kl)
+        result.distinct.append(distinct)
+    result.final = evaluate(models.policy, build_state)
+    result.policy = models.policy.eval().requires_grad_(False)
     result.cpu_seconds = time.process_time() - start
     return result
