@@ -50,6 +50,8 @@ def test_structure(lesson: Lesson) -> None:
     minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
     assert minutes == 2 * 60 + 50
     assert "headings add up to 2 hours and 50" in intro
+    closing = lesson.cells[-1].source
+    assert "Points: 31" in closing and "minute" in closing and "Stable-Baselines3" in closing
 
 
 # --------------------------------------------------------------------------- correct alternatives

@@ -70,6 +70,7 @@
 # and picks a GPU when there is one; every tensor goes through `DEVICE`.
 
 # %%
+import copy
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -439,10 +440,16 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # 4. After every `args.eval_every` batches, if the last `args.solved_window`
 #    finished episodes average at least `args.eval_from`, stop once
 #    `greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`
-#    reaches `args.solved_return` (lesson 04's stopping rule, with 100
+#    reaches `args.solved_return` (lesson 04's stopping rule, with 50
 #    evaluation episodes instead of 20: PPO's fast updates now and then leave
 #    a policy that is perfect on most starts and not on all, and 20 episodes
-#    may miss that; 100 greedy episodes, run side by side, cost little more).
+#    may miss that; 50 greedy episodes, run side by side, cost little more).
+#    Keep a copy of the parameters with the best evaluation so far
+#    (`copy.deepcopy(model.state_dict())`), and load it into the model before
+#    returning: a run that ends without meeting the rule returns the best
+#    policy it saw, not its last one (Stable-Baselines3's `EvalCallback` keeps
+#    its best model for the same reason: a high learning rate now and then
+#    undoes a good policy).
 #
 # Return `(model, steps, returns)`: the model and `worker.history()`.
 #
@@ -458,7 +465,7 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # **Graded:** `train_ppo(seed=0)` with the default `PPOArgs` (at most 100,000
 # environment steps) must give a greedy policy with a **mean return of at
 # least 475 over 20 evaluation episodes** that the stopping rule did not see.
-# The reference needs about 20,000 steps and 15 CPU-seconds (see the closing
+# The reference needs about 19,000 steps and 7 CPU-seconds (see the closing
 # note); the hidden tests also check the history, the budget and that the same
 # seed gives the same run.
 #
@@ -486,7 +493,10 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 #
 # `recent = worker.episode_returns[-args.solved_window:]`; when
 # `(update + 1) % args.eval_every == 0 and len(recent) == args.solved_window and np.mean(recent) >= args.eval_from`,
-# `break` if `greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000) >= args.solved_return`.
+# `greedy = greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`; if
+# `greedy > best_return`, store `best_return, best_state = greedy, copy.deepcopy(model.state_dict())`;
+# `break` if `greedy >= args.solved_return`. After the loop,
+# `if best_state is not None: model.load_state_dict(best_state)`.
 #
 # </details>
 
@@ -528,7 +538,7 @@ class PPOArgs:
     """greedy evaluations start once the recent mean return reaches this"""
     eval_every: int = 2
     """batches between two checks of the stopping rule"""
-    eval_episodes: int = 100
+    eval_episodes: int = 50
     """greedy episodes per evaluation"""
     solved_return: float = 495.0
     """stop once the greedy mean return reaches this (above the grade's 475, for a margin)"""
@@ -558,6 +568,7 @@ def train_ppo(env_id="CartPole-v1", seed=0, args=None):
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     worker = PPOWorker(envs, seed, args.gamma, args.reward_scale)
     n_updates = -(-args.total_steps // (args.n_envs * args.n_steps))
+    best_return, best_state = -np.inf, None  # the best greedy evaluation so far
     for update in tqdm(range(n_updates), desc="PPO", leave=False):
         batch = worker.collect(model, args.n_steps)
         advantages = gae(
@@ -591,12 +602,14 @@ def train_ppo(env_id="CartPole-v1", seed=0, args=None):
         recent = worker.episode_returns[-args.solved_window :]
         check_now = (update + 1) % args.eval_every == 0 and len(recent) == args.solved_window
         if check_now and np.mean(recent) >= args.eval_from:
-            if (
-                greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)
-                >= args.solved_return
-            ):
+            greedy = greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)
+            if greedy > best_return:
+                best_return, best_state = greedy, copy.deepcopy(model.state_dict())
+            if greedy >= args.solved_return:
                 break
     envs.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
     return (model, *worker.history())
     ### END SOLUTION
 
@@ -1266,7 +1279,7 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 8: debugging the log-probabilities of a response (3 points, about 15 min, medium, debugging)
+# ## Exercise 8: debugging the log-probabilities of a response (3 points, about 15 min, medium)
 #
 # Every RLHF and DPO implementation needs the log-probability of each token
 # of a response under a causal model. The model reads the whole sequence
@@ -1436,9 +1449,10 @@ for _p in (1, 3):
 # before and after training (`.initial`, `.final`, each with `.score`, `.kl`,
 # `.distinct`, `.examples`).
 #
-# **Graded:** `run_case_study(seed=0)`: the fixed run's final score must beat
-# its initial one by at least 0.3 with a final KL of at most 5 nats, and the
-# broken run's final score must not beat its initial one by more than 0.1.
+# **Graded:** `run_case_study(seed=0)`: the fixed run's final score must be
+# at least 0.8 above the reference's (about 1.0) with a final KL of at most 10
+# nats, and the broken run's final score must not beat its initial one by
+# more than 0.2.
 # This needs your `build_state`, `kl_penalized_rewards` and `ppo_clip_loss`
 # to be right, and the two configurations the right way round.
 #
@@ -1487,35 +1501,53 @@ for label, run in (("broken", case_broken), ("fixed", case_fixed)):
     )
 print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
 
+# %% [markdown]
+# On the ten seeds 0-9 (with the reference functions, on a busy 2-core
+# machine, 1.5 to 3 CPU-seconds a run), the fixed configuration raised the
+# mean reward-model score from the reference's 0.99 to between 2.25 and 2.90,
+# a median gain of **+136 %** (at least +126 % on every seed), with a final
+# sequence KL of 2.4 to 5.2 nats and more than 90 % distinct responses; the
+# broken one started lower (the reference, fed the prompt alone, cannot write
+# a coherent response: about -6.2) and never gained more than 0.01. The toy's
+# gain is larger than the story's +34 % because its reward model is simple and
+# its reference weak, but the lesson is the same: the bug is not in PPO, since
+# the same loop with the same functions learns as soon as the state and the
+# discount are right.
+
 # %% nbgrader={"grade": true, "grade_id": "test_run_case_study", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""run_case_study: the fixed run gains >= 0.3 with KL <= 5 nats; the broken one gains <= 0.1 (seed 0)."""
+"""run_case_study: the fixed run ends >= 0.8 above the reference's score with KL <= 10 nats; the broken one gains <= 0.2 (seed 0)."""
+import torch
+
 from rlhelpers import toylm
 from rlhelpers.testing import check, check_returns
 
 _broken, _fixed = check_returns(
     run_case_study(seed=0), ("broken", "fixed"), "run_case_study(seed=0)"
 )
-_gain = _fixed.final.score - _fixed.initial.score
+_reference_score = toylm.evaluate_policy(
+    toylm.pretrained_reference(), lambda prompt, generated: torch.cat([prompt, generated], 1)
+).score
 check(
-    _gain >= 0.3,
-    "the fixed run's gain in score (final - initial evaluation, seed 0)",
-    expected="at least 0.3",
-    got=round(_gain, 3),
-    hint="check build_state, the score's position in kl_penalized_rewards, and the sign of ppo_clip_loss",
+    _fixed.final.score >= _reference_score + 0.8,
+    "the fixed run's final score (seed 0)",
+    expected=f"at least the reference's {_reference_score:.2f} + 0.8",
+    got=round(_fixed.final.score, 3),
+    hint="check build_state, the score's position in kl_penalized_rewards, the sign of ppo_clip_loss, "
+    "and that the fixed run uses your build_state with gamma=0.99",
 )
 ### BEGIN HIDDEN TESTS
 check(
-    _fixed.final.kl <= 5.0,
+    _fixed.final.kl <= 10.0,
     "the fixed run's final sequence KL to the reference (nats)",
-    expected="at most 5",
+    expected="at most 10",
     got=round(_fixed.final.kl, 3),
     hint="the fixed run keeps beta = 0.2, and the KL term of kl_penalized_rewards is -beta * (lp - ref)",
 )
 _broken_gain = _broken.final.score - _broken.initial.score
 check(
-    _broken_gain <= 0.1,
+    _broken_gain <= 0.2,
     "the broken run's gain in score (seed 0)",
-    expected="at most 0.1 (the case study: the score does not rise)",
+    expected="at most 0.2 (the case study: the score does not rise)",
     got=round(_broken_gain, 3),
     hint="broken: gamma=0.0 with toylm.prompt_only_state",
 )
@@ -1606,8 +1638,17 @@ for beta, run in hacking_runs.items():
 # ## Reading TRL's PPO trainer
 #
 # The loop that `toylm.train_rlhf` runs is the one of TRL's `PPOTrainer`
-# (and of InstructGPT), at the scale of a CPU. Its main step, line by line,
-# against this lesson:
+# (and of InstructGPT), at the scale of a CPU. Here is its main step,
+# `toylm.rlhf_step`, one PPO iteration (given; your functions are its
+# arguments):
+
+# %%
+import inspect
+
+print(inspect.getsource(toylm.rlhf_step))
+
+# %% [markdown]
+# Line by line, against TRL's PPO step and this lesson:
 #
 # | TRL-style PPO step | what it is | in this lesson |
 # |---|---|---|
@@ -1754,4 +1795,22 @@ _quiz.score()
 #   discount lets it reach the earlier tokens, and the KL penalty keeps the
 #   policy away from the reward model's blind spots.
 #
-# **Closing note.** CLOSING_NOTE
+# **Closing note: how fast, how much.** Measured on the course's 2-core CPU
+# while it was busy with other work, with one torch thread. **PPO:** on the
+# ten seeds 0-9 the reference `train_ppo` met its stopping rule after a median
+# of **18,800 environment steps and 7 CPU-seconds** (11,300 steps and 4.4
+# CPU-seconds at best; two seeds never met the strict rule and used the whole
+# budget of 100,000 steps, 35-39 CPU-seconds, returning their best evaluated
+# policy), and every final greedy policy averaged at least 475 on the grader's
+# 20 episodes. Stable-Baselines3's PPO with the rl-baselines3-zoo CartPole
+# hyperparameters needed about 25,000 steps and 24 CPU-seconds on the same busy
+# machine (median of 3 seeds; `make bench` measures both side by side). (The
+# stopping rule's greedy evaluations are not counted as steps, just as
+# Stable-Baselines3 does not count its evaluation episodes.) **The case
+# study:** the fixed configuration raised the reward-model score by a median of
+# +136 % over 30 iterations of 64 responses (at least +126 % on each of ten
+# seeds, the story's was +34 %) with the KL to the reference at 2.4-5.2 nats;
+# the broken one did not improve on any seed. Each RLHF run took 1.5 to 3
+# CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
+# runs in about a minute and a half of CPU time; on a GPU it runs unchanged
+# (`rlhelpers.device()`), though with networks this small, expect no speed-up.

@@ -126,7 +126,7 @@ MISTAKES = {
         (
             "seed=seed), build_state, *functions)",
             "seed=seed), toylm.prompt_only_state, *functions)",
-            "fixed run's gain",
+            "fixed run's final score",
         ),
         # the fixed run without the KL penalty: the reward model is hacked
         ("RLHFConfig(gamma=0.99, seed=seed)", "RLHFConfig(gamma=0.99, beta=0.0, seed=seed)", "KL"),
