@@ -693,7 +693,7 @@ def train_rlhf(
     if progress:
         from tqdm.auto import tqdm
 
-        iterations = tqdm(iterations, desc="RLHF")
+        iterations = tqdm(iterations, desc="RLHF", leave=False)
     functions = (build_state, kl_penalized_rewards, ppo_clip_loss, gae)
     for _ in iterations:
         score, kl, distinct = rlhf_step(models, config, *functions)

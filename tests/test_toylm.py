@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -337,7 +338,16 @@ def test_train_rlhf_is_deterministic_per_seed():
     assert first.scores != other.scores
 
 
+def test_train_rlhf_progress_bar_is_optional(capsys):
+    config = toylm.RLHFConfig(iterations=1, batch_size=4, eval_size=8)
+    toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS)
+    assert capsys.readouterr().err == "", "silent by default"
+    toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS, progress=True)
+    assert "RLHF" in capsys.readouterr().err
+
+
 def test_rlhelpers_holds_none_of_the_lessons_answers():
+    """The lesson's exercises are the student's: no function of theirs is defined in rlhelpers."""
     forbidden = (
         "build_state",
         "kl_penalized_rewards",
@@ -347,8 +357,12 @@ def test_rlhelpers_holds_none_of_the_lessons_answers():
         "dpo_loss",
         "group_relative_advantages",
     )
-    for name in forbidden:
-        assert not hasattr(toylm, name), f"rlhelpers.toylm defines {name}"
+    package = Path(rlhelpers.__file__).parent
+    for source in package.rglob("*.py"):
+        text = source.read_text()
+        for name in forbidden:
+            assert f"def {name}(" not in text, f"{source.name} defines {name}"
+    assert not any(hasattr(toylm, name) for name in forbidden)
 
 
 # --------------------------------------------------------------------------- outcomes
