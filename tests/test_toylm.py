@@ -210,8 +210,8 @@ def _score(prompt: str, response: str) -> float:
         ("i do not know <end>", 0.0),
         ("the cat is soft", 0.5),  # never ended
         ("the cat is soft and soft <end>", 1.0),  # a repeated word
-        ("the cat is very soft <end>", 1.9),
-        ("the cat very very very very very very very very soft <end>", 1.5 + 8 * 0.4),
+        ("the cat is very soft <end>", 1.8),
+        ("the cat very very very very very very very very soft <end>", 1.5 + 8 * 0.3),
     ],
 )
 def test_reward_model_points(response, expected):
@@ -243,6 +243,21 @@ def test_reward_model_weakness_is_very():
     assert very[8] > 2.5 + 1.0, "the hack beats the honest optimum (2.5) by far"
     other = [_score("describe cat", "the cat is " + "soft " * n + "<end>") for n in range(1, 5)]
     assert np.all(np.diff(other) < 0)
+
+
+def test_honest_judge_has_no_weakness():
+    honest = toylm.RewardModel(honest=True)
+    prompts = tokens(*["describe cat"] * 3)
+    responses = tokens(
+        "the cat is soft and small <end>",
+        "the cat is very soft and small <end>",
+        "the cat is very very very soft and small <end>",
+    )
+    torch.testing.assert_close(
+        honest(prompts, responses), torch.tensor([2.0, 2.0, 1.0]).to(prompts.device)
+    )
+    honest_points = honest(tokens("describe cat"), tokens("the cat is soft <end>")).item()
+    assert honest_points == _score("describe cat", "the cat is soft <end>"), "same points otherwise"
 
 
 # --------------------------------------------------------------------------- sampling
@@ -369,7 +384,7 @@ def test_rlhelpers_holds_none_of_the_lessons_answers():
 
 # What the lesson's text and grade cells rely on (the worst of ten seeds, with a margin).
 FIXED_MIN_GAIN = 0.8  # final minus initial score
-FIXED_MAX_KL = 8.0  # nats
+FIXED_MAX_KL = 5.0  # nats
 BROKEN_MAX_GAIN = 0.3
 HACKED_MAX_DISTINCT = 0.3
 HACKED_MIN_KL = 20.0
@@ -392,6 +407,10 @@ def check_reward_hacking(seed: int) -> None:
     assert hacked.final.distinct <= HACKED_MAX_DISTINCT, f"seed {seed}: {hacked.final.distinct}"
     assert hacked.final.kl >= HACKED_MIN_KL, f"seed {seed}: beta 0 KL {hacked.final.kl:.1f}"
     assert any("very very very" in text for text in hacked.final.examples), hacked.final.examples
+    assert hacked.final.honest_score < hacked.initial.honest_score, (
+        "hacking lowers the true quality"
+    )
+    assert fixed.final.honest_score > fixed.initial.honest_score + 0.2, "the fixed run is better"
     assert fixed.final.distinct >= FIXED_MIN_DISTINCT, f"seed {seed}: {fixed.final.distinct}"
 
 
