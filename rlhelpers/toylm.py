@@ -71,13 +71,14 @@ __all__ = [
     "PAD_ID",
     "PROMPT_LENGTH",
     "SUBJECTS",
+    "TOKEN_ID",
     "VOCAB",
     "Evaluation",
     "RLHFConfig",
+    "RLHFModels",
     "RLHFResult",
     "RewardModel",
     "ToyLM",
-    "RLHFModels",
     "ValueNetwork",
     "decode",
     "encode",
@@ -135,27 +136,12 @@ def encode(words: str | list[str]) -> list[int]:
 
 def decode(tokens) -> list[str]:
     """One string per row of ``tokens`` [B, S] (or one row [S]), padding left out."""
-    rows = torch.as_tensor(tokens).cpu().reshape(-1, torch.as_tensor(tokens).shape[-1])
+    tokens = torch.as_tensor(tokens).cpu()
+    rows = tokens.reshape(-1, tokens.shape[-1])
     return [" ".join(VOCAB[t] for t in row.tolist() if t != PAD_ID) for row in rows]
 
 
 # --------------------------------------------------------------------------- pretraining text
-
-
-def _describe(subject: str, rng: np.random.Generator) -> list[str]:
-    """``<det> <subject> is adj [and adj [and adj]]``: mostly true adjectives, some with very."""
-    n_adjectives, emphasised, n_very, det = rng.choice(
-        _DESCRIPTION_CHOICES, axis=0, p=_DESCRIPTION_P
-    )
-    true, false = _TRUE[subject], _FALSE[subject]
-    true_picks = rng.permutation(len(true))
-    words = [DETERMINERS[det], subject, "is"]
-    for index in range(n_adjectives):
-        words += ["and"] if index > 0 else []
-        words += ["very"] * n_very if index == emphasised else []
-        is_true = rng.random() < 0.8
-        words.append(true[true_picks[index]] if is_true else false[rng.integers(len(false))])
-    return words
 
 
 def _description_choices() -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +159,22 @@ def _description_choices() -> tuple[np.ndarray, np.ndarray]:
 _DESCRIPTION_CHOICES, _DESCRIPTION_P = _description_choices()
 _TRUE = {subject: list(adjectives) for subject, adjectives in SUBJECTS.items()}
 _FALSE = {subject: [a for a in ADJECTIVES if a not in SUBJECTS[subject]] for subject in SUBJECTS}
+
+
+def _describe(subject: str, rng: np.random.Generator) -> list[str]:
+    """``<det> <subject> is adj [and adj [and adj]]``: mostly true adjectives, some with very."""
+    n_adjectives, emphasised, n_very, det = rng.choice(
+        _DESCRIPTION_CHOICES, axis=0, p=_DESCRIPTION_P
+    )
+    true, false = _TRUE[subject], _FALSE[subject]
+    true_picks = rng.permutation(len(true))
+    words = [DETERMINERS[det], subject, "is"]
+    for index in range(n_adjectives):
+        words += ["and"] if index > 0 else []
+        words += ["very"] * n_very if index == emphasised else []
+        is_true = rng.random() < 0.8
+        words.append(true[true_picks[index]] if is_true else false[rng.integers(len(false))])
+    return words
 
 
 def _response(subject: str, rng: np.random.Generator) -> list[str]:
