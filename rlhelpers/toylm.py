@@ -536,6 +536,24 @@ class RLHFConfig:
     eval_size: int = 256
     """prompts of the evaluations before and after training."""
 
+    def __post_init__(self) -> None:
+        limits = {
+            "iterations": (0, None),
+            "batch_size": (2, None),
+            "epochs": (1, None),
+            "max_length": (1, None),
+            "eval_size": (1, None),
+            "gamma": (0, 1),
+            "lam": (0, 1),
+            "beta": (0, None),
+            "clip_eps": (0, None),
+        }
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not low <= value or (high is not None and value > high):
+                bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+                raise ValueError(f"RLHFConfig.{name} must be {bounds}, got {value!r}")
+
 
 @dataclass
 class RLHFResult:

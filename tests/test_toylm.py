@@ -353,6 +353,14 @@ def test_train_rlhf_is_deterministic_per_seed():
     assert first.scores != other.scores
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("gamma", 1.5), ("lam", -0.1), ("beta", -1.0), ("batch_size", 1)]
+)
+def test_rlhf_config_rejects_values_out_of_range(field, value):
+    with pytest.raises(ValueError, match=f"RLHFConfig.{field} must be"):
+        toylm.RLHFConfig(**{field: value})
+
+
 def test_train_rlhf_progress_bar_is_optional(capsys):
     config = toylm.RLHFConfig(iterations=1, batch_size=4, eval_size=8)
     toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS)
