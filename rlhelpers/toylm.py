@@ -471,6 +471,8 @@ class Evaluation:
     """the first few prompts and responses, as text."""
     honest_score: float = float("nan")
     """mean score of the honest judge ``RewardModel(honest=True)``: what hacking does not buy."""
+    honest_scores: tuple[float, ...] = ()
+    """the honest judge's score of each response, in prompt order."""
 
 
 @torch.no_grad()
@@ -490,13 +492,15 @@ def evaluate_policy(
     responses, states = generate(policy, prompts, build_state, max_length, generator)
     packed, mask = _States(states), response_mask(responses)
     kl = _sequence_kl(packed.outputs(policy), packed.outputs(reference), mask)
+    honest = RewardModel(honest=True)(prompts, responses)
     texts = [f"{p} -> {r}" for p, r in zip(decode(prompts[:4]), decode(responses[:4]), strict=True)]
     return Evaluation(
         score=RewardModel()(prompts, responses).mean().item(),
         kl=kl.mean().item(),
         distinct=_distinct_fraction(responses),
         examples=tuple(texts),
-        honest_score=RewardModel(honest=True)(prompts, responses).mean().item(),
+        honest_scores=tuple(honest.tolist()),
+        honest_score=honest.mean().item(),
     )
 
 
@@ -573,6 +577,18 @@ class RLHFResult:
     """the trained policy."""
     cpu_seconds: float = 0.0
     """CPU time of the run (the reference's pretraining excluded)."""
+
+    @property
+    def preference(self) -> float:
+        """How often the honest judge prefers the trained policy's answer to the initial one's.
+
+        Prompt by prompt on the evaluation prompts, ties counting half: the toy's
+        "human preference" (0.5 = no better). For the full state the initial policy
+        is the reference.
+        """
+        final = np.array(self.final.honest_scores)
+        initial = np.array(self.initial.honest_scores)
+        return float(np.mean((final > initial) + 0.5 * (final == initial)))
 
 
 def _whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -369,6 +369,15 @@ def test_train_rlhf_progress_bar_is_optional(capsys):
     assert "RLHF" in capsys.readouterr().err
 
 
+def test_preference_compares_prompt_by_prompt_with_ties_half():
+    def evaluation(honest_scores):
+        return toylm.Evaluation(0.0, 0.0, 1.0, honest_scores=tuple(honest_scores))
+
+    result = toylm.RLHFResult(initial=evaluation([1.0, 1.0, 2.0, 0.0]))
+    result.final = evaluation([2.0, 1.0, 1.0, 0.5])
+    assert result.preference == pytest.approx((1 + 0.5 + 0 + 1) / 4)
+
+
 def test_rlhelpers_holds_none_of_the_lessons_answers():
     """The lesson's exercises are the student's: no function of theirs is defined in rlhelpers."""
     forbidden = (
@@ -397,6 +406,8 @@ BROKEN_MAX_GAIN = 0.3
 HACKED_MAX_DISTINCT = 0.3
 HACKED_MIN_KL = 20.0
 FIXED_MIN_DISTINCT = 0.75
+FIXED_MIN_PREFERENCE = 0.58  # the honest judge prefers the trained answer (ties half)
+HACKED_MAX_PREFERENCE = 0.2
 
 
 def check_case_study(seed: int) -> None:
@@ -419,6 +430,8 @@ def check_reward_hacking(seed: int) -> None:
         "hacking lowers the true quality"
     )
     assert fixed.final.honest_score > fixed.initial.honest_score + 0.2, "the fixed run is better"
+    assert fixed.preference >= FIXED_MIN_PREFERENCE, f"seed {seed}: {fixed.preference:.2f}"
+    assert hacked.preference <= HACKED_MAX_PREFERENCE, f"seed {seed}: {hacked.preference:.2f}"
     assert fixed.final.distinct >= FIXED_MIN_DISTINCT, f"seed {seed}: {fixed.final.distinct}"
 
 
