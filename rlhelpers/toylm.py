@@ -604,6 +604,12 @@ def _gae_on_tokens(gae: Callable, rewards, values, mask, config: RLHFConfig) -> 
     response is marked done, so nothing is bootstrapped past it (padding after it
     has reward 0 and value 0, hence advantage 0).
     """
+    rewards = torch.as_tensor(rewards).detach()
+    if rewards.shape != mask.shape:
+        raise ValueError(
+            f"kl_penalized_rewards must return rewards [B, L] = {tuple(mask.shape)}, "
+            f"got {tuple(rewards.shape)}"
+        )
     ends = mask * (1 - torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1))
     advantages = gae(
         rewards.T.cpu().double().numpy(),

@@ -356,6 +356,12 @@ def test_train_rlhf_is_deterministic_per_seed():
     assert first.scores != other.scores
 
 
+def test_train_rlhf_checks_the_rewards_shape():
+    config = toylm.RLHFConfig(iterations=1, batch_size=4, eval_size=8)
+    with pytest.raises(ValueError, match=r"kl_penalized_rewards must return rewards \[B, L\]"):
+        toylm.train_rlhf(config, build_state, lambda s, lp, ref, b, m: s, ppo_clip_loss, gae)
+
+
 @pytest.mark.parametrize(
     ("field", "value"), [("gamma", 1.5), ("lam", -0.1), ("beta", -1.0), ("batch_size", 1)]
 )
