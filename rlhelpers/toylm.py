@@ -26,10 +26,12 @@ The reward model
     other subjects, false adjectives, repeated words and for not ending.
     Its deliberate weakness, the one a policy learns to exploit: it was fitted to
     labellers who liked emphatic answers, so every ``very`` adds
-    ``VERY_BONUS`` points, and ``very`` is the one word whose repetition it never
-    penalises. The honest optimum (a true three-adjective description, 2.5) is a
-    real improvement over the reference's average (about 1.0); the hack
-    (``very very very ...``) scores higher still.
+    ``VERY_BONUS`` (0.3) points, and ``very`` is the one word whose repetition it
+    never penalises. The honest optimum (a true three-adjective description, 2.5)
+    is a real improvement over the reference's average (about 1.0); the hack
+    (``very very very ...`` to the length limit) scores higher still.
+    ``RewardModel(honest=True)`` is the same judge without the weakness: what
+    the reward model stands for, to measure what hacking it costs.
 
 The loop
     :func:`train_rlhf` runs PPO on the policy against the frozen reference and
@@ -69,13 +71,14 @@ __all__ = [
     "PAD_ID",
     "PROMPT_LENGTH",
     "SUBJECTS",
+    "TOKEN_ID",
     "VOCAB",
     "Evaluation",
     "RLHFConfig",
+    "RLHFModels",
     "RLHFResult",
     "RewardModel",
     "ToyLM",
-    "RLHFModels",
     "ValueNetwork",
     "decode",
     "encode",
@@ -133,27 +136,12 @@ def encode(words: str | list[str]) -> list[int]:
 
 def decode(tokens) -> list[str]:
     """One string per row of ``tokens`` [B, S] (or one row [S]), padding left out."""
-    rows = torch.as_tensor(tokens).cpu().reshape(-1, torch.as_tensor(tokens).shape[-1])
+    tokens = torch.as_tensor(tokens).cpu()
+    rows = tokens.reshape(-1, tokens.shape[-1])
     return [" ".join(VOCAB[t] for t in row.tolist() if t != PAD_ID) for row in rows]
 
 
 # --------------------------------------------------------------------------- pretraining text
-
-
-def _describe(subject: str, rng: np.random.Generator) -> list[str]:
-    """``<det> <subject> is adj [and adj [and adj]]``: mostly true adjectives, some with very."""
-    n_adjectives, emphasised, n_very, det = rng.choice(
-        _DESCRIPTION_CHOICES, axis=0, p=_DESCRIPTION_P
-    )
-    true, false = _TRUE[subject], _FALSE[subject]
-    true_picks = rng.permutation(len(true))
-    words = [DETERMINERS[det], subject, "is"]
-    for index in range(n_adjectives):
-        words += ["and"] if index > 0 else []
-        words += ["very"] * n_very if index == emphasised else []
-        is_true = rng.random() < 0.8
-        words.append(true[true_picks[index]] if is_true else false[rng.integers(len(false))])
-    return words
 
 
 def _description_choices() -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +159,22 @@ def _description_choices() -> tuple[np.ndarray, np.ndarray]:
 _DESCRIPTION_CHOICES, _DESCRIPTION_P = _description_choices()
 _TRUE = {subject: list(adjectives) for subject, adjectives in SUBJECTS.items()}
 _FALSE = {subject: [a for a in ADJECTIVES if a not in SUBJECTS[subject]] for subject in SUBJECTS}
+
+
+def _describe(subject: str, rng: np.random.Generator) -> list[str]:
+    """``<det> <subject> is adj [and adj [and adj]]``: mostly true adjectives, some with very."""
+    n_adjectives, emphasised, n_very, det = rng.choice(
+        _DESCRIPTION_CHOICES, axis=0, p=_DESCRIPTION_P
+    )
+    true, false = _TRUE[subject], _FALSE[subject]
+    true_picks = rng.permutation(len(true))
+    words = [DETERMINERS[det], subject, "is"]
+    for index in range(n_adjectives):
+        words += ["and"] if index > 0 else []
+        words += ["very"] * n_very if index == emphasised else []
+        is_true = rng.random() < 0.8
+        words.append(true[true_picks[index]] if is_true else false[rng.integers(len(false))])
+    return words
 
 
 def _response(subject: str, rng: np.random.Generator) -> list[str]:
@@ -316,11 +320,16 @@ class RewardModel:
     ``-0.5`` per repetition of a word (``and`` excepted); ``-1`` when the
     response never ends (no ``<end>``). The weakness: ``+VERY_BONUS`` per
     ``very``, whose repetitions are never penalised.
+
+    ``RewardModel(honest=True)`` is the judge without the weakness (no bonus,
+    and a repeated ``very`` costs like any repeated word): a stand-in for the
+    people the reward model was meant to imitate, to show what hacking it costs.
     """
 
-    VERY_BONUS = 0.4
+    VERY_BONUS = 0.3
 
-    def __init__(self):
+    def __init__(self, honest: bool = False):
+        self.very_bonus = 0.0 if honest else self.VERY_BONUS
         device = rlhelpers.device()
         vocab = len(VOCAB)
         self.is_subject = torch.zeros(vocab, dtype=torch.bool, device=device)
@@ -332,7 +341,7 @@ class RewardModel:
                 self.is_true[TOKEN_ID[subject], TOKEN_ID[adjective]] = True
         self.is_adjective[[TOKEN_ID[adj] for adj in ADJECTIVES]] = True
         self.repetition_counted = torch.ones(vocab, device=device)
-        self.repetition_counted[[PAD_ID, TOKEN_ID["and"], VERY_ID]] = 0.0
+        self.repetition_counted[[PAD_ID, TOKEN_ID["and"]] + ([] if honest else [VERY_ID])] = 0.0
 
     def __call__(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         subject = prompts[:, 1]
@@ -346,7 +355,7 @@ class RewardModel:
         score -= 0.5 * (present & self.is_adjective & ~true).sum(1)
         score -= 0.5 * ((counts - 1).clamp(min=0) * self.repetition_counted).sum(1)
         score -= 1.0 * ~present[:, END_ID]
-        return score + self.VERY_BONUS * counts[:, VERY_ID]
+        return score + self.very_bonus * counts[:, VERY_ID]
 
 
 # --------------------------------------------------------------------------- sampling
@@ -460,6 +469,10 @@ class Evaluation:
     """fraction of distinct responses in the batch."""
     examples: tuple[str, ...] = ()
     """the first few prompts and responses, as text."""
+    honest_score: float = float("nan")
+    """mean score of the honest judge ``RewardModel(honest=True)``: what hacking does not buy."""
+    honest_scores: tuple[float, ...] = ()
+    """the honest judge's score of each response, in prompt order."""
 
 
 @torch.no_grad()
@@ -479,12 +492,15 @@ def evaluate_policy(
     responses, states = generate(policy, prompts, build_state, max_length, generator)
     packed, mask = _States(states), response_mask(responses)
     kl = _sequence_kl(packed.outputs(policy), packed.outputs(reference), mask)
+    honest = RewardModel(honest=True)(prompts, responses)
     texts = [f"{p} -> {r}" for p, r in zip(decode(prompts[:4]), decode(responses[:4]), strict=True)]
     return Evaluation(
         score=RewardModel()(prompts, responses).mean().item(),
         kl=kl.mean().item(),
         distinct=_distinct_fraction(responses),
         examples=tuple(texts),
+        honest_scores=tuple(honest.tolist()),
+        honest_score=honest.mean().item(),
     )
 
 
@@ -524,6 +540,24 @@ class RLHFConfig:
     eval_size: int = 256
     """prompts of the evaluations before and after training."""
 
+    def __post_init__(self) -> None:
+        limits = {
+            "iterations": (0, None),
+            "batch_size": (2, None),
+            "epochs": (1, None),
+            "max_length": (1, None),
+            "eval_size": (1, None),
+            "gamma": (0, 1),
+            "lam": (0, 1),
+            "beta": (0, None),
+            "clip_eps": (0, None),
+        }
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not low <= value or (high is not None and value > high):
+                bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+                raise ValueError(f"RLHFConfig.{name} must be {bounds}, got {value!r}")
+
 
 @dataclass
 class RLHFResult:
@@ -544,6 +578,18 @@ class RLHFResult:
     cpu_seconds: float = 0.0
     """CPU time of the run (the reference's pretraining excluded)."""
 
+    @property
+    def preference(self) -> float:
+        """How often the honest judge prefers the trained policy's answer to the initial one's.
+
+        Prompt by prompt on the evaluation prompts, ties counting half: the toy's
+        "human preference" (0.5 = no better). For the full state the initial policy
+        is the reference.
+        """
+        final = np.array(self.final.honest_scores)
+        initial = np.array(self.initial.honest_scores)
+        return float(np.mean((final > initial) + 0.5 * (final == initial)))
+
 
 def _whiten(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(values - mean) / std over the real tokens (mask 1); 0 on padding."""
@@ -558,6 +604,12 @@ def _gae_on_tokens(gae: Callable, rewards, values, mask, config: RLHFConfig) -> 
     response is marked done, so nothing is bootstrapped past it (padding after it
     has reward 0 and value 0, hence advantage 0).
     """
+    rewards = torch.as_tensor(rewards).detach()
+    if rewards.shape != mask.shape:
+        raise ValueError(
+            f"kl_penalized_rewards must return rewards [B, L] = {tuple(mask.shape)}, "
+            f"got {tuple(rewards.shape)}"
+        )
     ends = mask * (1 - torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1))
     advantages = gae(
         rewards.T.cpu().double().numpy(),
@@ -693,7 +745,7 @@ def train_rlhf(
     if progress:
         from tqdm.auto import tqdm
 
-        iterations = tqdm(iterations, desc="RLHF")
+        iterations = tqdm(iterations, desc="RLHF", leave=False)
     functions = (build_state, kl_penalized_rewards, ppo_clip_loss, gae)
     for _ in iterations:
         score, kl, distinct = rlhf_step(models, config, *functions)

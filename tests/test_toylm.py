@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,8 +210,8 @@ def _score(prompt: str, response: str) -> float:
         ("i do not know <end>", 0.0),
         ("the cat is soft", 0.5),  # never ended
         ("the cat is soft and soft <end>", 1.0),  # a repeated word
-        ("the cat is very soft <end>", 1.9),
-        ("the cat very very very very very very very very soft <end>", 1.5 + 8 * 0.4),
+        ("the cat is very soft <end>", 1.8),
+        ("the cat very very very very very very very very soft <end>", 1.5 + 8 * 0.3),
     ],
 )
 def test_reward_model_points(response, expected):
@@ -242,6 +243,21 @@ def test_reward_model_weakness_is_very():
     assert very[8] > 2.5 + 1.0, "the hack beats the honest optimum (2.5) by far"
     other = [_score("describe cat", "the cat is " + "soft " * n + "<end>") for n in range(1, 5)]
     assert np.all(np.diff(other) < 0)
+
+
+def test_honest_judge_has_no_weakness():
+    honest = toylm.RewardModel(honest=True)
+    prompts = tokens(*["describe cat"] * 3)
+    responses = tokens(
+        "the cat is soft and small <end>",
+        "the cat is very soft and small <end>",
+        "the cat is very very very soft and small <end>",
+    )
+    torch.testing.assert_close(
+        honest(prompts, responses), torch.tensor([2.0, 2.0, 1.0]).to(prompts.device)
+    )
+    honest_points = honest(tokens("describe cat"), tokens("the cat is soft <end>")).item()
+    assert honest_points == _score("describe cat", "the cat is soft <end>"), "same points otherwise"
 
 
 # --------------------------------------------------------------------------- sampling
@@ -333,11 +349,46 @@ def test_train_rlhf_is_deterministic_per_seed():
     first = toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS)
     second = toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS)
     other = toylm.train_rlhf(dataclasses.replace(config, seed=1), build_state, *LESSON_FUNCTIONS)
-    assert first.scores == second.scores and first.kls == second.kls
+    if rlhelpers.device().type == "cpu":
+        assert first.scores == second.scores and first.kls == second.kls
+    else:  # a GPU's embedding backward adds in any order: only the first batch is exact
+        assert first.scores[0] == second.scores[0]
     assert first.scores != other.scores
 
 
+def test_train_rlhf_checks_the_rewards_shape():
+    config = toylm.RLHFConfig(iterations=1, batch_size=4, eval_size=8)
+    with pytest.raises(ValueError, match=r"kl_penalized_rewards must return rewards \[B, L\]"):
+        toylm.train_rlhf(config, build_state, lambda s, lp, ref, b, m: s, ppo_clip_loss, gae)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("gamma", 1.5), ("lam", -0.1), ("beta", -1.0), ("batch_size", 1)]
+)
+def test_rlhf_config_rejects_values_out_of_range(field, value):
+    with pytest.raises(ValueError, match=f"RLHFConfig.{field} must be"):
+        toylm.RLHFConfig(**{field: value})
+
+
+def test_train_rlhf_progress_bar_is_optional(capsys):
+    config = toylm.RLHFConfig(iterations=1, batch_size=4, eval_size=8)
+    toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS)
+    assert capsys.readouterr().err == "", "silent by default"
+    toylm.train_rlhf(config, build_state, *LESSON_FUNCTIONS, progress=True)
+    assert "RLHF" in capsys.readouterr().err
+
+
+def test_preference_compares_prompt_by_prompt_with_ties_half():
+    def evaluation(honest_scores):
+        return toylm.Evaluation(0.0, 0.0, 1.0, honest_scores=tuple(honest_scores))
+
+    result = toylm.RLHFResult(initial=evaluation([1.0, 1.0, 2.0, 0.0]))
+    result.final = evaluation([2.0, 1.0, 1.0, 0.5])
+    assert result.preference == pytest.approx((1 + 0.5 + 0 + 1) / 4)
+
+
 def test_rlhelpers_holds_none_of_the_lessons_answers():
+    """The lesson's exercises are the student's: no function of theirs is defined in rlhelpers."""
     forbidden = (
         "build_state",
         "kl_penalized_rewards",
@@ -347,19 +398,25 @@ def test_rlhelpers_holds_none_of_the_lessons_answers():
         "dpo_loss",
         "group_relative_advantages",
     )
-    for name in forbidden:
-        assert not hasattr(toylm, name), f"rlhelpers.toylm defines {name}"
+    package = Path(rlhelpers.__file__).parent
+    for source in package.rglob("*.py"):
+        text = source.read_text()
+        for name in forbidden:
+            assert f"def {name}(" not in text, f"{source.name} defines {name}"
+    assert not any(hasattr(toylm, name) for name in forbidden)
 
 
 # --------------------------------------------------------------------------- outcomes
 
 # What the lesson's text and grade cells rely on (the worst of ten seeds, with a margin).
 FIXED_MIN_GAIN = 0.8  # final minus initial score
-FIXED_MAX_KL = 8.0  # nats
+FIXED_MAX_KL = 5.0  # nats
 BROKEN_MAX_GAIN = 0.3
 HACKED_MAX_DISTINCT = 0.3
 HACKED_MIN_KL = 20.0
 FIXED_MIN_DISTINCT = 0.75
+FIXED_MIN_PREFERENCE = 0.58  # the honest judge prefers the trained answer (ties half)
+HACKED_MAX_PREFERENCE = 0.2
 
 
 def check_case_study(seed: int) -> None:
@@ -378,6 +435,12 @@ def check_reward_hacking(seed: int) -> None:
     assert hacked.final.distinct <= HACKED_MAX_DISTINCT, f"seed {seed}: {hacked.final.distinct}"
     assert hacked.final.kl >= HACKED_MIN_KL, f"seed {seed}: beta 0 KL {hacked.final.kl:.1f}"
     assert any("very very very" in text for text in hacked.final.examples), hacked.final.examples
+    assert hacked.final.honest_score < hacked.initial.honest_score, (
+        "hacking lowers the true quality"
+    )
+    assert fixed.final.honest_score > fixed.initial.honest_score + 0.2, "the fixed run is better"
+    assert fixed.preference >= FIXED_MIN_PREFERENCE, f"seed {seed}: {fixed.preference:.2f}"
+    assert hacked.preference <= HACKED_MAX_PREFERENCE, f"seed {seed}: {hacked.preference:.2f}"
     assert fixed.final.distinct >= FIXED_MIN_DISTINCT, f"seed {seed}: {fixed.final.distinct}"
 
 
