@@ -1504,10 +1504,10 @@ print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
 
 # %% [markdown]
 # On the ten seeds 0-9 (with the reference functions, on a busy 2-core
-# machine, 1.5 to 3 CPU-seconds a run), the fixed configuration raised the
-# mean reward-model score from the reference's 0.99 to between 2.25 and 2.90,
-# a median gain of **+136 %** (at least +126 % on every seed), with a final
-# sequence KL of 2.4 to 5.2 nats and more than 90 % distinct responses; the
+# machine, 1.4 to 2.4 CPU-seconds a run), the fixed configuration raised the
+# mean reward-model score from the reference's 0.97 to between 1.97 and 2.23,
+# a median gain of **+110 %** (at least +103 % on every seed), with a final
+# sequence KL of 1.6 to 2.7 nats and more than 85 % distinct responses; the
 # broken one started lower (the reference, fed the prompt alone, cannot write
 # a coherent response: about -6.2) and never gained more than 0.01. The toy's
 # gain is larger than the story's +34 % because its reward model is simple and
@@ -1808,9 +1808,9 @@ _quiz.score()
 # stopping rule's greedy evaluations are not counted as steps, just as
 # Stable-Baselines3 does not count its evaluation episodes.) **The case
 # study:** the fixed configuration raised the reward-model score by a median of
-# +136 % over 30 iterations of 64 responses (at least +126 % on each of ten
-# seeds, the story's was +34 %) with the KL to the reference at 2.4-5.2 nats;
-# the broken one did not improve on any seed. Each RLHF run took 1.5 to 3
+# +110 % over 30 iterations of 64 responses (at least +103 % on each of ten
+# seeds, the story's was +34 %) with the KL to the reference at 1.6-2.7 nats;
+# the broken one did not improve on any seed. Each RLHF run took 1.4 to 2.4
 # CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
 # runs in about a minute and a half of CPU time; on a GPU it runs unchanged
 # (`rlhelpers.device()`), though with networks this small, expect no speed-up.
