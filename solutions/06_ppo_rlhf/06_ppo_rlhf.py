@@ -1618,8 +1618,8 @@ for beta, run in hacking_runs.items():
 # At beta = 0 the only reward is the reward model's score, and the policy
 # found its flaw: every "very" earns a bonus and repeating "very" is never
 # penalised, so it collapses onto a few degenerate responses such as
-# "my tree is very very very ... <end>": the highest score of the sweep, almost
-# no distinct responses, and a sequence KL of well over 10 nats (each of those tokens
+# "a tree very very very ...": a higher score than with a larger beta, few
+# distinct responses, and a sequence KL of well over 10 nats (each of those tokens
 # is one the reference would almost never write). The per-token reward
 # -beta * (log pi - log pi_ref) charges the policy for every token it makes
 # more likely than the reference did, and summed over a response that is beta
