@@ -4,6 +4,12 @@ Importing ``rlhelpers`` registers the course's environments with Gymnasium, so
 lessons can call ``gymnasium.make("rlhelpers/GridWorld-v0")``. Torch is imported
 only when :func:`device` or :func:`seed_everything` is called, which keeps
 ``import rlhelpers`` fast.
+
+Submodules that need torch are imported on demand: ``rlhelpers.evaluation``
+(the greedy CartPole evaluation of grade cells) and ``rlhelpers.toylm`` (lesson
+06's toy language model: vocabulary, prompts, a pretrained reference policy, a
+reward model with a deliberate weakness, and an RLHF-with-PPO loop that takes
+the lesson's functions as arguments).
 """
 
 from __future__ import annotations

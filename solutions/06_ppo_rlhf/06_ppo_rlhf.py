@@ -1,0 +1,1816 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 06 (capstone): PPO, and RLHF in miniature
+#
+# Lesson 04's A2C uses every rollout for **one** gradient step and throws it
+# away. **PPO** (Schulman et al., 2017) squeezes many steps out of each batch,
+# several epochs of minibatches, and keeps the new policy from running away
+# from the one that collected the data with a **clipped** importance ratio.
+# With lesson 05's GAE it is the algorithm that tuned InstructGPT and the
+# first chat models (RLHF: reinforcement learning from human feedback), and it
+# is the loop that TRL's `PPOTrainer` runs. This lesson builds it twice: on
+# CartPole, where it is the fastest agent of the course, and on a toy language
+# model that trains in seconds, where you reproduce a real failure (a team
+# spent two weeks on it), reward hacking, and the two methods that are
+# replacing PPO for LLMs (DPO, GRPO).
+#
+# **Goals.** After this lesson you can
+# - write PPO's clipped objective and say exactly where clipping removes the
+#   gradient, and train PPO on CartPole faster than Stable-Baselines3 does;
+# - estimate the KL divergence to a reference policy from samples (k1, k3) and
+#   say why RLHF code prefers k3 when the KL is small;
+# - compute GRPO's group-relative advantages and the DPO loss;
+# - set up RLHF as an RL problem: the state (prompt + tokens so far), the
+#   per-token reward (KL penalty, the score on the last real token), the
+#   discount, and find the bugs that break it;
+# - explain reward hacking, and read every line of a TRL-style PPO step.
+#
+# **Points: 31** (27 autograded in 10 exercises, 4 for two written answers).
+# **Time:** about 4 hours: the exercises' headings add up to 2 hours and 50
+# minutes, the two written answers take about 25 minutes, and reading the
+# theory and watching the experiments about 30 more. The whole notebook runs in
+# about a minute and a half on a laptop CPU.
+#
+# **How you are graded.** Each exercise states its points. Pressing *Validate*
+# runs only the **visible** tests in the test cells. The grade is decided by
+# **hidden tests** in the same cells, which use fresh random inputs and edge
+# cases (responses of every length, clipped and unclipped ratios, other seeds),
+# so a function that only reproduces the visible examples will not pass. The
+# two training exercises state their thresholds and budgets; the grader trains
+# with your functions on a fixed seed, and the reference solution passes on
+# every one of 10 seeds we tried.
+#
+# **Partial credit.** A quiz scores each question and an exercise with parts
+# scores each part; any other test cell is all or nothing.
+#
+# Write your code between the answer cells' markers (replace the
+# `raise NotImplementedError()`), and do not change the test cells. Each
+# exercise has hints that you can open when stuck; the first only nudges, the
+# last gives the key line.
+
+# %% [markdown]
+# > **Notation.** The book (Sutton & Barto) numbers time so that the action
+# > A_t taken in state S_t is followed by the reward R_{t+1} and the state
+# > S_{t+1}, and the return is G_t = R_{t+1} + gamma R_{t+2} + gamma^2 R_{t+3} + ...
+# > The arrays of the code are indexed by the step instead: `rewards[t]` is the
+# > reward that follows `actions[t]`, taken in `states[t]` (the book's R_{t+1}),
+# > so `returns[t] = rewards[t] + gamma * rewards[t+1] + ...` is the book's G_t,
+# > and `dones[t] = 1` means the episode ended with step t.
+
+# %% [markdown]
+# As in lessons 04 and 05, `rlhelpers.device()` gives torch one thread (our
+# networks are tiny, and more threads cost more in hand-offs than they save)
+# and picks a GPU when there is one; every tensor goes through `DEVICE`.
+
+# %%
+import copy
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import gymnasium as gym
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical
+from tqdm.auto import tqdm
+
+import rlhelpers
+from rlhelpers.evaluation import evaluate_greedy_policy
+from rlhelpers.plotting import plot_learning_curves
+from rlhelpers.testing import check, check_between, check_close, check_shape
+
+DEVICE = rlhelpers.device()  # (it also sets one torch thread)
+print("torch device:", DEVICE)
+
+# %% [markdown]
+# ## From A2C to PPO: reuse each batch, but not too much
+#
+# A2C's actor term is $-\hat A_t \log \pi_\theta(A_t \mid S_t)$, and its
+# gradient is only right for the policy that collected the data. After one
+# step the policy has changed, and a second step on the same batch follows a
+# gradient of the wrong policy. The cure is the **importance ratio**
+#
+# $$r_t(\theta) = \frac{\pi_\theta(A_t \mid S_t)}{\pi_{\theta_\text{old}}(A_t \mid S_t)}
+#   = \exp\bigl(\log \pi_\theta(A_t \mid S_t) - \log \pi_{\theta_\text{old}}(A_t \mid S_t)\bigr),$$
+#
+# with $\theta_\text{old}$ the parameters that sampled the batch: the
+# surrogate objective $\mathbb{E}[r_t(\theta) \hat A_t]$ has the same gradient
+# as A2C's at $\theta = \theta_\text{old}$ (where $r_t = 1$), and it stays a
+# reasonable estimate of the improvement while $\pi_\theta$ stays close to
+# $\pi_{\theta_\text{old}}$. Far from it the estimate is worthless, and
+# maximising it pushes the ratios without limit. TRPO kept the policy close
+# with a hard KL constraint and a second-order solver. **PPO** clips instead:
+#
+# $$L^{\text{CLIP}}(\theta) = \mathbb{E}_t\Bigl[\min\bigl(r_t(\theta)\, \hat A_t,\;
+#   \operatorname{clip}(r_t(\theta), 1 - \epsilon, 1 + \epsilon)\, \hat A_t\bigr)\Bigr],
+#   \qquad \epsilon = 0.2 .$$
+#
+# Read it case by case. When $\hat A_t > 0$ (a better action than expected)
+# the objective grows with $r_t$ up to $1 + \epsilon$ and is flat beyond: once
+# the action's probability went up by 20 %, this sample stops pushing. When
+# $\hat A_t < 0$ it is flat below $1 - \epsilon$. In the other directions the
+# min picks the **unclipped** term: if an update made a bad action *more*
+# likely ($r_t > 1 + \epsilon$, $\hat A_t < 0$), the full gradient pulls it
+# back. The min makes the objective a pessimistic bound: clipping can only
+# remove an incentive, never add one.
+
+# %% [markdown]
+# ## Exercise 1: the clipped objective (3 points, about 20 min, medium)
+#
+# Write `ppo_clip_loss(new_log_probs, old_log_probs, advantages, clip_eps=0.2)`:
+# three float tensors of the same shape `[N]` (the log-probabilities of the
+# taken actions under the current policy, with gradient; the same under the
+# policy that sampled them, without; the advantages) -> the scalar **loss**
+# $-L^{\text{CLIP}}$, the mean over the $N$ samples of
+# $-\min(r \hat A, \operatorname{clip}(r, 1 - \epsilon, 1 + \epsilon) \hat A)$.
+# Compute the ratio as `exp(new - old)` (the ratio of two small probabilities
+# divided directly loses precision). Any way of writing the min and the clip
+# that gives the same values and gradients is fine (`torch.min` and
+# `torch.clamp`, or `torch.where` on the cases).
+#
+# <details><summary>Hint 1: the shape of the computation</summary>
+#
+# Three tensors of shape `[N]`: the ratio, the unclipped term `ratio * advantages`
+# and the clipped term; their element-wise minimum; minus its mean.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `ratio = torch.exp(new_log_probs - old_log_probs)`, then
+# `-torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * advantages).mean()`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "ppo_clip_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ppo_clip_loss(new_log_probs, old_log_probs, advantages, clip_eps=0.2):
+    """PPO's clipped surrogate loss, -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)).
+
+    Args:
+        new_log_probs: float tensor [N], log pi_theta(a | s) of the taken actions (with gradient).
+        old_log_probs: float tensor [N], the same under the policy that sampled them.
+        advantages: float tensor [N].
+        clip_eps: the clipping range epsilon.
+
+    Returns:
+        a scalar tensor: the loss to minimise.
+    """
+    ### BEGIN SOLUTION
+    ratio = torch.exp(new_log_probs - old_log_probs)
+    clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+    return -torch.min(ratio * advantages, clipped * advantages).mean()
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The objective of one sample against its ratio, for a positive and a
+# negative advantage (the dashed line is the unclipped $r \hat A$). Where the
+# solid curve is flat, the sample sends no gradient.
+
+# %%
+ratios = torch.linspace(0.3, 1.8, 151, device=DEVICE)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3), sharey=True)
+for ax, advantage in zip(axes, (1.0, -1.0), strict=True):
+    objective = [
+        -ppo_clip_loss(torch.log(r)[None], torch.zeros(1, device=DEVICE), torch.tensor([advantage]))
+        for r in ratios.cpu()
+    ]
+    ax.plot(ratios.cpu(), torch.stack(objective).detach().cpu(), label="L_CLIP (one sample)")
+    ax.plot(ratios.cpu(), advantage * ratios.cpu(), "k--", lw=0.8, label="r * A (unclipped)")
+    for edge in (0.8, 1.2):
+        ax.axvline(edge, color="grey", ls=":", lw=0.8)
+    ax.set_title(f"advantage A = {advantage:+.0f}")
+    ax.set_xlabel("ratio r = pi_new / pi_old")
+axes[0].set_ylabel("objective (to maximise)")
+axes[0].legend(fontsize=8)
+plt.show()
+
+# %% nbgrader={"grade": true, "grade_id": "test_ppo_clip_loss", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""ppo_clip_loss: hand-computed values; no gradient exactly where clipping removes it, the full one elsewhere."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape
+
+
+def _loss_and_grad(ratio, advantage, clip_eps=0.2):
+    """The loss of one sample with this ratio (old log-prob 0) and its gradient w.r.t. the new one."""
+    new = torch.tensor([float(np.log(ratio))], requires_grad=True)
+    loss = ppo_clip_loss(new, torch.zeros(1), torch.tensor([float(advantage)]), clip_eps)
+    loss.backward()
+    return float(loss.detach()), float(new.grad[0])
+
+
+_loss = ppo_clip_loss(torch.zeros(3), torch.zeros(3), torch.tensor([1.0, -2.0, 4.0]))
+check_shape(_loss, (), "the loss (one number: the mean over the samples)")
+check_close(
+    _loss, -1.0, "ppo_clip_loss at ratio 1 with advantages [1, -2, 4]", hint="minus the mean of r A"
+)
+check_close(
+    _loss_and_grad(1.1, 2.0),
+    (-2.2, -2.2),
+    "(loss, d loss / d new_log_prob) at ratio 1.1, A = 2 (inside the clip range)",
+    atol=1e-5,
+    hint="d(r A)/d log r = r A",
+)
+check_close(
+    _loss_and_grad(1.5, 1.0),
+    (-1.2, 0.0),
+    "(loss, gradient) at ratio 1.5, A = 1 (above 1 + eps with A > 0: clipped)",
+    atol=1e-5,
+    hint="the clipped term is clip(r, 0.8, 1.2) * A, and the min picks it here",
+)
+### BEGIN HIDDEN TESTS
+check_close(
+    _loss_and_grad(0.5, -1.0),
+    (0.8, 0.0),
+    "(loss, gradient) at ratio 0.5, A = -1 (below 1 - eps with A < 0: clipped, no gradient)",
+    atol=1e-5,
+)
+check_close(
+    _loss_and_grad(1.5, -1.0),
+    (1.5, 1.5),
+    "(loss, gradient) at ratio 1.5, A = -1 (the min keeps the unclipped term: full gradient)",
+    atol=1e-5,
+    hint="the min of r A and clip(r) A, not the clipped term alone",
+)
+check_close(
+    _loss_and_grad(0.5, 1.0),
+    (-0.5, -0.5),
+    "(loss, gradient) at ratio 0.5, A = 1 (the min keeps the unclipped term)",
+    atol=1e-5,
+)
+check_close(
+    _loss_and_grad(1.25, 1.0, clip_eps=0.3),
+    (-1.25, -1.25),
+    "(loss, gradient) at ratio 1.25, A = 1 with clip_eps=0.3 (inside the wider range)",
+    atol=1e-5,
+    hint="use the clip_eps argument",
+)
+_rng = np.random.default_rng(6)
+_new = torch.tensor(_rng.normal(0.0, 0.4, 200), requires_grad=True)
+_old = torch.tensor(_rng.normal(0.0, 0.4, 200))
+_adv = torch.tensor(_rng.normal(size=200))
+_ratio = np.exp(_new.detach().numpy() - _old.numpy())
+_terms = np.minimum(_ratio * _adv.numpy(), np.clip(_ratio, 0.8, 1.2) * _adv.numpy())
+_loss = ppo_clip_loss(_new, _old, _adv)
+check_close(
+    _loss, -_terms.mean(), "ppo_clip_loss on 200 random samples", hint="the mean, not the sum"
+)
+_loss.backward()
+_active = (_adv.numpy() > 0) & (_ratio < 1.2) | (_adv.numpy() < 0) & (_ratio > 0.8)
+check_close(
+    _new.grad.numpy(),
+    np.where(_active, -_ratio * _adv.numpy() / 200, 0.0),
+    "the gradient w.r.t. new_log_probs on 200 random samples",
+    atol=1e-9,
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## PPO on CartPole: what lessons 04 and 05 give
+#
+# PPO needs nothing new from the environment side, so the next cell gives
+# (locked) copies of what earlier lessons built: lesson 04's `ActorCritic`
+# (a shared trunk, a logits head, a value head), lesson 05's `gae`
+# (time-first arrays, `dones[t] = 1` cuts the recursion after step t), and a
+# rollout worker that plays `n_envs` copies of CartPole for `n_steps` steps and
+# returns a `Batch`. The worker handles Gymnasium's next-step autoreset and the
+# time limit as lesson 04 taught:
+# - the **reset step** that follows the end of an episode (its action is
+#   ignored, its reward is 0) gets `valid = False`, and must stay out of the
+#   loss;
+# - at a **truncation** the episode goes on in principle, so the worker adds
+#   $\gamma V(s_\text{final})$ to that step's reward and marks it done: the
+#   return of the cut-off step then bootstraps from the critic, exactly as if
+#   the episode had continued, and nothing leaks into the next episode (the
+#   same trick as lesson 05's A2C).
+#
+# It also records, with the policy's current parameters, what PPO needs later:
+# the log-probability of every sampled action (the $\pi_{\theta_\text{old}}$
+# of the ratio) and the critic's value of every state (the $V$ of GAE).
+
+
+# %%
+class ActorCritic(nn.Module):
+    """Lesson 04's network: forward(obs [B, obs_dim]) -> (Categorical [B], value [B])."""
+
+    def __init__(self, obs_dim, n_actions, hidden=64):
+        super().__init__()
+        self.trunk = nn.Sequential(
+            nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.logits_head = nn.Linear(hidden, n_actions)
+        self.value_head = nn.Linear(hidden, 1)
+
+    def forward(self, obs):
+        features = self.trunk(obs)
+        return Categorical(logits=self.logits_head(features)), self.value_head(features).squeeze(-1)
+
+
+def gae(rewards, values, dones, gamma, lam, last_value):
+    """Lesson 05's GAE: time-first float arrays [T] or [T, N] -> advantages of the same shape."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    not_done = 1.0 - np.asarray(dones, dtype=np.float64)
+    last_value = np.asarray(last_value, dtype=np.float64)
+    next_values = np.concatenate([values[1:], last_value[None]])
+    deltas = rewards + gamma * next_values * not_done - values
+    advantages = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[1:])
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + gamma * lam * not_done[t] * running
+        advantages[t] = running
+    return advantages
+
+
+class Batch(NamedTuple):
+    """One rollout of T steps in N copies, time first (NumPy arrays)."""
+
+    obs: np.ndarray  # [T, N, obs_dim] float32: obs[t] is where actions[t] was chosen
+    actions: np.ndarray  # [T, N] int64
+    log_probs: np.ndarray  # [T, N] float32: log pi_old(actions[t] | obs[t])
+    values: np.ndarray  # [T, N] float: V(obs[t]) when the batch was collected
+    rewards: np.ndarray  # [T, N] float: times reward_scale, + gamma V(final) at a truncation
+    dones: np.ndarray  # [T, N] bool: the episode ended (terminated or truncated) with step t
+    valid: np.ndarray  # [T, N] bool: False on the reset steps of next-step autoreset
+    last_value: np.ndarray  # [N]: V of the observation after the last step (GAE's bootstrap)
+
+
+class PPOWorker:
+    """Plays N copies of a vectorised environment, one rollout at a time; keeps the history."""
+
+    def __init__(self, envs, seed, gamma, reward_scale=1.0):
+        self.envs, self.gamma, self.reward_scale = envs, gamma, reward_scale
+        self.obs, _ = envs.reset(seed=seed)
+        self.autoreset = np.zeros(envs.num_envs, dtype=bool)  # this copy's next step is a reset
+        self.running = np.zeros(envs.num_envs)
+        self.steps = 0  # environment steps so far (reset steps not counted)
+        self.episode_steps, self.episode_returns = [], []
+
+    def _policy(self, model, obs):
+        with torch.no_grad():  # multinomial on the probabilities: a faster Categorical sample
+            dist, value = model(torch.as_tensor(obs, dtype=torch.float32, device=DEVICE))
+            actions = torch.multinomial(dist.probs, 1).squeeze(-1)
+            return actions.cpu().numpy(), dist.log_prob(actions).cpu().numpy(), value.cpu().numpy()
+
+    def collect(self, model, n_steps):
+        """Play n_steps steps in every copy with the model's current policy; a Batch."""
+        T, N = n_steps, self.envs.num_envs
+        obs = np.zeros((T, N, *self.obs.shape[1:]), np.float32)
+        actions, log_probs = np.zeros((T, N), np.int64), np.zeros((T, N), np.float32)
+        values, rewards = np.zeros((T, N)), np.zeros((T, N))
+        dones, valid = np.zeros((T, N), bool), np.zeros((T, N), bool)
+        for t in range(T):
+            obs[t], valid[t] = self.obs, ~self.autoreset
+            actions[t], log_probs[t], values[t] = self._policy(model, self.obs)
+            self.obs, reward, terminated, truncated, _ = self.envs.step(actions[t])
+            rewards[t], dones[t] = self.reward_scale * reward, terminated | truncated
+            if truncated.any():  # bootstrap from the final state, which self.obs still holds
+                rewards[t] += self.gamma * truncated * self._policy(model, self.obs)[2]
+            self._record(reward, dones[t])
+        return Batch(
+            obs, actions, log_probs, values, rewards, dones, valid, self._policy(model, self.obs)[2]
+        )
+
+    def _record(self, reward, done):
+        live = ~self.autoreset
+        self.steps += int(live.sum())
+        self.running += reward * live
+        for index in np.flatnonzero(done & live):
+            self.episode_steps.append(self.steps)
+            self.episode_returns.append(self.running[index])
+            self.running[index] = 0.0
+        self.autoreset = done
+
+    def history(self):
+        """(steps, returns): float arrays [episodes], in the order the episodes ended."""
+        return np.array(self.episode_steps, dtype=float), np.array(
+            self.episode_returns, dtype=float
+        )
+
+
+def greedy_mean_return(model, n_episodes=20, seed=10_000):
+    """The stopping rule's evaluation: mean return of the greedy policy (argmax of the logits)."""
+    return evaluate_greedy_policy(
+        model, scores=lambda m, obs: m(obs)[0].logits, n_episodes=n_episodes, seed=seed
+    )
+
+
+demo_worker = PPOWorker(
+    gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="vector_entry_point"), 0, 0.98
+)
+demo_batch = demo_worker.collect(ActorCritic(4, 2).to(DEVICE), n_steps=32)
+print({name: array.shape for name, array in demo_batch._asdict().items()})
+print("reset steps in the batch:", int((~demo_batch.valid).sum()))
+
+# %% [markdown]
+# ## Exercise 2: PPO solves CartPole (5 points, about 40 min, hard)
+#
+# Write `train_ppo(env_id="CartPole-v1", seed=0, args=None)`, with the
+# hyperparameters in `PPOArgs` (below; `None` means the defaults):
+#
+# 1. `rlhelpers.seed_everything(seed)`; the vector environment
+#    `gym.make_vec(env_id, num_envs=args.n_envs, vectorization_mode="vector_entry_point")`;
+#    `PPOWorker(envs, seed, args.gamma, args.reward_scale)`;
+#    `ActorCritic(obs_dim, n_actions, args.hidden)` on `DEVICE`; Adam with `args.lr`.
+# 2. Until `worker.steps >= args.total_steps`: collect a batch of
+#    `args.n_steps` steps; its advantages with `gae` (`args.gamma`,
+#    `args.lam`) and the critic's targets, `returns = advantages + values`
+#    (the $\lambda$-returns); keep the **valid** steps only, flattened to
+#    `[M]`, as tensors on `DEVICE`.
+# 3. Then `args.epochs` passes over those $M$ steps, each in a fresh random
+#    order (`torch.randperm`) cut into `args.minibatches` minibatches. For
+#    each minibatch: recompute `dist, values` with gradient; **normalise the
+#    minibatch's advantages** (subtract their mean, divide by their standard
+#    deviation plus `1e-8`); the loss is your `ppo_clip_loss` (with
+#    `args.clip_eps`) plus `args.value_coef` times the mean squared error of
+#    the values against the returns; one Adam step, with the gradient's norm
+#    clipped to `args.max_grad_norm`.
+# 4. After every `args.eval_every` batches, if the last `args.solved_window`
+#    finished episodes average at least `args.eval_from`, stop once
+#    `greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`
+#    reaches `args.solved_return` (lesson 04's stopping rule, with 50
+#    evaluation episodes instead of 20: PPO's fast updates now and then leave
+#    a policy that is perfect on most starts and not on all, and 20 episodes
+#    may miss that; 50 greedy episodes, run side by side, cost little more).
+#    Keep a copy of the parameters with the best evaluation so far
+#    (`copy.deepcopy(model.state_dict())`), and load it into the model before
+#    returning: a run that ends without meeting the rule returns the best
+#    policy it saw, not its last one (Stable-Baselines3's `EvalCallback` keeps
+#    its best model for the same reason: a high learning rate now and then
+#    undoes a good policy).
+#
+# Return `(model, steps, returns)`: the model and `worker.history()`.
+#
+# **Why is this fast?** The settings follow what makes PPO quick on small
+# problems: **many copies and short rollouts** (16 x 16 steps: the policy is
+# updated every 256 steps, with data that is barely stale), **several epochs**
+# on each batch (6 passes of 2 minibatches: 12 gradient steps where A2C makes
+# one), a **high learning rate** (5e-3, five times the zoo's 1e-3, which it
+# also decays; in our trials 1e-2 was faster on most seeds and never settled
+# on some), a **tiny network** (two layers of 32) and one torch thread. The rewards are scaled by
+# 0.1, as in lesson 04, so that the critic's squared error does not drown the
+# actor's term in the shared trunk.
+#
+# **Graded:** `train_ppo(seed=0)` with the default `PPOArgs` (at most 100,000
+# environment steps) must give a greedy policy with a **mean return of at
+# least 475 over 20 evaluation episodes** that the stopping rule did not see.
+# The reference needs a median of about 22,000 steps and 8 CPU-seconds (see
+# the closing note); the hidden tests also check the history, the budget and that the same
+# seed gives the same run.
+#
+# <details><summary>Hint 1: from a Batch to the flat tensors</summary>
+#
+# `advantages = gae(batch.rewards, batch.values, batch.dones, args.gamma, args.lam, batch.last_value)`,
+# `returns = advantages + batch.values`; then with `valid = batch.valid`,
+# `torch.as_tensor(batch.obs[valid], device=DEVICE)` is `[M, obs_dim]`, and the same
+# indexing gives `[M]` actions, old log-probabilities, advantages and returns
+# (make the last two `dtype=torch.float32`).
+#
+# </details>
+#
+# <details><summary>Hint 2: the minibatch loop</summary>
+#
+# `size = -(-M // args.minibatches)`; `for epoch in range(args.epochs):`
+# `order = torch.randperm(M, device=DEVICE)`; `for start in range(0, M, size):`
+# `index = order[start:start + size]`; `dist, values = model(obs[index])`;
+# `adv = advantages[index]`; `adv = (adv - adv.mean()) / (adv.std() + 1e-8)`;
+# `loss = ppo_clip_loss(dist.log_prob(actions[index]), old_log_probs[index], adv, args.clip_eps) + args.value_coef * ((values - returns[index]) ** 2).mean()`.
+#
+# </details>
+#
+# <details><summary>Hint 3: the stopping rule</summary>
+#
+# `recent = worker.episode_returns[-args.solved_window:]`; when
+# `(update + 1) % args.eval_every == 0 and len(recent) == args.solved_window and np.mean(recent) >= args.eval_from`,
+# `greedy = greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`; if
+# `greedy > best_return`, store `best_return, best_state = greedy, copy.deepcopy(model.state_dict())`;
+# `break` if `greedy >= args.solved_return`. After the loop,
+# `if best_state is not None: model.load_state_dict(best_state)`.
+#
+# </details>
+
+
+# %%
+@dataclass
+class PPOArgs:
+    """Hyperparameters of PPO on CartPole (train_ppo's `args`)."""
+
+    n_envs: int = 16
+    """copies of the environment stepping together"""
+    n_steps: int = 16
+    """steps per copy in a batch"""
+    total_steps: int = 100_000
+    """the budget: environment steps summed over the copies"""
+    epochs: int = 6
+    """passes over each batch"""
+    minibatches: int = 2
+    """minibatches per pass"""
+    lr: float = 5e-3
+    """Adam learning rate"""
+    gamma: float = 0.98
+    """discount factor"""
+    lam: float = 0.9
+    """GAE's lambda"""
+    reward_scale: float = 0.1
+    """the worker multiplies the rewards by this (the history keeps the real ones)"""
+    clip_eps: float = 0.2
+    """PPO's clipping range"""
+    value_coef: float = 0.5
+    """weight of the critic's mean squared error"""
+    hidden: int = 32
+    """width of the trunk's two hidden layers"""
+    max_grad_norm: float = 0.5
+    """the gradient's norm is clipped to this"""
+    solved_window: int = 20
+    """how many finished training episodes the 'recent mean return' averages"""
+    eval_from: float = 300.0
+    """greedy evaluations start once the recent mean return reaches this"""
+    eval_every: int = 2
+    """batches between two checks of the stopping rule"""
+    eval_episodes: int = 50
+    """greedy episodes per evaluation"""
+    solved_return: float = 495.0
+    """stop once the greedy mean return reaches this (above the grade's 475, for a margin)"""
+
+
+# %% nbgrader={"grade": false, "grade_id": "train_ppo", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_ppo(env_id="CartPole-v1", seed=0, args=None):
+    """PPO with GAE, several epochs of minibatches, on a Gymnasium vector environment.
+
+    Args:
+        env_id: a Gymnasium id with a vectorised implementation (e.g. "CartPole-v1").
+        seed: seeds torch, numpy and the environments.
+        args: PPOArgs, or None for the defaults.
+
+    Returns:
+        (model, steps, returns): the trained ActorCritic on DEVICE and the
+        learning history, float arrays [episodes]: the environment steps taken
+        when each episode ended, and its return.
+    """
+    ### BEGIN SOLUTION
+    args = PPOArgs() if args is None else args
+    rlhelpers.seed_everything(seed)
+    envs = gym.make_vec(env_id, num_envs=args.n_envs, vectorization_mode="vector_entry_point")
+    model = ActorCritic(
+        envs.single_observation_space.shape[0], envs.single_action_space.n, args.hidden
+    ).to(DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    worker = PPOWorker(envs, seed, args.gamma, args.reward_scale)
+    n_updates = -(-args.total_steps // (args.n_envs * args.n_steps))
+    best_return, best_state = -np.inf, None  # the best greedy evaluation so far
+    for update in tqdm(range(n_updates), desc="PPO", leave=False):
+        batch = worker.collect(model, args.n_steps)
+        advantages = gae(
+            batch.rewards, batch.values, batch.dones, args.gamma, args.lam, batch.last_value
+        )
+        returns = advantages + batch.values
+        valid = batch.valid
+        obs = torch.as_tensor(batch.obs[valid], device=DEVICE)
+        actions = torch.as_tensor(batch.actions[valid], device=DEVICE)
+        old_log_probs = torch.as_tensor(batch.log_probs[valid], device=DEVICE)
+        advantages = torch.as_tensor(advantages[valid], dtype=torch.float32, device=DEVICE)
+        returns = torch.as_tensor(returns[valid], dtype=torch.float32, device=DEVICE)
+        size = -(-len(actions) // args.minibatches)
+        for _ in range(args.epochs):
+            order = torch.randperm(len(actions), device=DEVICE)
+            for start in range(0, len(actions), size):
+                index = order[start : start + size]
+                dist, values = model(obs[index])
+                adv = advantages[index]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                loss = (
+                    ppo_clip_loss(
+                        dist.log_prob(actions[index]), old_log_probs[index], adv, args.clip_eps
+                    )
+                    + args.value_coef * ((values - returns[index]) ** 2).mean()
+                )
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+        recent = worker.episode_returns[-args.solved_window :]
+        check_now = (update + 1) % args.eval_every == 0 and len(recent) == args.solved_window
+        if check_now and np.mean(recent) >= args.eval_from:
+            greedy = greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)
+            if greedy > best_return:
+                best_return, best_state = greedy, copy.deepcopy(model.state_dict())
+            if greedy >= args.solved_return:
+                break
+    envs.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return (model, *worker.history())
+    ### END SOLUTION
+
+
+# %% [markdown]
+# The cell below trains PPO on another seed than the grader's and shows its
+# learning curve; the closing note compares its figures with
+# Stable-Baselines3's PPO.
+
+# %%
+DEMO_SEED = 1  # the grader trains seed 0
+started = time.process_time()
+ppo_model, ppo_steps, ppo_returns = train_ppo(seed=DEMO_SEED)
+ppo_seconds = time.process_time() - started
+print(
+    f"PPO: stopped after {int(ppo_steps[-1])} environment steps and {ppo_seconds:.1f} CPU-seconds; "
+    f"greedy mean return on 20 fresh episodes: {greedy_mean_return(ppo_model, 20, seed=2024):.0f}"
+)
+ax = plot_learning_curves({"PPO": ppo_returns}, x=ppo_steps, smooth=20, xlabel="environment steps")
+ax.axhline(475, color="grey", ls=":", lw=1)
+ax.set_title("PPO on CartPole-v1: return per episode (moving average)", fontsize=9)
+plt.show()
+
+# %% nbgrader={"grade": true, "grade_id": "test_train_ppo", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+"""train_ppo: greedy mean return >= 475 over 20 episodes (seed 0, default PPOArgs: at most 100,000 steps)."""
+import numpy as np
+from torch import nn
+
+from rlhelpers.evaluation import evaluate_greedy_policy
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_close,
+    check_returns,
+    check_shape,
+    check_type,
+)
+
+_model, _steps, _returns = check_returns(
+    train_ppo(seed=0), ("model", "steps", "returns"), "train_ppo(seed=0)"
+)
+check_type(_model, nn.Module, "the model returned by train_ppo")
+check_between(
+    evaluate_greedy_policy(_model, scores=lambda model, obs: model(obs)[0].logits),
+    475.0,
+    500.0,
+    "the greedy policy's mean return over 20 CartPole episodes (seed 0, default PPOArgs)",
+    hint="check the order of the arguments of ppo_clip_loss, that only valid steps enter the "
+    "loss, that the advantages are normalised per minibatch and that zero_grad comes before backward",
+)
+### BEGIN HIDDEN TESTS
+_steps, _returns = np.asarray(_steps, dtype=float), np.asarray(_returns, dtype=float)
+check_shape(_steps, _returns.shape, "the steps of the history (one per episode, like the returns)")
+check(
+    bool(np.all((_returns >= 1) & (_returns <= 500))) and np.allclose(_returns, np.round(_returns)),
+    "the episode returns of the history",
+    expected="whole numbers between 1 and 500 (CartPole's episode lengths)",
+    got=(_returns.min(), _returns.max()),
+)
+check(
+    bool(np.all(np.diff(_steps) >= 0)) and _steps[-1] <= 100_000 + 256,
+    "the steps of the history",
+    expected="non-decreasing, and within the budget of 100,000 steps (+ one batch)",
+    got=(_steps[:3], _steps[-1]),
+)
+_short = PPOArgs(total_steps=1024, n_envs=4)
+_a = train_ppo(seed=3, args=_short)
+_b = train_ppo(seed=3, args=_short)
+check_close(
+    np.asarray(_a[2], dtype=float),
+    np.asarray(_b[2], dtype=float),
+    "the returns of two runs with the same seed (3)",
+    hint="seed everything with rlhelpers.seed_everything(seed) and give the worker the seed",
+)
+check(
+    len(_a[1]) > 0 and float(np.max(_a[1])) <= 1024 + 64,
+    "the steps of a run with n_envs=4 and total_steps=1024",
+    expected="at most 1024 (+ one batch)",
+    got=np.asarray(_a[1])[-3:],
+    hint="pass args.n_envs to gym.make_vec and stop once worker.steps >= args.total_steps",
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## How far is the new policy from the old one? Estimating a KL from samples
+#
+# RLHF keeps the tuned policy $\pi$ close to the reference $\pi_\text{ref}$
+# (the supervised model it started from) with a penalty on
+# $\mathrm{KL}(\pi \,\|\, \pi_\text{ref}) = \mathbb{E}_{a \sim \pi}\bigl[\log \pi(a) - \log \pi_\text{ref}(a)\bigr]$.
+# Over a vocabulary of 50,000 tokens and responses of hundreds of them, the
+# exact sum is out of reach, but every sampled token comes with both
+# log-probabilities, so we estimate the KL from samples of $\pi$. With
+# $r = \pi_\text{ref}(a) / \pi(a)$ (John Schulman's note "Approximating KL
+# divergence" names them):
+#
+# - $k_1 = \log \pi(a) - \log \pi_\text{ref}(a) = -\log r$: unbiased, since
+#   its mean is the definition; but a single sample can be negative, and its
+#   variance is large compared with a small KL.
+# - $k_3 = (r - 1) - \log r$: also unbiased, because
+#   $\mathbb{E}_{\pi}[r - 1] = \sum_a \pi_\text{ref}(a) - 1 = 0$, and never
+#   negative ($\log r \le r - 1$). Near $r = 1$, $k_3 \approx (r - 1)^2 / 2$: the
+#   added $r - 1$ cancels $k_1$'s first-order noise, so its variance is far
+#   lower when the two policies are close, which is the regime RLHF stays in.
+#
+# TRL's PPO trainer puts $k_1$ into the per-token reward by default (recent
+# versions offer $k_3$ as an option), and TRL's GRPO trainer penalises its loss
+# with $k_3$.
+
+# %% [markdown]
+# ## Exercise 3: the k1 and k3 estimators (2 points, about 15 min, easy)
+#
+# Write `kl_estimates(log_probs, ref_log_probs)`: two float tensors of the same
+# shape, the log-probabilities of samples drawn from $\pi$ under $\pi$ and under
+# $\pi_\text{ref}$ -> the pair `(k1, k3)`, two tensors of that shape, one
+# estimate per sample (their means estimate the KL). Compute $r$ from the
+# difference of the log-probabilities.
+#
+# <details><summary>Hint: the key lines</summary>
+#
+# `log_ratio = ref_log_probs - log_probs` (that is $\log r$); `k1 = -log_ratio`;
+# `k3 = torch.exp(log_ratio) - 1 - log_ratio`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "kl_estimates", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def kl_estimates(log_probs, ref_log_probs):
+    """Per-sample k1 and k3 estimates of KL(pi || pi_ref) from samples of pi.
+
+    Args:
+        log_probs: float tensor [...], log pi(a) of samples a drawn from pi.
+        ref_log_probs: float tensor of the same shape, log pi_ref(a).
+
+    Returns:
+        (k1, k3): float tensors of the same shape.
+    """
+    ### BEGIN SOLUTION
+    log_ratio = ref_log_probs - log_probs
+    return -log_ratio, torch.exp(log_ratio) - 1.0 - log_ratio
+    ### END SOLUTION
+
+
+# %% [markdown]
+# Both estimators on samples, for two categorical distributions over 20
+# "tokens" that move apart: the exact KL, the mean of 20,000 per-sample
+# estimates (both match it), and their standard deviations relative to the
+# KL (one sample's noise in units of what it estimates).
+
+
+# %%
+def kl_demo(n_samples=20_000, n_tokens=20, seed=0):
+    """{shift: (exact KL, mean k1, mean k3, std k1, std k3)} for a policy shifted from a reference."""
+    generator = torch.Generator().manual_seed(seed)
+    ref_logits = torch.randn(n_tokens, generator=generator)
+    direction = torch.randn(n_tokens, generator=generator)
+    rows = {}
+    for shift in (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0):
+        log_pi = torch.log_softmax(ref_logits + shift * direction, -1)
+        log_ref = torch.log_softmax(ref_logits, -1)
+        exact = float((log_pi.exp() * (log_pi - log_ref)).sum())
+        samples = torch.multinomial(log_pi.exp(), n_samples, replacement=True, generator=generator)
+        k1, k3 = kl_estimates(log_pi[samples], log_ref[samples])
+        rows[shift] = (exact, float(k1.mean()), float(k3.mean()), float(k1.std()), float(k3.std()))
+    return rows
+
+
+kl_rows = kl_demo()
+print(" exact KL |  mean k1 |  mean k3 | std k1 / KL | std k3 / KL")
+for exact, m1, m3, s1, s3 in kl_rows.values():
+    print(f" {exact:8.4f} | {m1:8.4f} | {m3:8.4f} | {s1 / exact:11.1f} | {s3 / exact:11.1f}")
+kl_exact = np.array([row[0] for row in kl_rows.values()])
+plt.figure(figsize=(5, 3))
+plt.loglog(kl_exact, [row[3] / row[0] for row in kl_rows.values()], "o-", label="k1")
+plt.loglog(kl_exact, [row[4] / row[0] for row in kl_rows.values()], "s-", label="k3")
+plt.xlabel("exact KL(pi || pi_ref) (nats)")
+plt.ylabel("std of one sample / KL")
+plt.title("Both unbiased; k3 far less noisy when the KL is small", fontsize=9)
+plt.legend()
+plt.show()
+
+# %% nbgrader={"grade": true, "grade_id": "test_kl_estimates", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""kl_estimates: hand-computed values; on samples both are unbiased and k3 is never negative."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_returns
+
+_k1, _k3 = check_returns(
+    kl_estimates(torch.log(torch.tensor([0.5, 0.25])), torch.log(torch.tensor([0.25, 0.5]))),
+    ("k1", "k3"),
+    "kl_estimates(log [0.5, 0.25], log [0.25, 0.5])",
+)
+check_close(
+    _k1,
+    [np.log(2), -np.log(2)],
+    "k1 for pi = [0.5, 0.25], pi_ref = [0.25, 0.5]",
+    atol=1e-6,
+    hint="k1 = log pi - log pi_ref",
+)
+check_close(
+    _k3,
+    [-0.5 + np.log(2), 1.0 - np.log(2)],
+    "k3 for pi = [0.5, 0.25], pi_ref = [0.25, 0.5]",
+    atol=1e-6,
+    hint="k3 = (r - 1) - log r with r = pi_ref / pi",
+)
+### BEGIN HIDDEN TESTS
+_gen = torch.Generator().manual_seed(11)
+_ref = torch.log_softmax(torch.randn(12, generator=_gen, dtype=torch.float64), -1)
+_pi = torch.log_softmax(_ref + 0.3 * torch.randn(12, generator=_gen, dtype=torch.float64), -1)
+_exact = float((_pi.exp() * (_pi - _ref)).sum())
+_k1, _k3 = kl_estimates(_pi, _ref)
+check_close(float((_pi.exp() * _k1).sum()), _exact, "the expectation of k1 under pi", atol=1e-9)
+check_close(
+    float((_pi.exp() * _k3).sum()),
+    _exact,
+    "the expectation of k3 under pi (it must be unbiased too)",
+    atol=1e-9,
+    hint="r = pi_ref / pi, not pi / pi_ref",
+)
+check(bool((_k3 >= -1e-12).all()), "k3 on every token", expected="never negative", got=_k3)
+_shape = kl_estimates(torch.zeros(3, 4), torch.full((3, 4), -0.1))
+check(
+    tuple(_shape[0].shape) == (3, 4) and tuple(_shape[1].shape) == (3, 4),
+    "the shapes of (k1, k3) for inputs [3, 4]",
+    expected="per-sample estimates of the inputs' shape",
+    got=(tuple(_shape[0].shape), tuple(_shape[1].shape)),
+    hint="no mean or sum: one estimate per sample",
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## GRPO: a baseline without a critic
+#
+# PPO's value head is a second network as large as the policy. **GRPO**
+# (group relative policy optimisation, DeepSeekMath 2024, the method behind
+# DeepSeek-R1's reasoning training) drops it: for each prompt it samples a
+# **group** of $G$ responses, scores them, and uses each response's score
+# relative to its group as the advantage of every one of its tokens,
+#
+# $$\hat A_i = \frac{R_i - \operatorname{mean}(R_1, \dots, R_G)}{\operatorname{std}(R_1, \dots, R_G) + \varepsilon}.$$
+#
+# The group mean is lesson 04's baseline, estimated by sampling instead of
+# learned; dividing by the std puts every prompt on the same scale (an easy
+# prompt whose responses all score 0.9 to 1.0 still separates its best from
+# its worst). A group whose responses all score the same gets advantage 0:
+# nothing to learn from it.
+
+# %% [markdown]
+# ## Exercise 4: group-relative advantages (2 points, about 10 min, easy)
+#
+# Write `group_relative_advantages(rewards, group_size)`: `rewards` a float
+# tensor `[B]` with `B = n_groups * group_size`, the groups **consecutive**
+# (`rewards[0:G]` are the responses to the first prompt, and so on) -> the
+# advantages `[B]`, each reward minus its group's mean, divided by its group's
+# standard deviation plus `1e-4`. Use torch's default `std` (the sample
+# standard deviation, dividing by $G - 1$, as TRL's GRPO trainer does).
+#
+# <details><summary>Hint: the key lines</summary>
+#
+# `groups = rewards.reshape(-1, group_size)`; then
+# `((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)).reshape(-1)`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "group_relative_advantages", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def group_relative_advantages(rewards, group_size):
+    """GRPO's advantages: (reward - group mean) / (group std + 1e-4), consecutive groups.
+
+    Args:
+        rewards: float tensor [B], B a multiple of group_size.
+        group_size: responses per prompt.
+
+    Returns:
+        float tensor [B].
+    """
+    ### BEGIN SOLUTION
+    groups = rewards.reshape(-1, group_size)
+    centred = groups - groups.mean(dim=1, keepdim=True)
+    return (centred / (groups.std(dim=1, keepdim=True) + 1e-4)).reshape(-1)
+    ### END SOLUTION
+
+
+# %%
+print(group_relative_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0, 0.9, 1.0, 0.9, 1.0]), 4))
+
+# %% nbgrader={"grade": true, "grade_id": "test_group_relative_advantages", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""group_relative_advantages: hand-computed groups; equal rewards give 0; groups are consecutive."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check_close, check_shape
+
+_adv = group_relative_advantages(torch.tensor([1.0, 3.0, 0.0, 0.0]), 2)
+check_shape(_adv, (4,), "the advantages of 4 rewards in groups of 2")
+check_close(
+    _adv,
+    [-1 / (np.sqrt(2) + 1e-4), 1 / (np.sqrt(2) + 1e-4), 0.0, 0.0],
+    "group_relative_advantages([1, 3, 0, 0], group_size=2)",
+    atol=1e-5,
+    hint="the group [1, 3] has mean 2 and (sample) std sqrt(2); [0, 0] has std 0",
+)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(4)
+_r = _rng.normal(size=(5, 6))
+_expected = (_r - _r.mean(1, keepdims=True)) / (_r.std(1, ddof=1, keepdims=True) + 1e-4)
+check_close(
+    group_relative_advantages(torch.tensor(_r.reshape(-1)), 6),
+    _expected.reshape(-1),
+    "the advantages of 5 random groups of 6",
+    atol=1e-6,
+    hint="consecutive groups (reshape(-1, group_size)), torch's default std (ddof 1)",
+)
+check_close(
+    group_relative_advantages(torch.tensor([2.0, 2.0, 2.0, 5.0, 5.0, 5.0]), 3),
+    np.zeros(6),
+    "groups whose rewards are all equal",
+    hint="add 1e-4 to the std, so that a zero std gives 0, not nan",
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## DPO: preferences without a reward model and without sampling
+#
+# RLHF with PPO needs four models and a sampling loop. **DPO** (direct
+# preference optimisation, Rafailov et al., 2023) starts from the same
+# objective, maximise the reward minus $\beta$ times the KL to the reference,
+# whose optimal policy is known in closed form:
+# $\pi^*(y \mid x) \propto \pi_\text{ref}(y \mid x) \exp(r(x, y) / \beta)$.
+# Solved for the reward, $r(x, y) = \beta \log \frac{\pi^*(y \mid x)}{\pi_\text{ref}(y \mid x)} + \beta \log Z(x)$,
+# and put into the Bradley-Terry model of preferences that reward models are
+# trained with, $P(y_w \succ y_l) = \sigma(r(x, y_w) - r(x, y_l))$, the
+# unknown $\log Z(x)$ cancels. What is left is a classification loss on
+# preference pairs (chosen $y_w$, rejected $y_l$) that trains the policy
+# directly:
+#
+# $$\mathcal{L}_\text{DPO} = -\mathbb{E}\Bigl[\log \sigma\Bigl(\beta \Bigl(
+#   \log \frac{\pi_\theta(y_w \mid x)}{\pi_\text{ref}(y_w \mid x)}
+#   - \log \frac{\pi_\theta(y_l \mid x)}{\pi_\text{ref}(y_l \mid x)}\Bigr)\Bigr)\Bigr].$$
+#
+# The log-probabilities are of **whole responses** (sums over their tokens).
+# No reward model, no value head, no generation during training: one forward
+# pass of the policy and one of the frozen reference per pair. What it gives
+# up: it learns only from the fixed set of pairs (no exploration, no fresh
+# samples from the current policy), so it cannot discover better responses
+# than the data shows, and it can lower the likelihood of both responses of a
+# pair as long as the margin grows.
+
+# %% [markdown]
+# ## Exercise 5: the DPO loss (3 points, about 20 min, medium)
+#
+# Write `dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)`:
+# four float tensors `[B]` (sequence log-probabilities of each pair's chosen
+# and rejected responses under the policy and under the reference) and a
+# number -> the scalar mean of the loss above over the $B$ pairs. Compute
+# $-\log\sigma(z)$ with `torch.nn.functional.logsigmoid`: `torch.log(torch.sigmoid(z))`
+# gives `-inf` once $\sigma(z)$ underflows to 0 (for $z$ of about $-100$ in
+# float32), and a loss of `inf` is a failed run.
+#
+# <details><summary>Hint 1: the margin</summary>
+#
+# The argument of $\sigma$ is $\beta$ times the chosen response's log-ratio
+# (policy minus reference) minus the rejected one's.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key line</summary>
+#
+# `-torch.nn.functional.logsigmoid(beta * ((policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))).mean()`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "dpo_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def dpo_loss(
+    policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
+):
+    """The DPO loss, -mean(log sigmoid(beta * (chosen log-ratio - rejected log-ratio))).
+
+    Args:
+        policy_chosen_logps, policy_rejected_logps: float tensors [B], log pi_theta(y | x).
+        ref_chosen_logps, ref_rejected_logps: float tensors [B], log pi_ref(y | x).
+        beta: the strength of the implicit KL penalty.
+
+    Returns:
+        a scalar tensor.
+    """
+    ### BEGIN SOLUTION
+    chosen = policy_chosen_logps - ref_chosen_logps
+    rejected = policy_rejected_logps - ref_rejected_logps
+    return -nn.functional.logsigmoid(beta * (chosen - rejected)).mean()
+    ### END SOLUTION
+
+
+# %%
+print("no preference learned yet (policy = reference):", float(dpo_loss(*torch.zeros(4, 3), 0.1)))
+
+# %% nbgrader={"grade": true, "grade_id": "test_dpo_loss", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""dpo_loss: hand-computed values, the direction of its gradient, and no overflow at large margins."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape
+
+_zeros = torch.zeros(3)
+_loss = dpo_loss(_zeros, _zeros, _zeros, _zeros, 0.1)
+check_shape(_loss, (), "the loss (one number: the mean over the pairs)")
+check_close(
+    _loss, np.log(2), "dpo_loss when the policy equals the reference", hint="-log sigmoid(0)"
+)
+check_close(
+    dpo_loss(
+        torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.0]), 0.5
+    ),
+    np.log1p(np.exp(-1.0)),
+    "dpo_loss for log-ratios +1 (chosen) and -1 (rejected), beta 0.5",
+    atol=1e-6,
+    hint="the margin is beta * (1 - (-1)) = 1",
+)
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(8)
+_x = [torch.tensor(_rng.normal(-20, 5, 50)) for _ in range(4)]
+_z = 0.3 * ((_x[0] - _x[2]) - (_x[1] - _x[3])).numpy()
+check_close(
+    dpo_loss(*_x, 0.3),
+    np.log1p(np.exp(-_z)).mean(),
+    "dpo_loss on 50 random pairs, beta 0.3",
+    atol=1e-8,
+    hint="the mean over the pairs; the reference's log-probs are subtracted from the policy's",
+)
+_chosen = torch.tensor([-5.0], requires_grad=True)
+_rejected = torch.tensor([-5.0], requires_grad=True)
+dpo_loss(_chosen, _rejected, torch.tensor([-5.0]), torch.tensor([-5.0]), 0.1).backward()
+check(
+    float(_chosen.grad) < 0 < float(_rejected.grad),
+    "the gradient of the loss w.r.t. the policy's (chosen, rejected) log-probs",
+    expected="negative for the chosen one, positive for the rejected one (descent raises the chosen)",
+    got=(float(_chosen.grad), float(_rejected.grad)),
+)
+_far = dpo_loss(
+    torch.tensor([-2000.0]), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]), 0.1
+)
+check_close(
+    _far,
+    200.0,
+    "dpo_loss for a margin of -200 (float32)",
+    atol=1e-3,
+    hint="use torch.nn.functional.logsigmoid: log(sigmoid(-200)) is -inf in float32",
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## RLHF in miniature: a language model as an RL agent
+#
+# A language model is a policy: the **state** is the prompt followed by every
+# token generated so far, the **action** is the next token, the episode ends
+# with the end-of-response token (terminated) or at the maximum length
+# (truncated). `rlhelpers.toylm` builds the whole RLHF set-up small enough
+# for a CPU: a vocabulary of 45 words, prompts such as `describe cat`, a
+# GRU policy pretrained in a second or two on text the package writes itself
+# (the **reference** $\pi_\text{ref}$, frozen), and a **reward model** that
+# scores whole responses. Here are the reference's mean score and a few of its
+# responses:
+
+# %%
+from rlhelpers import toylm
+
+reference = toylm.pretrained_reference(seed=0)
+reward_model = toylm.RewardModel()
+reference_eval = toylm.evaluate_policy(reference, lambda p, g: torch.cat([p, g], 1), n=256, seed=1)
+print(
+    f"reference: mean score {reference_eval.score:.2f}, distinct responses {reference_eval.distinct:.0%}"
+)
+for example in reference_eval.examples[:6]:
+    print("  ", example)
+
+# %% [markdown]
+# The RLHF loop, `toylm.train_rlhf`, is PPO on this task, with **your**
+# functions passed in: it generates a batch of responses (the state of each
+# step built by your `build_state`), scores them with the reward model, turns
+# scores and log-probabilities into per-token rewards with your
+# `kl_penalized_rewards`, estimates advantages with `gae` (one episode per
+# response, time first), whitens them over the batch, and takes several
+# epochs of your `ppo_clip_loss` plus a value loss. The next two exercises
+# write the two functions that make it RLHF.
+
+# %% [markdown]
+# ## Exercise 6: the state the policy sees (1 point, about 5 min, easy)
+#
+# Write `build_state(prompt_tokens, generated_tokens)`: long tensors
+# `[B, P]` (the prompts) and `[B, t]` (the tokens generated so far, `t` may be
+# 0) -> `[B, P + t]`, the prompt followed by the generated tokens, row by
+# row. This is what the policy, the reference and the value head read before
+# choosing token `t`.
+#
+# <details><summary>Hint</summary>
+#
+# One call of `torch.cat`, along the token dimension (`dim=1`).
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "build_state", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def build_state(prompt_tokens, generated_tokens):
+    """The policy's state before the next token: the prompt, then every token generated so far.
+
+    Args:
+        prompt_tokens: long tensor [B, P].
+        generated_tokens: long tensor [B, t], t >= 0.
+
+    Returns:
+        long tensor [B, P + t].
+    """
+    ### BEGIN SOLUTION
+    return torch.cat([prompt_tokens, generated_tokens], dim=1)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_build_state", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""build_state: prompt then generated tokens, row by row, for t = 0 and t > 0."""
+import torch
+
+from rlhelpers.testing import check_close, check_shape
+
+_prompt = torch.tensor([[5, 6], [7, 8]])
+_state = build_state(_prompt, torch.tensor([[1], [2]]))
+check_shape(_state, (2, 3), "build_state(prompts [2, 2], generated [2, 1])")
+check_close(
+    _state,
+    [[5, 6, 1], [7, 8, 2]],
+    "build_state([[5, 6], [7, 8]], [[1], [2]])",
+    hint="the prompt first, then the generated tokens, along dim=1",
+)
+### BEGIN HIDDEN TESTS
+_empty = build_state(_prompt, torch.zeros(2, 0, dtype=torch.long))
+check_close(_empty, [[5, 6], [7, 8]], "build_state with no generated token yet (t = 0)")
+_gen = torch.randint(1, 40, (3, 7), generator=torch.Generator().manual_seed(2))
+_p = torch.randint(1, 40, (3, 2), generator=torch.Generator().manual_seed(3))
+_state = build_state(_p, _gen)
+check_shape(_state, (3, 9), "build_state(prompts [3, 2], generated [3, 7])")
+check_close(
+    _state[:, 2:],
+    _gen,
+    "the generated part of the state (t = 7)",
+    hint="every token generated so far, not only the last one",
+)
+check_close(_state[:, :2], _p, "the prompt part of the state")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The per-token reward of RLHF
+#
+# The reward model gives one number per **response**; PPO needs a reward per
+# **token**. InstructGPT's recipe (and TRL's PPO trainer) builds it from two
+# parts, for a response of $n$ real tokens with log-probabilities
+# $\log\pi(a_t \mid s_t)$ under the policy that sampled it and
+# $\log\pi_\text{ref}(a_t \mid s_t)$ under the reference:
+#
+# $$r_t = -\beta \bigl(\log\pi(a_t \mid s_t) - \log\pi_\text{ref}(a_t \mid s_t)\bigr)
+#   + [t = n - 1]\; \text{score},$$
+#
+# a KL penalty on every real token (the $k_1$ estimate of Exercise 3: its
+# sum over the response estimates the sequence's KL) and the score on the
+# **last real token**, the action that completed the response. Responses in
+# a batch have different lengths, so the tensors are padded to the longest,
+# with a `mask` that is 1 on real tokens and 0 on padding; padding gets reward
+# 0. (TRL's PPO trainer once added the score at the index `mask.sum()`: the
+# **first padding token**, one step after the response ended, where nothing
+# learns from it; for a response of full length the index is out of range.)
+
+# %% [markdown]
+# ## Exercise 7: KL-penalised per-token rewards (3 points, about 20 min, medium)
+#
+# Write `kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask)`:
+# `scores` `[B]`; `log_probs`, `ref_log_probs` and `mask` `[B, L]` (the mask
+# 1 on each response's real tokens, which come first, then 0 on padding;
+# every response has at least one real token; it may be float or bool) and a
+# number `beta` -> the float rewards `[B, L]` defined above.
+#
+# <details><summary>Hint 1: the two parts</summary>
+#
+# First `-beta * (log_probs - ref_log_probs)` times the mask (as floats).
+# Then, in each row, add the score at the index of the last real token.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key lines</summary>
+#
+# `last = mask.long().sum(dim=1) - 1` (the index of each response's last real token);
+# `rewards[torch.arange(len(scores)), last] += scores`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "kl_penalized_rewards", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask):
+    """Per-token rewards: -beta * (log pi - log pi_ref) on real tokens, + the score on the last one.
+
+    Args:
+        scores: float tensor [B], the reward model's score of each whole response.
+        log_probs, ref_log_probs: float tensors [B, L], per token, under the policy and the reference.
+        beta: the KL coefficient.
+        mask: [B, L], 1 (or True) on real tokens (first), 0 on padding.
+
+    Returns:
+        float tensor [B, L].
+    """
+    ### BEGIN SOLUTION
+    real = mask.to(log_probs.dtype)
+    rewards = -beta * (log_probs - ref_log_probs) * real
+    last = mask.long().sum(dim=1) - 1
+    rewards[torch.arange(len(scores), device=rewards.device), last] += scores.to(rewards.dtype)
+    return rewards
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_kl_penalized_rewards", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""kl_penalized_rewards: by hand; the score on the last real token (not the first padding one); 0 on padding."""
+import torch
+
+from rlhelpers.testing import check_close, check_shape
+
+_mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+_lp = torch.tensor([[-1.0, -2.0, -0.5, 0.0], [-1.0, 0.0, 0.0, 0.0]])
+_ref = torch.tensor([[-1.5, -1.0, -0.5, 0.0], [-3.0, 0.0, 0.0, 0.0]])
+_rewards = kl_penalized_rewards(torch.tensor([2.0, -1.0]), _lp, _ref, 0.1, _mask)
+check_shape(_rewards, (2, 4), "the rewards of 2 responses padded to 4 tokens")
+check_close(
+    _rewards,
+    [[-0.05, 0.1, 2.0, 0.0], [-1.2, 0.0, 0.0, 0.0]],
+    "kl_penalized_rewards(scores [2, -1], ..., beta 0.1, responses of 3 and 1 tokens)",
+    atol=1e-6,
+    hint="the score goes on the LAST REAL token (index mask.sum() - 1), not on the first padding one",
+)
+### BEGIN HIDDEN TESTS
+_gen = torch.Generator().manual_seed(5)
+_B, _L = 6, 7
+_lengths = torch.tensor([1, 7, 3, 5, 7, 2])  # full-length responses have no padding at all
+_mask = (torch.arange(_L)[None] < _lengths[:, None]).float()
+_lp = -torch.rand(_B, _L, generator=_gen) * 3 * _mask
+_ref = -torch.rand(_B, _L, generator=_gen) * 3 * _mask
+_scores = torch.randn(_B, generator=_gen)
+_expected = -0.05 * (_lp - _ref) * _mask
+_expected[torch.arange(_B), _lengths - 1] += _scores
+check_close(
+    kl_penalized_rewards(_scores, _lp, _ref, 0.05, _mask),
+    _expected,
+    "rewards of 6 responses of lengths [1, 7, 3, 5, 7, 2] (two of full length), beta 0.05",
+    atol=1e-6,
+    hint="the score on each row's last real token; padding gets exactly 0",
+)
+_noisy_lp = _lp + 5.0 * (1 - _mask)  # garbage on the padding must not leak into the rewards
+check_close(
+    kl_penalized_rewards(_scores, _noisy_lp, _ref, 0.05, _mask.bool()),
+    _expected,
+    "rewards with a bool mask and non-zero log-probs on the padding",
+    atol=1e-6,
+    hint="multiply the KL term by the mask (as a float)",
+)
+check_close(
+    kl_penalized_rewards(_scores, _lp, _ref, 0.0, _mask).sum(1),
+    _scores,
+    "the row sums of the rewards with beta = 0 (only the scores are left)",
+    atol=1e-6,
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 8: debugging the log-probabilities of a response (3 points, about 15 min, medium)
+#
+# Every RLHF and DPO implementation needs the log-probability of each token
+# of a response under a causal model. The model reads the whole sequence
+# (prompt and response, `[B, S]`) in one pass and returns logits `[B, S, V]`,
+# where **position j's logits predict the token at position j + 1**. The given
+# function below is meant to return the log-probabilities `[B, S - P]` of the
+# response tokens `sequences[:, P:]` (P the prompt's length). It runs, its
+# output has the right shape, and it is wrong: the demo below shows the
+# symptom on a model that always predicts "the next token is this one plus
+# 1", fed with sequences that count upwards, so every response token is
+# predicted with near certainty and its log-probability should be about 0.
+#
+# Copy it into the answer cell as `response_log_probs`, find the one bug and
+# fix it.
+#
+# <details><summary>Hint 1: where to look</summary>
+#
+# Which logits score the first response token, `sequences[:, P]`? Count the
+# positions on a sequence of length 4 with a prompt of 2.
+#
+# </details>
+#
+# <details><summary>Hint 2: the fix</summary>
+#
+# The logits that predict the response are those at positions `P - 1` to
+# `S - 2`: `logits[:, prompt_length - 1 : -1]`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "buggy_response_log_probs", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def buggy_response_log_probs(logits, sequences, prompt_length):
+    """The log-probability of each response token (WITH A PLANTED BUG).
+
+    Args:
+        logits: float tensor [B, S, V], the model's output on `sequences`.
+        sequences: long tensor [B, S], the prompts (first prompt_length tokens) and responses.
+        prompt_length: P >= 1.
+
+    Returns:
+        float tensor [B, S - P]: log p(sequences[:, j] | sequences[:, :j]) for j = P .. S - 1.
+    """
+    log_probs = torch.log_softmax(logits[:, prompt_length:], dim=-1)
+    return log_probs.gather(-1, sequences[:, prompt_length:, None]).squeeze(-1)
+
+
+# %%
+def counting_logits(sequences, vocab_size=10):
+    """A toy causal 'model': at every position it predicts 'the next token is this one + 1'."""
+    return 20.0 * nn.functional.one_hot((sequences + 1) % vocab_size, vocab_size).float()
+
+
+counting = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 8, 9]])
+print("log-probs of the responses (given, buggy):")
+print(buggy_response_log_probs(counting_logits(counting), counting, prompt_length=2))
+
+
+# %% nbgrader={"grade": false, "grade_id": "response_log_probs", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def response_log_probs(logits, sequences, prompt_length):
+    """The log-probability of each response token under the model that gave `logits`.
+
+    Args:
+        logits: float tensor [B, S, V], the model's output on `sequences`.
+        sequences: long tensor [B, S], the prompts (first prompt_length tokens) and responses.
+        prompt_length: P >= 1.
+
+    Returns:
+        float tensor [B, S - P]: log p(sequences[:, j] | sequences[:, :j]) for j = P .. S - 1.
+    """
+    ### BEGIN SOLUTION
+    log_probs = torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)
+    return log_probs.gather(-1, sequences[:, prompt_length:, None]).squeeze(-1)
+    ### END SOLUTION
+
+
+# %%
+print("log-probs of the responses (yours):")
+print(response_log_probs(counting_logits(counting), counting, prompt_length=2))
+
+# %% nbgrader={"grade": true, "grade_id": "test_response_log_probs", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""response_log_probs: the demo's counting model; a hand-computed case; random models against a loop."""
+import torch
+from torch import nn
+
+from rlhelpers.testing import check_close, check_shape
+
+
+def _counting_logits(sequences, vocab_size=10):
+    return 20.0 * nn.functional.one_hot((sequences + 1) % vocab_size, vocab_size).float()
+
+
+_seq = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 8, 9]])
+_got = response_log_probs(_counting_logits(_seq), _seq, 2)
+check_shape(_got, (2, 4), "the log-probs of 2 responses of 4 tokens after a prompt of 2")
+check_close(
+    _got,
+    torch.zeros(2, 4),
+    "the demo's log-probs (the counting model predicts every response token)",
+    atol=1e-6,
+    hint="position j's logits predict the token at j + 1: the response is scored by logits[:, P - 1 : -1]",
+)
+### BEGIN HIDDEN TESTS
+_logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]]))
+check_close(
+    response_log_probs(_logits, torch.tensor([[0, 1, 2]]), 1),
+    torch.log(torch.tensor([[0.25, 0.1]])),
+    "the log-probs of the response [1, 2] after the prompt [0] (by hand)",
+    atol=1e-6,
+)
+_gen = torch.Generator().manual_seed(9)
+for _p in (1, 3):
+    _seq = torch.randint(0, 7, (4, 8), generator=_gen)
+    _logits = torch.randn(4, 8, 7, generator=_gen)
+    _expected = torch.stack(
+        [
+            torch.log_softmax(_logits[:, j - 1], -1)[torch.arange(4), _seq[:, j]]
+            for j in range(_p, 8)
+        ],
+        1,
+    )
+    check_close(
+        response_log_probs(_logits, _seq, _p),
+        _expected,
+        f"the log-probs of random responses after a prompt of {_p} token(s)",
+        atol=1e-5,
+    )
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Case study: two weeks on a reward that would not rise
+#
+# A legal-tech team tuned a model with PPO against a reward model trained on
+# their lawyers' preferences. For two weeks the reward-model score did not
+# move. The bug was in the set-up of the RL problem, not in PPO: their
+# environment wrapper gave the policy **the prompt alone as the state** of
+# every step, and they had set **$\gamma = 0$** ("each token is its own
+# decision"). Both break the credit assignment of a response:
+# - with the prompt as the whole state, the policy cannot see what it has
+#   already written: every position gets the same next-token distribution, so
+#   it can only shift one bag of words, not write a response;
+# - the score arrives on the last token only, and with $\gamma = 0$ the
+#   advantage of every other token is its own KL penalty: nothing tells the
+#   earlier tokens that the response they began was scored well or badly.
+#
+# Fixed (state = prompt + tokens so far, $\gamma = 0.99$, the KL penalty
+# kept), the score rose by 34 % over 3,000 steps and human raters
+# preferred the tuned model's answers 71 % of the time. Below, the same two
+# configurations on the toy task, on the same seed and budget, with your
+# functions. `toylm.prompt_only_state` is the team's state:
+# `lambda prompt, generated: prompt`.
+
+# %% [markdown]
+# ## Exercise 9: reproduce the case study (3 points, about 15 min, easy)
+#
+# Write `run_case_study(seed=0)`, which trains twice with
+# `toylm.train_rlhf(config, state_fn, kl_penalized_rewards, ppo_clip_loss, gae)`
+# (your functions and the given `gae`) and returns `(broken, fixed)`, the two
+# `RLHFResult`s:
+# - `broken`: `toylm.RLHFConfig(gamma=0.0, seed=seed)` with
+#   `toylm.prompt_only_state`;
+# - `fixed`: `toylm.RLHFConfig(gamma=0.99, seed=seed)` with your `build_state`.
+#
+# Every other setting keeps its default (`beta=0.2`, and the budget: a few
+# dozen iterations of 64 responses). A result holds the mean score, the sequence KL to the reference
+# (nats) and the fraction of distinct responses of every iteration
+# (`.scores`, `.kls`, `.distinct`), and an evaluation on 256 fresh prompts
+# before and after training (`.initial`, `.final`, each with `.score`, `.kl`,
+# `.distinct`, `.examples`).
+#
+# **Graded:** `run_case_study(seed=0)`: the fixed run's final score must be
+# at least 0.8 above the reference's (about 1.0) with a final KL of at most 10
+# nats, and the broken run's final score must not beat its initial one by
+# more than 0.2.
+# This needs your `build_state`, `kl_penalized_rewards` and `ppo_clip_loss`
+# to be right, and the two configurations the right way round.
+#
+# <details><summary>Hint</summary>
+#
+# `broken = toylm.train_rlhf(toylm.RLHFConfig(gamma=0.0, seed=seed), toylm.prompt_only_state, kl_penalized_rewards, ppo_clip_loss, gae)`,
+# and the same with `toylm.RLHFConfig(gamma=0.99, seed=seed)` and `build_state` for `fixed`.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "run_case_study", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def run_case_study(seed=0):
+    """The case study's broken and fixed RLHF runs on one seed: (broken, fixed) RLHFResults."""
+    ### BEGIN SOLUTION
+    functions = (kl_penalized_rewards, ppo_clip_loss, gae)
+    broken = toylm.train_rlhf(
+        toylm.RLHFConfig(gamma=0.0, seed=seed), toylm.prompt_only_state, *functions
+    )
+    fixed = toylm.train_rlhf(toylm.RLHFConfig(gamma=0.99, seed=seed), build_state, *functions)
+    return broken, fixed
+    ### END SOLUTION
+
+
+# %%
+case_broken, case_fixed = run_case_study(seed=DEMO_SEED)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+for label, run in (
+    ("broken: prompt only, gamma 0", case_broken),
+    ("fixed: full state, gamma 0.99", case_fixed),
+):
+    axes[0].plot(run.scores, label=label)
+    axes[1].plot(run.kls, label=label)
+axes[0].set_title("reward-model score (batch mean)", fontsize=9)
+axes[1].set_title("sequence KL to the reference (nats)", fontsize=9)
+for ax in axes:
+    ax.set_xlabel("PPO iteration (a batch of responses each)")
+axes[0].legend(fontsize=8)
+plt.show()
+for label, run in (("broken", case_broken), ("fixed", case_fixed)):
+    gain = run.final.score - run.initial.score
+    print(
+        f"{label:6s}: score {run.initial.score:.2f} -> {run.final.score:.2f} "
+        f"({gain / abs(run.initial.score):+.0%}), KL {run.final.kl:.2f} nats, "
+        f"distinct {run.final.distinct:.0%}, {run.cpu_seconds:.1f} CPU-s"
+    )
+print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
+
+# %% [markdown]
+# On the ten seeds 0-9 (with the reference functions, on a busy 2-core
+# machine, 1.4 to 2.4 CPU-seconds a run), the fixed configuration raised the
+# mean reward-model score from the reference's 0.97 to between 1.97 and 2.23,
+# a median gain of **+110 %** (at least +103 % on every seed), with a final
+# sequence KL of 1.6 to 2.7 nats and more than 85 % distinct responses; the
+# broken one started lower (the reference, fed the prompt alone, cannot write
+# a coherent response: about -6.2) and never gained more than 0.01. The toy's
+# gain is larger than the story's +34 % because its reward model is simple and
+# its reference weak, but the lesson is the same: the bug is not in PPO, since
+# the same loop with the same functions learns as soon as the state and the
+# discount are right.
+
+# %% nbgrader={"grade": true, "grade_id": "test_run_case_study", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""run_case_study: the fixed run ends >= 0.8 above the reference's score with KL <= 10 nats; the broken one gains <= 0.2 (seed 0)."""
+import torch
+
+from rlhelpers import toylm
+from rlhelpers.testing import check, check_returns
+
+_broken, _fixed = check_returns(
+    run_case_study(seed=0), ("broken", "fixed"), "run_case_study(seed=0)"
+)
+_reference_score = toylm.evaluate_policy(
+    toylm.pretrained_reference(), lambda prompt, generated: torch.cat([prompt, generated], 1)
+).score
+check(
+    _fixed.final.score >= _reference_score + 0.8,
+    "the fixed run's final score (seed 0)",
+    expected=f"at least the reference's {_reference_score:.2f} + 0.8",
+    got=round(_fixed.final.score, 3),
+    hint="check build_state, the score's position in kl_penalized_rewards, the sign of ppo_clip_loss, "
+    "and that the fixed run uses your build_state with gamma=0.99",
+)
+### BEGIN HIDDEN TESTS
+check(
+    _fixed.final.kl <= 10.0,
+    "the fixed run's final sequence KL to the reference (nats)",
+    expected="at most 10",
+    got=round(_fixed.final.kl, 3),
+    hint="the fixed run keeps beta = 0.2, and the KL term of kl_penalized_rewards is -beta * (lp - ref)",
+)
+_broken_gain = _broken.final.score - _broken.initial.score
+check(
+    _broken_gain <= 0.2,
+    "the broken run's gain in score (seed 0)",
+    expected="at most 0.2 (the case study: the score does not rise)",
+    got=round(_broken_gain, 3),
+    hint="broken: gamma=0.0 with toylm.prompt_only_state",
+)
+_budget = toylm.RLHFConfig().iterations
+check(
+    len(_fixed.scores) == _budget and len(_broken.scores) == _budget,
+    "the number of iterations of each run",
+    expected=f"{_budget} (the default budget of toylm.RLHFConfig)",
+    got=(len(_broken.scores), len(_fixed.scores)),
+    hint="change only gamma (and the seed) in the configurations",
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Reward hacking: what the KL penalty is for
+#
+# The reward model is a learned proxy of what people want, and a policy that
+# maximises a proxy hard enough finds where the proxy is wrong (Goodhart's
+# law). The toy reward model has such a flaw on purpose (its documentation,
+# `help(toylm.RewardModel)`, tells which; try to guess it from the plot
+# first). Below, the fixed configuration with four values of $\beta$, on the
+# same seed: the final score, the sequence KL to the reference and the
+# fraction of distinct responses among 256.
+
+# %%
+HACKING_BETAS = (0.0, 0.05, 0.2, 0.5)
+hacking_runs = {
+    beta: toylm.train_rlhf(
+        toylm.RLHFConfig(beta=beta, seed=DEMO_SEED),
+        build_state,
+        kl_penalized_rewards,
+        ppo_clip_loss,
+        gae,
+    )
+    for beta in tqdm(HACKING_BETAS, desc="beta sweep", leave=False)
+}
+fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+for ax, (name, read) in zip(
+    axes,
+    (
+        ("final score", lambda run: run.final.score),
+        ("final sequence KL (nats)", lambda run: run.final.kl),
+        ("distinct responses", lambda run: run.final.distinct),
+    ),
+    strict=True,
+):
+    ax.plot(range(len(HACKING_BETAS)), [read(run) for run in hacking_runs.values()], "o-")
+    ax.set_xticks(range(len(HACKING_BETAS)), [str(b) for b in HACKING_BETAS])
+    ax.set_xlabel("beta")
+    ax.set_title(name, fontsize=9)
+plt.show()
+for beta, run in hacking_runs.items():
+    print(
+        f"beta {beta:<4}: score {run.final.score:5.2f}, KL {run.final.kl:6.2f}, "
+        f"distinct {run.final.distinct:4.0%}, e.g. {run.final.examples[0]!r}"
+    )
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_reward_hacking", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### Written answer A (2 points, graded by hand)
+#
+# Describe what the policy learned at $\beta = 0$ (look at its responses and
+# the three panels), and explain, with the per-token reward of Exercise 7, why
+# a larger $\beta$ prevents it. What does a too large $\beta$ cost? Why is a
+# high reward-model score alone no evidence that the model got better?
+#
+# ### BEGIN SOLUTION
+# At beta = 0 the only reward is the reward model's score, and the policy
+# found its flaw: every "very" earns a bonus and repeating "very" is never
+# penalised, so it collapses onto a few degenerate responses such as
+# "a tree very very very ...": a higher score than with a larger beta, few
+# distinct responses, and a sequence KL of well over 10 nats (each of those tokens
+# is one the reference would almost never write). The per-token reward
+# -beta * (log pi - log pi_ref) charges the policy for every token it makes
+# more likely than the reference did, and summed over a response that is beta
+# times the response's log-ratio, whose mean is the sequence KL: the hack
+# needs many very unlikely tokens, so its price grows with beta until it no
+# longer pays, while honest improvements (a true adjective, naming the
+# subject) are cheap in KL because the reference already writes such text.
+# A too large beta keeps the policy at the reference: the score barely moves.
+# The reward model is only a proxy trained on limited data; pushed hard, a
+# policy finds inputs where the proxy is wrong (Goodhart's law), so a rising
+# score has to be checked against the KL, the diversity and human judgement
+# (the case study's 71 % human preference, not the +34 % score, was the
+# evidence).
+# ### END SOLUTION
+
+# %% [markdown]
+# ## Reading TRL's PPO trainer
+#
+# The loop that `toylm.train_rlhf` runs is the one of TRL's `PPOTrainer`
+# (and of InstructGPT), at the scale of a CPU. Here is its main step,
+# `toylm.rlhf_step`, one PPO iteration (given; your functions are its
+# arguments):
+
+# %%
+import inspect
+
+print(inspect.getsource(toylm.rlhf_step))
+
+# %% [markdown]
+# Line by line, against TRL's PPO step and this lesson:
+#
+# | TRL-style PPO step | what it is | in this lesson |
+# |---|---|---|
+# | `policy` (the model being tuned) | the actor: state = prompt + tokens so far, action = next token | `ToyLM`; its state is your `build_state` |
+# | `ref_policy` (frozen copy of the SFT model) | the anchor of the KL penalty | `toylm.pretrained_reference` |
+# | `reward_model` (frozen) | scores each finished response once | `toylm.RewardModel` |
+# | `value_model` (a value head) | the critic $V(s_t)$ at every token | the loop's `ValueNetwork` (lesson 04's value head) |
+# | generate responses, then forward passes for `logprobs`, `ref_logprobs`, `values` | the rollout: old log-probs for the ratio | `toylm.generate`; your `response_log_probs` (Exercise 8) |
+# | `kl = logprobs - ref_logprobs`; `rewards = -kl_coef * kl`; score added at the last real token | the per-token reward | your `kl_penalized_rewards` (Exercise 7), $k_1$ of Exercise 3 |
+# | where the score is added: `sequence_lengths` is the index of the last real token | TRL's trainer once added it at `sequence_lengths + 1`, the first padding token | the hidden test of Exercise 7 |
+# | GAE with `gamma = 1`, `lam = 0.95`, backwards over the tokens | advantages, one episode per response | `gae` (lesson 05) |
+# | `advantages = masked_whiten(advantages, mask)` | whitened over the batch's real tokens | the loop's `_whiten` (cf. PPO's per-minibatch normalisation) |
+# | `ratio = exp(new_logprobs - logprobs)`; `pg_loss = max(-A r, -A clip(r, 1 - eps, 1 + eps))` | the clipped objective | your `ppo_clip_loss` (Exercise 1) |
+# | `vf_loss` (clipped value loss) times `vf_coef` | the critic's regression on the returns | the value loss of Exercise 2 |
+# | `num_ppo_epochs` over `num_mini_batches` | several epochs on each batch | `epochs` of `PPOArgs` and `RLHFConfig` |
+#
+# TRL discounts with $\gamma = 1$: a response is short and its score is all
+# that counts, so nothing needs discounting; what the case study broke was
+# $\gamma = 0$, not $\gamma < 1$. GRPO (Exercise 4) replaces the value model
+# and GAE by group-relative advantages; DPO (Exercise 5) replaces the whole
+# loop by a loss on preference pairs.
+
+# %% [markdown]
+# ## Exercise 10: quiz (2 points, about 10 min, easy)
+#
+# Set each variable to your answer. Each question is worth half a point; once
+# the quiz is graded, the feedback explains every question you got right.
+#
+# 1. `answer_q1`: a sample has advantage $\hat A = -1$ and ratio $r = 1.5$
+#    ($\epsilon = 0.2$). The gradient of PPO's loss with respect to its
+#    log-probability is (a) zero: the ratio is outside the clip range, (b) the
+#    full unclipped gradient, which lowers the action's probability, (c) half
+#    the unclipped one. A letter.
+# 2. `answer_q2`: PPO on CartPole with `PPOArgs()`: how many gradient steps
+#    does one batch give? An integer.
+# 3. `answer_q3`: the policy equals the reference exactly. The per-sample
+#    values of $k_1$ and $k_3$ are then (a) both 0 on every sample, (b) 0 on
+#    average but not on every sample, (c) undefined. A letter.
+# 4. `answer_q4`: a GRPO group of 4 responses all score 1.0. Their
+#    advantages are (a) all 1, (b) all 0, (c) nan. A letter.
+#
+# <details><summary>Hint: how to check your answers</summary>
+#
+# Question 1: which of the two terms does the min pick? Question 2: epochs
+# times minibatches. Question 3: what is $r$ on every sample? Question 4:
+# the group's mean and std, and the $10^{-4}$.
+#
+# </details>
+
+# %% nbgrader={"grade": false, "grade_id": "quiz", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# Replace None by your answers, then delete the `raise NotImplementedError()` line.
+answer_q1 = None  # a letter: "a", "b" or "c"
+answer_q2 = None  # an integer
+answer_q3 = None  # a letter: "a", "b" or "c"
+answer_q4 = None  # a letter: "a", "b" or "c"
+### BEGIN SOLUTION
+answer_q1 = "b"
+answer_q2 = 12
+answer_q3 = "a"
+answer_q4 = "b"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
+from rlhelpers.testing import Quiz
+
+_quiz = Quiz(points=2)
+_quiz.answered("answer_q1", answer_q1, choices="abc")
+_quiz.answered("answer_q2", answer_q2, number=True)
+_quiz.answered("answer_q3", answer_q3, choices="abc")
+_quiz.answered("answer_q4", answer_q4, choices="abc")
+### BEGIN HIDDEN TESTS
+_quiz.question(
+    "answer_q1",
+    answer_q1,
+    "b",
+    explanation="with A < 0, min(r A, clip(r) A) = min(-1.5, -1.2) = -1.5, the unclipped term: an update "
+    "that made a bad action more likely is pulled back with the full gradient; clipping only removes "
+    "the incentive to go further in the direction the advantage wants.",
+)
+_quiz.question(
+    "answer_q2",
+    answer_q2,
+    12,
+    explanation="6 epochs x 2 minibatches = 12 Adam steps per batch of 256 environment steps.",
+)
+_quiz.question(
+    "answer_q3",
+    answer_q3,
+    "a",
+    explanation="r = pi_ref / pi = 1 on every sample, so k1 = -log 1 = 0 and k3 = 0 - 0 = 0: both are "
+    "exactly 0, not only on average.",
+)
+_quiz.question(
+    "answer_q4",
+    answer_q4,
+    "b",
+    explanation="each reward minus the group mean is 0, and the std is 0, so 0 / (0 + 1e-4) = 0: a group "
+    "that does not discriminate between its responses teaches nothing.",
+)
+### END HIDDEN TESTS
+_quiz.score()
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_dpo", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### Written answer B (2 points, graded by hand)
+#
+# A team has 50,000 preference pairs and a tight compute budget, and chooses
+# DPO over PPO-based RLHF. Give two things they save and two things they give
+# up, each in a sentence, using the lesson's terms (reward model, value head,
+# sampling, KL to the reference, exploration).
+#
+# ### BEGIN SOLUTION
+# Saved: (1) no reward model to train and no value head: only the policy and
+# a frozen reference, i.e. two models in memory instead of four; (2) no
+# sampling during training: each step is one forward and backward pass on
+# fixed pairs, so no generation loop (the expensive part of RLHF, lesson 04's
+# rollout workers), and a loss that is a stable classification loss with few
+# hyperparameters, instead of PPO's many.
+# Given up: (1) exploration and on-policy data: DPO only sees the responses in
+# its dataset, so it cannot try a new response, be scored and learn from it,
+# and it can drift where the data says little (it may lower the likelihood of
+# both responses of a pair as long as their margin grows); (2) control of the
+# KL: beta only enters through the implicit reward, so the policy's actual KL
+# to the reference is not measured or bounded along the way, and there is no
+# reward model left to score new outputs or to mix in other rewards (a
+# verifier, a length penalty) that an RL loop could use.
+# ### END SOLUTION
+
+# %% [markdown]
+# ## Summary
+#
+# - PPO reuses each batch for several epochs of minibatches and clips the
+#   importance ratio: a sample stops pushing once its probability moved 20 %
+#   in the direction its advantage wants, and the min keeps the full
+#   gradient that undoes a move the wrong way.
+# - Many copies, short rollouts, several epochs, a high learning rate and a
+#   tiny network make PPO the fastest CartPole agent of the course.
+# - The KL to a reference is estimated from samples: $k_1$ and $k_3$ are both
+#   unbiased, and $k_3$ is far less noisy when the KL is small.
+# - GRPO replaces the critic by the group's mean and std; DPO replaces the
+#   whole RL loop by a classification loss on preference pairs.
+# - RLHF is RL only if the RL problem is set up right: the state is the prompt
+#   and every token so far, the score goes on the last real token, the
+#   discount lets it reach the earlier tokens, and the KL penalty keeps the
+#   policy away from the reward model's blind spots.
+#
+# **Closing note: how fast, how much.** Measured on the course's 2-core CPU
+# while it was busy with other work, with one torch thread. **PPO:** on the
+# ten seeds 0-9 the reference `train_ppo` met its stopping rule after a median
+# of **21,900 environment steps and 7.6 CPU-seconds** (11,500 steps and 4.1
+# CPU-seconds at best; the slowest four seeds needed 53,000 to 82,000 steps
+# and 24 to 57 CPU-seconds), and every final greedy policy averaged at least
+# 496 on the grader's 20 episodes. Stable-Baselines3's PPO with the rl-baselines3-zoo CartPole
+# hyperparameters needed about 25,000 steps and 24 CPU-seconds on the same busy
+# machine (median of 3 seeds; `make bench` measures both side by side). (The
+# stopping rule's greedy evaluations are not counted as steps, just as
+# Stable-Baselines3 does not count its evaluation episodes.) **The case
+# study:** the fixed configuration raised the reward-model score by a median of
+# +110 % over 30 iterations of 64 responses (at least +103 % on each of ten
+# seeds, the story's was +34 %) with the KL to the reference at 1.6-2.7 nats;
+# the broken one did not improve on any seed. Each RLHF run took 1.4 to 2.4
+# CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
+# runs in about a minute and a half of CPU time; on a GPU it runs unchanged
+# (`rlhelpers.device()`), though with networks this small, expect no speed-up.

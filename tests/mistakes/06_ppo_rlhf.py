@@ -1,0 +1,146 @@
+"""Lesson 06 (PPO and RLHF): typical mistakes per answer cell, and the seed sweeps.
+
+Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
+"""
+
+# Test cells of well under a second that must keep passing when another answer is wrong.
+CHEAP = [
+    "test_ppo_clip_loss",
+    "test_kl_estimates",
+    "test_group_relative_advantages",
+    "test_dpo_loss",
+    "test_build_state",
+    "test_kl_penalized_rewards",
+    "test_response_log_probs",
+    "test_quiz",
+]
+
+# {answer grade_id: [(old text, new text, words the failure message must contain)]}
+MISTAKES = {
+    "ppo_clip_loss": [
+        # the clipped term alone, without the min: an update the wrong way is not pulled back fully
+        (
+            "return -torch.min(ratio * advantages, clipped * advantages).mean()",
+            "return -(clipped * advantages).mean()",
+            "unclipped",
+        ),
+        # max instead of min: an optimistic bound that keeps pushing past the clip range
+        ("torch.min(ratio * advantages", "torch.max(ratio * advantages", "clipped"),
+        # the sum over the samples instead of the mean
+        (
+            "clipped * advantages).mean()",
+            "clipped * advantages).sum()",
+            "mean",
+        ),
+        # the ratio the wrong way round: pi_old / pi_new
+        (
+            "torch.exp(new_log_probs - old_log_probs)",
+            "torch.exp(old_log_probs - new_log_probs)",
+            "ratio 1.1",
+        ),
+    ],
+    "train_ppo": [
+        # new and old log-probs swapped in the call: the ratio the wrong way, the policy unlearns
+        (
+            "dist.log_prob(actions[index]), old_log_probs[index], adv, args.clip_eps",
+            "old_log_probs[index], dist.log_prob(actions[index]), adv, args.clip_eps",
+            "greedy policy",
+        ),
+    ],
+    "kl_estimates": [
+        # k1 with the wrong sign (log pi_ref - log pi)
+        ("return -log_ratio, torch.exp", "return log_ratio, torch.exp", "k1"),
+        # r = pi / pi_ref in k3: biased
+        (
+            "torch.exp(log_ratio) - 1.0 - log_ratio",
+            "torch.exp(-log_ratio) - 1.0 + log_ratio",
+            "k3",
+        ),
+    ],
+    "group_relative_advantages": [
+        # the population std (ddof 0) instead of torch's default
+        (
+            "groups.std(dim=1, keepdim=True)",
+            "groups.std(dim=1, keepdim=True, correction=0)",
+            "sample",
+        ),
+        # no 1e-4: a group of equal rewards gives nan
+        ("(groups.std(dim=1, keepdim=True) + 1e-4)", "groups.std(dim=1, keepdim=True)", "std 0"),
+        # one mean over the whole batch instead of each group's
+        ("groups - groups.mean(dim=1, keepdim=True)", "groups - rewards.mean()", "group"),
+    ],
+    "dpo_loss": [
+        # log(sigmoid(.)) instead of logsigmoid: inf at large margins
+        (
+            "-nn.functional.logsigmoid(beta * (chosen - rejected)).mean()",
+            "-torch.log(torch.sigmoid(beta * (chosen - rejected))).mean()",
+            "logsigmoid",
+        ),
+        # beta forgotten
+        ("logsigmoid(beta * (chosen - rejected))", "logsigmoid(chosen - rejected)", "beta 0.5"),
+        # chosen and rejected the wrong way round
+        (
+            "logsigmoid(beta * (chosen - rejected))",
+            "logsigmoid(beta * (rejected - chosen))",
+            "margin",
+        ),
+    ],
+    "build_state": [
+        # the generated tokens first, then the prompt
+        ("[prompt_tokens, generated_tokens]", "[generated_tokens, prompt_tokens]", "prompt first"),
+        # only the last generated token
+        (
+            "[prompt_tokens, generated_tokens]",
+            "[prompt_tokens, generated_tokens[:, -1:]]",
+            "generated [3, 7]",
+        ),
+    ],
+    "kl_penalized_rewards": [
+        # TRL's old bug: the score on the first padding token
+        ("last = mask.long().sum(dim=1) - 1", "last = mask.long().sum(dim=1)", "LAST REAL"),
+        # the KL term not masked: padding gets rewards
+        (
+            "rewards = -beta * (log_probs - ref_log_probs) * real",
+            "rewards = -beta * (log_probs - ref_log_probs)",
+            "mask",
+        ),
+        # the KL term with the wrong sign: a bonus for leaving the reference
+        ("rewards = -beta * (log_probs", "rewards = beta * (log_probs", "kl_penalized_rewards"),
+    ],
+    "response_log_probs": [
+        # the planted bug left in: the logits of the same position score the token
+        (
+            "logits[:, prompt_length - 1 : -1]",
+            "logits[:, prompt_length:]",
+            "P - 1",
+        ),
+        # logits taken for log-probabilities
+        (
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
+            "logits[:, prompt_length - 1 : -1]",
+            "demo's log-probs",
+        ),
+    ],
+    "run_case_study": [
+        # the fixed run with the prompt-only state: nothing to learn from
+        (
+            "seed=seed), build_state, *functions)",
+            "seed=seed), toylm.prompt_only_state, *functions)",
+            "fixed run's final score",
+        ),
+        # the fixed run without the KL penalty: the reward model is hacked
+        ("RLHFConfig(gamma=0.99, seed=seed)", "RLHFConfig(gamma=0.99, beta=0.0, seed=seed)", "KL"),
+    ],
+    "quiz": [
+        # a number given as a string: the visible format check
+        ("answer_q2 = 12", 'answer_q2 = "12"', "answer_q2"),
+        # a letter that is not one of the choices
+        ('answer_q4 = "b"', 'answer_q4 = "d"', "answer_q4"),
+    ],
+}
+
+# {grade cell: seed offsets}: the real grade cell passes with every seed=N shifted by 0..n-1.
+SEED_SWEEPS = {
+    "test_train_ppo": 10,
+    "test_run_case_study": 10,
+}

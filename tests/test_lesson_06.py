@@ -1,0 +1,150 @@
+"""Lesson 06 (PPO and RLHF): the points as announced and the lesson's claims.
+
+Mistakes and seed sweeps: tests/mistakes/06_ppo_rlhf.py (run by test_lesson_mistakes.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+from lesson_runner import Lesson
+
+LESSON_ID = "06_ppo_rlhf"
+
+
+@pytest.fixture(scope="module")
+def lesson() -> Lesson:
+    return Lesson.load(LESSON_ID)
+
+
+@pytest.fixture(scope="module")
+def ns(lesson: Lesson) -> dict:
+    return lesson.namespace()
+
+
+def test_structure(lesson: Lesson) -> None:
+    """10 exercises, 10 autograded cells, two written answers, points as announced (27 + 4)."""
+    tests = [c for c in lesson.cells if c.is_grade_test]
+    written = [c for c in lesson.cells if c.is_written_answer]
+    assert len(tests) == 10
+    assert len(written) == 2
+    autograded = sum(c.nbgrader["points"] for c in tests)
+    manual = sum(c.nbgrader["points"] for c in written)
+    assert (autograded, manual) == (27, 4)
+    intro = lesson.cells[0].source
+    assert "Points: 31" in intro and "27 autograded in 10 exercises" in intro
+    headings = [
+        line
+        for c in lesson.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## Exercise")
+    ]
+    assert len(headings) == 10
+    announced = sum(int(re.search(r"\((\d+) points?", h).group(1)) for h in headings)
+    assert announced == autograded, "the exercise headings' points add up to the autograded total"
+    minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
+    assert minutes == 2 * 60 + 50
+    assert "headings add up to 2 hours and 50" in intro
+    closing = lesson.cells[-1].source
+    assert "Points: 31" in closing and "minute" in closing and "Stable-Baselines3" in closing
+
+
+# --------------------------------------------------------------------------- correct alternatives
+
+
+def test_ppo_clip_loss_with_torch_where_passes(lesson: Lesson, ns: dict) -> None:
+    """The text allows the min and the clip written case by case with torch.where."""
+    scratch = lesson.with_mistake(
+        ns,
+        "ppo_clip_loss",
+        "return -torch.min(ratio * advantages, clipped * advantages).mean()",
+        "clip_active = ((advantages > 0) & (ratio > 1.0 + clip_eps))"
+        " | ((advantages < 0) & (ratio < 1.0 - clip_eps))\n"
+        "    return -torch.where(clip_active, clipped * advantages, ratio * advantages).mean()",
+    )
+    assert lesson.run_cells(scratch, ["test_ppo_clip_loss"]) == {"test_ppo_clip_loss": None}
+
+
+def test_kl_penalized_rewards_with_scatter_passes(lesson: Lesson, ns: dict) -> None:
+    """Adding the scores through a one-hot mask of the last real token is as good as indexing."""
+    scratch = lesson.with_mistake(
+        ns,
+        "kl_penalized_rewards",
+        "rewards[torch.arange(len(scores), device=rewards.device), last]"
+        " += scores.to(rewards.dtype)",
+        "last_token = torch.nn.functional.one_hot(last, rewards.shape[1]).to(rewards.dtype)\n"
+        "    rewards = rewards + last_token * scores.to(rewards.dtype)[:, None]",
+    )
+    grade = "test_kl_penalized_rewards"
+    assert lesson.run_cells(scratch, [grade]) == {grade: None}
+
+
+# --------------------------------------------------------------------------- the debugging exercise
+
+
+def test_buggy_response_log_probs_fails_the_exercise(lesson: Lesson, ns: dict) -> None:
+    """The given function (with its planted bug) fails the debugging exercise's grade cell."""
+    scratch = dict(ns)
+    scratch["response_log_probs"] = ns["buggy_response_log_probs"]
+    error = lesson.run_cells(scratch, ["test_response_log_probs"])["test_response_log_probs"]
+    assert isinstance(error, AssertionError) and "demo's log-probs" in str(error)
+
+
+# --------------------------------------------------------------------------- the lesson's claims
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_ppo_clip_loss_gradient_vanishes_only_where_clipped(ns: dict, seed: int) -> None:
+    """The text: clipping removes a sample's gradient exactly when r > 1 + eps with A > 0 or
+    r < 1 - eps with A < 0; every other sample keeps the unclipped gradient -r A / N."""
+    rng = np.random.default_rng(seed)
+    new = torch.tensor(rng.normal(0, 0.5, 64), requires_grad=True)
+    old = torch.tensor(rng.normal(0, 0.5, 64))
+    adv = torch.tensor(rng.normal(size=64))
+    ns["ppo_clip_loss"](new, old, adv, 0.2).backward()
+    ratio = np.exp(new.detach().numpy() - old.numpy())
+    a = adv.numpy()
+    clipped = (a > 0) & (ratio > 1.2) | (a < 0) & (ratio < 0.8)
+    np.testing.assert_allclose(new.grad.numpy()[clipped], 0.0)
+    np.testing.assert_allclose(new.grad.numpy()[~clipped], -(ratio * a)[~clipped] / 64)
+
+
+def test_kl_demo_unbiased_and_k3_less_noisy(lesson: Lesson) -> None:
+    """The plot: both means match the exact KL; k3's std is far below k1's at small KL."""
+    rows = lesson.namespace_with("kl_rows")["kl_rows"]
+    for exact, mean_k1, mean_k3, std_k1, std_k3 in rows.values():
+        assert mean_k1 == pytest.approx(exact, abs=4 * std_k1 / np.sqrt(20_000))
+        assert mean_k3 == pytest.approx(exact, abs=4 * std_k3 / np.sqrt(20_000))
+    smallest = rows[min(rows)]
+    assert smallest[4] < smallest[3] / 5  # k3 at least 5 times less noisy when the KL is small
+
+
+@pytest.mark.slow
+def test_ppo_beats_sb3_zoo_figures(ns: dict) -> None:
+    """The closing note: median over 3 seeds below SB3's ~25,000 steps and ~24 CPU-seconds."""
+    steps, seconds = [], []
+    for seed in range(3):
+        started = time.process_time()
+        _, history_steps, _ = ns["train_ppo"](seed=seed)
+        seconds.append(time.process_time() - started)
+        steps.append(history_steps[-1])
+    assert np.median(steps) < 25_000
+    assert np.median(seconds) < 24.0
+
+
+@pytest.mark.slow
+def test_reward_hacking_sweep(lesson: Lesson) -> None:
+    """The plot and written answer A: beta = 0 has the highest KL and the fewest distinct
+    responses of the sweep; the largest beta stays closest to the reference."""
+    runs = lesson.namespace_with("hacking_runs")["hacking_runs"]
+    betas = sorted(runs)
+    kls = [runs[b].final.kl for b in betas]
+    distinct = [runs[b].final.distinct for b in betas]
+    assert kls[0] == max(kls) and kls[0] > 10 and kls[-1] < 5
+    assert distinct[0] == min(distinct) and distinct[0] < 0.5
+    assert runs[0.0].final.score > runs[betas[-1]].final.score
