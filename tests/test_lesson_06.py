@@ -16,16 +16,6 @@ from lesson_runner import Lesson
 LESSON_ID = "06_ppo_rlhf"
 
 
-@pytest.fixture(scope="module")
-def lesson() -> Lesson:
-    return Lesson.load(LESSON_ID)
-
-
-@pytest.fixture(scope="module")
-def ns(lesson: Lesson) -> dict:
-    return lesson.namespace()
-
-
 def test_structure(lesson: Lesson) -> None:
     """10 exercises, 10 autograded cells, two written answers, points as announced (27 + 4)."""
     tests = [c for c in lesson.cells if c.is_grade_test]
