@@ -1178,9 +1178,11 @@ check_close(_state[:, :2], _p, "the prompt part of the state")
 # **last real token**, the action that completed the response. Responses in
 # a batch have different lengths, so the tensors are padded to the longest,
 # with a `mask` that is 1 on real tokens and 0 on padding; padding gets reward
-# 0. (TRL's PPO trainer once added the score at the index `mask.sum()`: the
-# **first padding token**, one step after the response ended, where nothing
-# learns from it; for a response of full length the index is out of range.)
+# 0. (TRL's PPO trainer adds the score at index `sequence_lengths + 1`,
+# which is `mask.sum()` here: the **first padding token**, one step after
+# the response ended, falling back to the last token when a response fills
+# the whole length. TRL issues #1893 and #3750 discuss it; this lesson puts
+# the score where the response ended, and a hidden test checks that.)
 
 # %% [markdown]
 # ## Exercise 7: KL-penalised per-token rewards (3 points, about 20 min, medium)
@@ -1659,7 +1661,7 @@ print(inspect.getsource(toylm.rlhf_step))
 # | `value_model` (a value head) | the critic $V(s_t)$ at every token | the loop's `ValueNetwork` (lesson 04's value head) |
 # | generate responses, then forward passes for `logprobs`, `ref_logprobs`, `values` | the rollout: old log-probs for the ratio | `toylm.generate`; your `response_log_probs` (Exercise 8) |
 # | `kl = logprobs - ref_logprobs`; `rewards = -kl_coef * kl`; score added at the last real token | the per-token reward | your `kl_penalized_rewards` (Exercise 7), $k_1$ of Exercise 3 |
-# | where the score is added: `sequence_lengths` is the index of the last real token | TRL's trainer once added it at `sequence_lengths + 1`, the first padding token | the hidden test of Exercise 7 |
+# | where the score is added: `sequence_lengths` is the index of the last real token | TRL's trainer adds it at `sequence_lengths + 1`, the first padding token (TRL issues #1893, #3750) | the hidden test of Exercise 7 |
 # | GAE with `gamma = 1`, `lam = 0.95`, backwards over the tokens | advantages, one episode per response | `gae` (lesson 05) |
 # | `advantages = masked_whiten(advantages, mask)` | whitened over the batch's real tokens | the loop's `_whiten` (cf. PPO's per-minibatch normalisation) |
 # | `ratio = exp(new_logprobs - logprobs)`; `pg_loss = max(-A r, -A clip(r, 1 - eps, 1 + eps))` | the clipped objective | your `ppo_clip_loss` (Exercise 1) |
