@@ -31,6 +31,7 @@ import grp
 import json
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
@@ -90,6 +91,7 @@ class Site:
     db_url: str = ""
     """The gradebook (PostgreSQL when several instructors grade); empty: SQLite in the course."""
     driver_token: str = ""
+    service_token: str = field(default_factory=lambda: secrets.token_hex(32))
     extra: dict = field(default_factory=dict)
 
     @property
@@ -206,32 +208,50 @@ def roles(site: Site) -> list[dict]:
 
 
 def services(site: Site) -> list[dict]:
-    """The course service (a Jupyter server of the grader account) and the demo's driver."""
-    command = [
-        "/bin/sh",
-        "-c",
-        f'umask {SERVICE_UMASK} && exec "$0" "$@"',
-        f"{site.venv}/bin/jupyterhub-singleuser",
+    """The course service (a Jupyter server of the grader account) and the demo's driver.
+
+    The hub does not start the course service itself: JupyterHub gives a
+    managed service ten seconds and then exits, and a Jupyter server with
+    nbgrader takes longer on a busy machine. `service_process` starts it
+    (`python -m grader.hub service`, from a systemd unit or the demo).
+    """
+    found = [
+        {
+            "name": COURSE_ID,
+            "url": f"http://{site.ip}:{site.service_port}",
+            "api_token": site.service_token,
+            "oauth_no_confirm": True,
+            "oauth_redirect_uri": f"{site.url}/services/{COURSE_ID}/oauth_callback",
+        }
     ]
-    course_service = {
-        "name": COURSE_ID,
-        "url": f"http://{site.ip}:{site.service_port}",
-        "command": command,
-        "user": site.grader,
-        "cwd": str(site.course),
-        "oauth_no_confirm": True,
-        "environment": {
-            **course_environment(site),
-            "JUPYTERHUB_USER": site.grader,
-            "JUPYTERHUB_DEFAULT_URL": "/lab",
-            "JUPYTER_CONFIG_PATH": f"{site.service_config}",
-            "HOME": str(site.homes / site.grader),
-        },
-    }
-    found = [course_service]
     if site.driver_token:
         found.append({"name": DRIVER_SERVICE, "api_token": site.driver_token})
     return found
+
+
+def service_process(site: Site) -> tuple[list[str], dict[str, str]]:
+    """(command, environment) of the course service: the grader account's Jupyter server."""
+    prefix = f"/services/{COURSE_ID}/"
+    env = {
+        **course_environment(site),
+        "JUPYTERHUB_API_TOKEN": site.service_token,
+        "JUPYTERHUB_API_URL": f"http://{site.ip}:{site.hub_port}/hub/api",
+        "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTERHUB_SERVICE_NAME": COURSE_ID,
+        "JUPYTERHUB_SERVICE_PREFIX": prefix,
+        "JUPYTERHUB_SERVICE_URL": f"http://{site.ip}:{site.service_port}",
+        "JUPYTERHUB_CLIENT_ID": f"service-{COURSE_ID}",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": f"{site.url}{prefix}oauth_callback",
+        "JUPYTERHUB_HOST": site.url,
+        # nbgrader asks the hub for this user's groups (nbgrader#1872)
+        "JUPYTERHUB_USER": site.grader,
+        "JUPYTERHUB_DEFAULT_URL": "/lab",
+        "JUPYTER_CONFIG_PATH": str(site.service_config),
+        "LANG": "C.UTF-8",
+    }
+    inner = f"umask {SERVICE_UMASK} && cd {site.course} && exec {site.venv}/bin/jupyterhub-singleuser"
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+    return [runuser, "-u", site.grader, "--", "/bin/sh", "-c", inner], env
 
 
 def course_environment(site: Site) -> dict[str, str]:
@@ -325,8 +345,6 @@ def write_configs(site: Site) -> None:
             }
         },
     )
-    for path in (site.root, site.root / "etc", site.root / "courses", site.homes):
-        path.chmod(0o755)
 
 
 def _run(*command: str) -> None:
@@ -416,7 +434,49 @@ def setup(site: Site, source: Path = REPO, lessons: list[str] | None = None) -> 
     write_configs(site)
     prepare_exchange(site)
     prepare_course(site, source, lessons)
+    for path in (site.root, site.root / "etc", site.root / "courses", site.homes):
+        path.chmod(0o755)
     return site.save()
+
+
+def users_environment(venv: Path, target: Path) -> Path:
+    """A Python environment that every user can run: `venv` itself, or a thin one at `target`.
+
+    A venv's interpreter is a link to its base Python; when that lies where
+    other users cannot go (pyenv under /root), `target` becomes a venv of the
+    system's Python of the same version whose site-packages adds `venv`'s, with
+    `venv`'s scripts (jupyterhub-singleuser, alembic, nbgrader...) pointing at it
+    and its Jupyter data and config folders linked.
+    """
+    base = Path(os.path.realpath(venv / "bin" / "python"))
+    if not unreadable_ancestors(base):
+        return venv
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    system_python = Path("/usr/bin") / version
+    if not system_python.exists():
+        raise RuntimeError(f"{base} is not readable by users and there is no {system_python}")
+    subprocess.run([str(system_python), "-m", "venv", "--without-pip", str(target)], check=True)
+    packages = venv / "lib" / version / "site-packages"
+    pth = target / "lib" / version / "site-packages" / "rlcourse_environment.pth"
+    pth.write_text(f"import site; site.addsitedir({str(packages)!r})\n")
+    for data in ("share/jupyter", "etc/jupyter"):  # lab extensions, templates, server config
+        if (venv / data).is_dir():
+            (target / data).parent.mkdir(parents=True, exist_ok=True)
+            (target / data).symlink_to(venv / data)
+    for script in sorted((venv / "bin").iterdir()):
+        copy = target / "bin" / script.name
+        if copy.exists() or not script.is_file() or script.is_symlink():
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if first.startswith(b"#!") and b"python" in first:
+            body = script.read_bytes().split(b"\n", 1)[1]
+            copy.write_bytes(f"#!{target / 'bin' / 'python'}\n".encode() + body)
+            copy.chmod(0o755)
+    for path in [target, *target.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o005 if path.is_dir() else path.stat().st_mode | 0o004)
+    return target
 
 
 def unreadable_ancestors(path: Path) -> list[Path]:
@@ -430,14 +490,19 @@ def unreadable_ancestors(path: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["setup"])
+    parser.add_argument("step", choices=["setup", "service"])
     parser.add_argument("--root", type=Path, default=Path("/srv/rlcourse"))
-    parser.add_argument("--instructors", nargs="+", required=True)
-    parser.add_argument("--students", nargs="+", required=True)
+    parser.add_argument("--instructors", nargs="+", default=[])
+    parser.add_argument("--students", nargs="+", default=[])
     parser.add_argument("--db-url", default="", help="a PostgreSQL gradebook (default: SQLite)")
     args = parser.parse_args(argv)
+    if args.step == "service":  # the course service, in the foreground (a systemd unit's)
+        command, env = service_process(Site.load(args.root / "hub" / "site.json"))
+        os.execvpe(command[0], command, env)
     site = Site(args.root.resolve(), args.instructors, args.students, db_url=args.db_url)
-    blocked = unreadable_ancestors(Path(site.venv))
+    site.root.mkdir(parents=True, exist_ok=True)
+    site.venv = str(users_environment(Path(sys.prefix), site.root / "env"))
+    blocked = unreadable_ancestors(Path(site.venv) / "lib")
     if blocked:
         sys.exit(f"the course environment {site.venv} is not readable by users: {blocked}")
     path = setup(site)

@@ -199,6 +199,7 @@ class Hub:
 
     site: hub.Site
     process: subprocess.Popen | None = None
+    service_process: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     def api(self, method: str, path: str, token: str | None = None, **kwargs):
@@ -255,11 +256,13 @@ class Hub:
                 if server.request("GET", "/api/status").status_code == 200:
                     return server
             time.sleep(1)
-        raise TimeoutError(f"the course service did not answer:\n{hub_log(self.site)[-4000:]}")
+        raise TimeoutError(
+            f"the course service did not answer:\n{hub_log(self.site, 'service.log')[-4000:]}"
+        )
 
 
-def hub_log(site: hub.Site) -> str:
-    path = site.state / "hub.log"
+def hub_log(site: hub.Site, name: str = "hub.log") -> str:
+    path = site.state / name
     return path.read_text(errors="replace") if path.exists() else ""
 
 
@@ -422,6 +425,8 @@ def start(echo=print, postgresql: bool = False) -> HubRun:
     run = HubRun(site, Hub(site), postgres)
     try:
         started = time.perf_counter()
+        root.chmod(0o755)
+        site.venv = str(hub.users_environment(Path(sys.prefix), root / "env"))
         hub.setup(site, REPO, [LESSON])
         run.closed_paths = close_to_others(
             [REPO / SOURCES, REPO / "tests", REPO / "grader" / "work"]
@@ -432,6 +437,7 @@ def start(echo=print, postgresql: bool = False) -> HubRun:
         started = time.perf_counter()
         run.hub.process = start_hub(site)
         run.hub.wait_up()
+        run.hub.service_process = start_service(site)
         run.seconds["hub start"] = time.perf_counter() - started
         echo(f"JupyterHub {site.url} (accounts {', '.join(site.users())})")
     except BaseException:
@@ -454,17 +460,32 @@ def start_hub(site: hub.Site) -> subprocess.Popen:
     )
 
 
+def start_service(site: hub.Site) -> subprocess.Popen:
+    """The course service, as the grader account (runuser), logging to the hub's folder."""
+    command, env = hub.service_process(site)
+    log = open(site.state / "service.log", "ab")  # noqa: SIM115  (written while it runs)
+    return subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd="/"
+    )
+
+
+def end(process: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL to the process group of a process the demo started."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 def stop(run: HubRun, echo=print) -> None:
     """Stop the hub, its servers and PostgreSQL; remove the accounts and the site."""
-    process = run.hub.process
-    if process and process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+    end(run.hub.service_process)
+    end(run.hub.process)
     proxy_pid = run.site.state / "proxy.pid"
     with contextlib.suppress(OSError, ValueError):
         os.kill(int(proxy_pid.read_text()), signal.SIGTERM)
@@ -538,7 +559,7 @@ def term(run: HubRun, echo=print) -> str:
 
     started = time.perf_counter()
     service.ok("POST", f"/formgrader/api/assignment/{LESSON}/collect")
-    graded = in_course_service(service, "grader.autograde", "--root", course, LESSON)
+    graded = in_course_service(service, "grader.autograde", "autograde", "--root", course, LESSON)
     seconds["collect+autograde"] = time.perf_counter() - started
     echo(graded.stdout.strip())
 
