@@ -57,8 +57,11 @@ MODES = {
     "outbound": 0o755,  # releases: everybody reads
     "inbound": 0o3733,  # setgid (submissions get the formgrade group), sticky, unlistable
     "feedback": 0o711,  # a student opens only the files whose names they know
-    "submission": 0o2770,  # one submission folder: its student and the formgrade group
-    "submission_file": 0o640,
+    # one submission folder: its student and the formgrade group (its group, from the
+    # inbound folder's setgid) enter it, nobody else; the files in it are 0644, as the
+    # student cannot give them that group (the first chmod of a non-member clears setgid)
+    "submission": 0o770,
+    "submission_file": 0o644,
     "course_folder": 0o2750,  # the instructors' course folder: no student reads it
 }
 

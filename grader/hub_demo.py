@@ -538,6 +538,8 @@ def term(run: HubRun, echo=print) -> str:
     good, blank = site.students
 
     started = time.perf_counter()
+    for student in (good, blank):  # their servers start while the instructor releases
+        run.hub.api("POST", f"/users/{student}/server")
     service = run.hub.service(teacher)
     in_course_service(service, "grader.release", "--root", course, LESSON)
     service.ok("POST", f"/formgrader/api/assignment/{LESSON}/release")
@@ -558,13 +560,16 @@ def term(run: HubRun, echo=print) -> str:
     echo(f"{good} submitted the reference answers, {blank} the untouched notebook")
 
     started = time.perf_counter()
-    service.ok("POST", f"/formgrader/api/assignment/{LESSON}/collect")
-    graded = in_course_service(service, "grader.autograde", "autograde", "--root", course, LESSON)
+    collected = service.ok("POST", f"/formgrader/api/assignment/{LESSON}/collect").json()
+    if not collected.get("success"):
+        raise RuntimeError(f"collect failed: {collected}")
+    echo(collected.get("log", "").strip())
+    graded = in_course_service(service, "grader.autograde", "autograde", LESSON, "--root", course)
     seconds["collect+autograde"] = time.perf_counter() - started
     echo(graded.stdout.strip())
 
     started = time.perf_counter()
-    in_course_service(service, "grader.autograde", "feedback", "--root", course, LESSON)
+    in_course_service(service, "grader.autograde", "feedback", LESSON, "--root", course)
     service.ok("POST", f"/formgrader/api/assignment/{LESSON}/release_feedback")
     for student in (good, blank):
         run.user(student).nbgrader_action("fetch_feedback")
@@ -577,6 +582,8 @@ def term(run: HubRun, echo=print) -> str:
 def feedback_files(server: Server) -> list[str]:
     """The feedback HTML files in a student's home (one folder per submission timestamp)."""
     folder = f"{COURSE_ID}/{LESSON}/feedback"
+    if server.request("GET", f"/api/contents/{folder}").status_code == 404:
+        return []
     return [
         f"{ts}/{name}" for ts in server.listing(folder) for name in server.listing(f"{folder}/{ts}")
     ]

@@ -5,9 +5,9 @@ an inbound folder anyone may write to, hidden from other students only by a
 random suffix (nbgrader#978), and its collect only warns when a folder named
 after one student was made by another. On the hub (deploy/jupyterhub):
 
-- PrivateSubmit: a submission folder is 2770 and its files 0640, group
-  formgrade-<course> (the inbound folder's setgid group): its student and the
-  instructors read it, nobody else; a student submits only as themself.
+- PrivateSubmit: a submission folder is 0770, group formgrade-<course> (the
+  inbound folder's setgid group): its student and the instructors enter it,
+  nobody else; a student submits only as themself.
 - OwnerCheckedCollect: the latest submission of each student that the
   student's own account made is collected; one that another account made is
   left out with a warning (on top of SafeCollect: no links are followed).
