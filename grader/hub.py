@@ -252,7 +252,9 @@ def service_process(site: Site) -> tuple[list[str], dict[str, str]]:
         "JUPYTER_CONFIG_PATH": str(site.service_config),
         "LANG": "C.UTF-8",
     }
-    inner = f"umask {SERVICE_UMASK} && cd {site.course} && exec {site.venv}/bin/jupyterhub-singleuser"
+    inner = (
+        f"umask {SERVICE_UMASK} && cd {site.course} && exec {site.venv}/bin/jupyterhub-singleuser"
+    )
     runuser = shutil.which("runuser") or "/usr/sbin/runuser"
     return [runuser, "-u", site.grader, "--", "/bin/sh", "-c", inner], env
 
@@ -433,6 +435,7 @@ def prepare_course(site: Site, source: Path = REPO, lessons: list[str] | None = 
 def setup(site: Site, source: Path = REPO, lessons: list[str] | None = None) -> Path:
     """Everything the hub needs on disk, as root; returns the site file."""
     site.root.mkdir(parents=True, exist_ok=True)
+    site.save()  # first: a run stopped half-way is found and cleaned up by the next
     create_accounts(site)
     write_configs(site)
     prepare_exchange(site)
@@ -443,43 +446,69 @@ def setup(site: Site, source: Path = REPO, lessons: list[str] | None = None) -> 
 
 
 def users_environment(venv: Path, target: Path) -> Path:
-    """A Python environment that every user can run: `venv` itself, or a thin one at `target`.
+    """A Python environment that every user can run: `venv` itself, or a copy's at `target`.
 
     A venv's interpreter is a link to its base Python; when that lies where
-    other users cannot go (pyenv under /root), `target` becomes a venv of the
-    system's Python of the same version whose site-packages adds `venv`'s, with
-    `venv`'s scripts (jupyterhub-singleuser, alembic, nbgrader...) pointing at it
-    and its Jupyter data and config folders linked.
+    other users cannot go (pyenv under /root), the base Python (without its
+    site-packages) is copied to target/python, and target/venv is a venv of
+    that copy whose site-packages adds `venv`'s, with `venv`'s scripts
+    (jupyterhub-singleuser, alembic, nbgrader...) pointing at it and its
+    Jupyter data and config folders linked. (The system's Python of the same
+    minor version is not enough: soupsieve, for one, fails on 3.11.2.)
     """
     base = Path(os.path.realpath(venv / "bin" / "python"))
     if not unreadable_ancestors(base):
         return venv
+    python = copy_python(base.parent.parent, target / "python") / "bin" / base.name
+    environment = target / "venv"
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(environment)], check=True)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    system_python = Path("/usr/bin") / version
-    if not system_python.exists():
-        raise RuntimeError(f"{base} is not readable by users and there is no {system_python}")
-    subprocess.run([str(system_python), "-m", "venv", "--without-pip", str(target)], check=True)
     packages = venv / "lib" / version / "site-packages"
-    pth = target / "lib" / version / "site-packages" / "rlcourse_environment.pth"
+    pth = environment / "lib" / version / "site-packages" / "rlcourse_environment.pth"
     pth.write_text(f"import site; site.addsitedir({str(packages)!r})\n")
     for data in ("share/jupyter", "etc/jupyter"):  # lab extensions, templates, server config
         if (venv / data).is_dir():
-            (target / data).parent.mkdir(parents=True, exist_ok=True)
-            (target / data).symlink_to(venv / data)
+            (environment / data).parent.mkdir(parents=True, exist_ok=True)
+            (environment / data).symlink_to(venv / data)
     for script in sorted((venv / "bin").iterdir()):
-        copy = target / "bin" / script.name
+        copy = environment / "bin" / script.name
         if copy.exists() or not script.is_file() or script.is_symlink():
             continue
         with script.open("rb") as handle:
             first = handle.readline()
         if first.startswith(b"#!") and b"python" in first:
             body = script.read_bytes().split(b"\n", 1)[1]
-            copy.write_bytes(f"#!{target / 'bin' / 'python'}\n".encode() + body)
+            copy.write_bytes(f"#!{environment / 'bin' / 'python'}\n".encode() + body)
             copy.chmod(0o755)
-    for path in [target, *target.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | 0o005 if path.is_dir() else path.stat().st_mode | 0o004)
+    open_to_all(target)
+    return environment
+
+
+def copy_python(home: Path, target: Path) -> Path:
+    """Copy a Python installation (not its site-packages or tests) and point it at its copy.
+
+    A pyenv build finds libpython through an absolute RUNPATH (its own lib/):
+    the copy's executable gets `$ORIGIN/../lib` in those bytes instead.
+    """
+    skipped = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "tkinter")
+    shutil.copytree(home, target, symlinks=True, ignore=skipped)
+    old = str(home / "lib").encode() + b"\0"
+    new = b"$ORIGIN/../lib"
+    for executable in (target / "bin").glob("python3*"):
+        if executable.is_symlink() or not executable.is_file():
+            continue
+        data = executable.read_bytes()
+        if old in data and len(new) < len(old):
+            executable.write_bytes(data.replace(old, new + b"\0" * (len(old) - len(new))))
     return target
+
+
+def open_to_all(folder: Path) -> None:
+    """Every user may read `folder` and run what is executable in it."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            path.chmod(mode | (0o005 if path.is_dir() or mode & 0o100 else 0o004))
 
 
 def unreadable_ancestors(path: Path) -> list[Path]:

@@ -405,13 +405,13 @@ def start(echo=print, postgresql: bool = False) -> HubRun:
     """Accounts, site, (PostgreSQL), hub: a running hub of one instructor and two students."""
     reason = can_create_users()
     if reason:
-        raise SystemExit(reason)
+        raise RuntimeError(reason)
     missing = missing_tools(Path(sys.prefix))
     if missing:
-        raise SystemExit("missing: " + ", ".join(missing))
+        raise RuntimeError("missing: " + ", ".join(missing))
     blocked = hub.unreadable_ancestors(Path(sys.prefix))
     if blocked:
-        raise SystemExit(f"users cannot read the course environment {sys.prefix}: {blocked}")
+        raise RuntimeError(f"users cannot read the course environment {sys.prefix}: {blocked}")
     remove_stale_sites(echo)
     SITES.mkdir(exist_ok=True)
     prefix = f"{HUB_USER_PREFIX}{secrets.token_hex(2)}-"
@@ -419,7 +419,7 @@ def start(echo=print, postgresql: bool = False) -> HubRun:
     postgres = None
     if postgresql:
         if Postgres.binaries() is None:
-            raise SystemExit("no PostgreSQL server (make hub-deps installs Debian's postgresql)")
+            raise RuntimeError("no PostgreSQL server (make hub-deps installs Debian's postgresql)")
         postgres = Postgres(root / "pgdata", free_port(), secrets.token_hex(16))
     site = new_site(prefix, root, postgres)
     run = HubRun(site, Hub(site), postgres)
@@ -575,7 +575,8 @@ def term(run: HubRun, echo=print) -> str:
         run.user(student).nbgrader_action("fetch_feedback")
     table = in_course_service(service, "grader.autograde", "grades", "--root", course).stdout
     seconds["feedback"] = time.perf_counter() - started
-    run.table = table.strip()
+    lines = table.strip().splitlines()  # (after the line that names grades.csv)
+    run.table = "\n".join(lines[next(i for i, x in enumerate(lines) if x.startswith("student")) :])
     return run.table
 
 
@@ -607,10 +608,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"gradebook: {'PostgreSQL' if postgresql else 'SQLite'}")
     started = time.perf_counter()
-    with running_hub(postgresql=postgresql) as run:
-        table = term(run)
-        for student in run.site.students:
-            print(f"{student}'s feedback: {feedback_files(run.user(student))}")
+    try:
+        with running_hub(postgresql=postgresql) as run:
+            table = term(run)
+            for student in run.site.students:
+                print(f"{student}'s feedback: {feedback_files(run.user(student))}")
+    except RuntimeError as error:
+        sys.exit(f"hub demo: {error}")
     print("\nGrades (score/max):\n" + table)
     steps = ", ".join(f"{k} {v:.0f} s" for k, v in run.seconds.items())
     print(f"\nWall time: {time.perf_counter() - started:.0f} s ({steps})")

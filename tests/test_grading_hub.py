@@ -39,8 +39,8 @@ def term_run():
         yield run
 
 
-def autograded_points() -> float:
-    notebook = nbformat.read(instructor_path(REPO, LESSON), as_version=4)
+def autograded_points(site) -> float:
+    notebook = nbformat.read(instructor_path(site.course, LESSON), as_version=4)
     return sum(points(cell) for cell in notebook.cells if is_grade_test(cell))
 
 
@@ -74,7 +74,7 @@ def attempt(name, action):
 def test_term_grades_both_students(term_run):
     good, blank = term_run.site.students
     scores = table_scores(term_run.table)
-    assert scores.get(good) == autograded_points(), term_run.table
+    assert scores.get(good) == autograded_points(term_run.site), term_run.table
     assert scores.get(blank) == 0, term_run.table
 
 
@@ -154,8 +154,9 @@ def test_release_is_readable_whatever_the_umask(term_run):
     assert umask == int(hub.SERVICE_UMASK, 8), oct(umask)
     released = site.exchange / COURSE_ID / "outbound" / LESSON
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [released, *released.rglob("*")]}
-    for name, mode in modes.items():
-        assert mode & 0o005 == 0o005 or mode & 0o004, (name, oct(mode))
+    for path in [released, *released.rglob("*")]:
+        wanted = 0o005 if path.is_dir() else 0o004  # others read (and enter folders)
+        assert modes[path.name] & wanted == wanted, (path, oct(modes[path.name]))
 
 
 def hub_pids(user: str) -> list[int]:
