@@ -78,24 +78,20 @@ class OwnerCheckedCollect(SafeCollect):
 
     def _sort_by_timestamp(self, records):
         newest_first = super()._sort_by_timestamp(records)
-        return [r for r in newest_first if self._genuine(r)] + [
-            r for r in newest_first if not self._genuine(r)
-        ]
+        forged = [r for r in newest_first if not self._genuine(r)]
+        for record in forged:
+            path = os.path.join(self.inbound_path, record["filename"])
+            self.log.warning(
+                "collect: left out %s: it claims to be %s's but %s made it",
+                path,
+                record["username"],
+                owner_name(path),
+            )
+        return [r for r in newest_first if r not in forged] + forged
 
     def copy_files(self):
-        kept = []
-        for record in self.src_records:
-            if self._genuine(record):
-                kept.append(record)
-            else:
-                path = os.path.join(self.inbound_path, record["filename"])
-                self.log.warning(
-                    "collect: left out %s: it claims to be %s's but %s made it",
-                    path,
-                    record["username"],
-                    owner_name(path),
-                )
-        self.src_records = kept
+        # (a student with forged folders only: nothing of theirs; the warning is above)
+        self.src_records = [r for r in self.src_records if self._genuine(r)]
         super().copy_files()
 
 

@@ -87,8 +87,12 @@ def test_each_student_fetched_their_feedback(term_run):
 def test_gradebook_is_the_configured_one(term_run):
     """PostgreSQL when the machine has it (make hub-deps installs it), else SQLite."""
     service = term_run.hub.service(term_run.site.instructors[0])
-    code = "from grader import course; print(course.load_config().CourseDirectory.db_url)"
-    shown = service.run(f"import os; os.chdir({str(term_run.site.course)!r}); {code}")
+    root = str(term_run.site.course)
+    code = (
+        "from pathlib import Path; from grader import course; "
+        f"print(course.load_config(Path({root!r})).CourseDirectory.db_url)"
+    )
+    shown = service.run(code)
     url = shown.check("the gradebook url").stdout.strip()
     if term_run.postgres:
         assert url.startswith("postgresql+psycopg://"), url
@@ -132,7 +136,7 @@ def test_course_list_works_for_students_and_instructors(term_run):
         assert reply["success"], (user, reply)
     courses = term_run.user(site.instructors[0]).ok("GET", "/formgraders").json()["value"]
     assert [c["url"] for c in courses if c["course_id"] == COURSE_ID] == [
-        f"/services/{COURSE_ID}/lab?formgrader=true"
+        f"{site.url}/services/{COURSE_ID}/lab?formgrader=true"
     ], courses
 
 
