@@ -22,6 +22,7 @@ help:
 	@echo "make student-bundle   build/student-bundle.zip: what students of a graded class get"
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make bench      runtime of every lesson, as a table"
+	@echo "make hub-demo   a term on a real JupyterHub (root): real users, their own servers, lesson 01"
 
 # rfc3987-syntax comes with jupyter-events (jsonschema[format-nongpl]) and builds a
 # grammar when imported: 3 s of CPU in every process that imports nbformat (each
@@ -68,7 +69,7 @@ format: $(STAMP)
 # prints a time per phase.
 PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
-test: $(STAMP) browser-deps sandbox-deps
+test: $(STAMP) browser-deps sandbox-deps hub-deps
 	@started=$$(date +%s); $(MAKE) --no-print-directory lint || exit 1; \
 	echo "phase lint: $$(( $$(date +%s) - started )) s"
 	$(PY) -m grader.release --sources-only
@@ -82,7 +83,7 @@ test: $(STAMP) browser-deps sandbox-deps
 # The browser and lab tests on a busy machine (CI machines are busy): two
 # CPU-bound processes of its own run alongside, and are stopped however pytest
 # ends (its exit status is make's).
-stress-test: $(STAMP) browser-deps sandbox-deps
+stress-test: $(STAMP) browser-deps sandbox-deps hub-deps
 	@burners=""; \
 	trap 'kill $$burners 2>/dev/null; wait $$burners 2>/dev/null' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
@@ -144,3 +145,30 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) grader/work .pytest_cache .ruff_cache solutions/*/*.ipynb
+
+# ---------------------------------------------------------------- issue 19: the course on a JupyterHub
+.PHONY: hub-deps hub-demo
+HUB_STAMP := $(VENV)/.hub-installed
+HUB_DIR := deploy/jupyterhub
+
+$(HUB_STAMP): $(STAMP) requirements-hub.txt
+	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements-hub.txt
+	touch $(HUB_STAMP)
+
+$(HUB_DIR)/node_modules/.bin/configurable-http-proxy: $(HUB_DIR)/package.json $(HUB_DIR)/package-lock.json
+	cd $(HUB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# JupyterHub (pip, into .venv), its proxy (npm, into deploy/jupyterhub/node_modules) and,
+# as root on Debian, the PostgreSQL server of a shared gradebook.
+hub-deps: $(HUB_STAMP) $(HUB_DIR)/node_modules/.bin/configurable-http-proxy
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's postgresql (the hub demo's shared gradebook)"; \
+	  (apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) || \
+	  echo "could not install postgresql: the hub demo keeps SQLite"; \
+	else echo "no PostgreSQL server and no root apt-get: the hub demo keeps SQLite"; fi
+
+hub-demo: hub-deps sandbox-deps
+	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-120} $(PY) -m grader.hub_demo --gradebook $${GRADEBOOK:-auto}

@@ -5,7 +5,9 @@
 
 The zip holds the released notebooks (notebooks/), the rlhelpers package,
 requirements.txt, environment.yml, a pyproject.toml that installs rlhelpers
-only, a small Makefile (lab, validate) and a student README. It never holds
+only, a small Makefile (lab, validate), a student README and jupyter-config/
+(STUDENT_LAB_CONFIG: `make lab` shows what students use, Validate and the
+assignment list, and not nbgrader's instructor tools). It never holds
 solutions/, grader/, tests/, bench/ or nbgrader_config.py: the public
 repository is the instructor's, a graded class hands out this bundle.
 """
@@ -13,6 +15,7 @@ repository is the instructor's, a graded class hands out this bundle.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -20,6 +23,21 @@ from pathlib import Path
 from grader.course import COURSE_ID, RELEASE, REPO, lesson_ids, release_path
 
 TOP = COURSE_ID
+LAB_CONFIG = "jupyter-config"
+"""The bundle's Jupyter config folder (`make lab` puts it on JUPYTER_CONFIG_PATH)."""
+
+INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
+STUDENT_LAB_CONFIG = {
+    # the formgrader and create-assignment plugins of nbgrader's lab extension, off
+    "labconfig/page_config.json": {
+        "disabledExtensions": {plugin: True for plugin in INSTRUCTOR_PLUGINS}
+    },
+    # and the formgrader's server extension (its HTTP API) not loaded
+    "jupyter_server_config.json": {
+        "ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False}}
+    },
+}
+"""{file under a Jupyter config folder: its JSON}: students' lab, in the bundle and on the hub."""
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
 
 STUDENT_README = """\
@@ -73,7 +91,7 @@ $(STAMP): requirements.txt pyproject.toml
 \ttouch $(STAMP)
 
 lab: $(STAMP)
-\t$(PY) -m jupyter lab notebooks/
+\tJUPYTER_CONFIG_PATH=$(CURDIR)/{lab_config} $(PY) -m jupyter lab notebooks/
 
 validate: $(STAMP)
 \t@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
@@ -103,7 +121,9 @@ def files(root: Path = REPO) -> dict[str, bytes]:
         if (REPO / name).exists():
             content[name] = (REPO / name).read_bytes()
     content["pyproject.toml"] = student_pyproject((REPO / "pyproject.toml").read_text()).encode()
-    content["Makefile"] = STUDENT_MAKEFILE.encode()
+    content["Makefile"] = STUDENT_MAKEFILE.replace("{lab_config}", LAB_CONFIG).encode()
+    for name, data in STUDENT_LAB_CONFIG.items():
+        content[f"{LAB_CONFIG}/{name}"] = (json.dumps(data, indent=1) + "\n").encode()
     listing = "\n".join(f"- `{release_path(Path(), lesson)}`" for lesson in lessons)
     content["README.md"] = STUDENT_README.format(lessons=listing, course_id=COURSE_ID).encode()
     return content
