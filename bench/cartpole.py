@@ -45,7 +45,7 @@ SOLVED_RETURN = 475.0
 EVAL_EPISODES = 20
 CHECK_EVERY = 2048
 """environment steps between two checks of 'solved' (the same for every contender)"""
-MAX_STEPS = 200_000
+MAX_STEPS = 150_000
 """the bench's budget for one training run; a run not solved by then counts as unsolved"""
 
 

@@ -28,10 +28,30 @@ def lesson_budget(lesson_id: str) -> float:
     return CAPSTONE_BUDGET_S if lesson_id.startswith(CAPSTONE) else LESSON_BUDGET_S
 
 
-def time_lesson(lesson_id: str, device: str | None = "cpu") -> float:
-    """Seconds to execute the lesson's instructor notebook in a new kernel on `device`."""
+CPU_PROBE = (
+    "import os as _bench_os\n"
+    "_bench_t = _bench_os.times()\n"
+    "print(_bench_t.user + _bench_t.system + _bench_t.children_user + _bench_t.children_system)"
+)
+"""a last cell, added by the bench: the kernel's CPU seconds (its own and its children's)"""
+
+
+def kernel_cpu_seconds(notebook: nbformat.NotebookNode) -> float:
+    """What CPU_PROBE printed in the notebook's last cell."""
+    outputs = notebook.cells[-1].get("outputs", [])
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    return float(text.strip().splitlines()[-1])
+
+
+def time_lesson(lesson_id: str, device: str | None = "cpu") -> tuple[float, float]:
+    """(wall seconds, kernel CPU seconds) of the lesson's instructor notebook in a new kernel.
+
+    On a loaded machine the wall time grows with the load; the CPU seconds of a
+    single-threaded kernel much less (they approach what an idle machine takes).
+    """
     source = source_path(REPO, lesson_id)
     notebook = nbformat.read(build_source_notebook(source), as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
     client = NotebookClient(
         notebook,
         timeout=600,
@@ -41,4 +61,5 @@ def time_lesson(lesson_id: str, device: str | None = "cpu") -> float:
     with torch_device(device):
         started = time.perf_counter()
         client.execute()
-        return time.perf_counter() - started
+        wall = time.perf_counter() - started
+    return wall, kernel_cpu_seconds(notebook)

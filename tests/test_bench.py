@@ -354,3 +354,36 @@ def test_the_suite_writes_its_phases_where_the_bench_reads_them(tmp_path):
     record = suite.load_phases(target)
     assert record["phases"] == phases and suite.is_whole_suite(record)
     assert suite.load_phases(tmp_path / "missing.json") is None
+
+
+# --------------------------------------------------------------------------- row 1's verdicts
+
+
+def test_the_cpu_probe_cell_is_read_back():
+    import nbformat
+
+    from bench import notebooks
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(notebooks.CPU_PROBE)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="warming up\n12.5\n")]
+    notebook.cells.append(cell)
+    assert notebooks.kernel_cpu_seconds(notebook) == 12.5
+    assert notebooks.lesson_budget("06_ppo_rlhf") == 90 and notebooks.lesson_budget("01_x") == 60
+
+
+def test_budget_verdict_says_by_how_much_and_what_the_cpu_says():
+    from bench.run import budget_verdict
+
+    assert budget_verdict(Sample([50.0]), Sample([40.0]), 60.0) == "ok"
+    assert (
+        budget_verdict(Sample([90.0]), Sample([40.0]), 60.0)
+        == "OVER by 30 s wall; CPU 40 s: within"
+    )
+    assert budget_verdict(Sample([90.0]), Sample([70.0]), 60.0).endswith("CPU 70 s: over")
+
+
+def test_the_numpy_scalar_loop_is_the_same_experiment():
+    reward, optimal = testbed.per_run_testbed_numpy(1.0, runs=100, steps=20, k=10, seed=1)
+    assert reward.shape == optimal.shape == (20,)
+    assert 0.03 < optimal.mean() < 0.17
