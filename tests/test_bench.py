@@ -387,3 +387,38 @@ def test_the_numpy_scalar_loop_is_the_same_experiment():
     reward, optimal = testbed.per_run_testbed_numpy(1.0, runs=100, steps=20, k=10, seed=1)
     assert reward.shape == optimal.shape == (20,)
     assert 0.03 < optimal.mean() < 0.17
+
+
+# --------------------------------------------------------------------------- row 3's verdicts
+
+
+def runs_of(name, steps, seconds):
+    return [
+        cartpole.RunResult(name, seed, s, t, checks=1, best_return=500.0)
+        for seed, (s, t) in enumerate(zip(steps, seconds, strict=True))
+    ]
+
+
+def test_cartpole_goal_needs_fewer_steps_and_fewer_seconds():
+    from bench.run import cartpole_goal
+
+    sb3 = runs_of("sb3", [4096, 8192, 6144], [20.0, 30.0, 25.0])
+    faster = runs_of("lesson", [2048, 4096, 4096], [5.0, 6.0, 7.0])
+    more_steps = runs_of("lesson", [10240, 12288, 8192], [5.0, 6.0, 7.0])
+    goal = cartpole_goal({"lesson": faster, "sb3": sb3}, "lesson", "sb3", "PPO")
+    assert goal.status == "met" and "steps x0.67" in goal.why
+    goal = cartpole_goal({"lesson": more_steps, "sb3": sb3}, "lesson", "sb3", "A2C")
+    assert goal.status == "missed" and "steps x1.67" in goal.why and "Why:" in goal.why
+    absent = cartpole_goal({"lesson": "not built yet", "sb3": sb3}, "lesson", "sb3", "PPO")
+    assert absent.status == "not measured" and "not built yet" in absent.why
+
+
+def test_an_unsolved_lesson_misses_and_an_unsolved_baseline_does_not_hide_it():
+    from bench.run import cartpole_goal
+
+    solved = runs_of("x", [4096, 4096, 4096], [5.0, 5.0, 5.0])
+    unsolved = [dataclasses.replace(r, solved_steps=None) for r in solved]
+    goal = cartpole_goal({"lesson": unsolved, "sb3": solved}, "lesson", "sb3", "PPO")
+    assert goal.status == "missed"
+    goal = cartpole_goal({"lesson": solved, "sb3": unsolved}, "lesson", "sb3", "PPO")
+    assert goal.status == "met" and "did not solve" in goal.why
