@@ -422,3 +422,35 @@ def test_an_unsolved_lesson_misses_and_an_unsolved_baseline_does_not_hide_it():
     assert goal.status == "missed"
     goal = cartpole_goal({"lesson": solved, "sb3": unsolved}, "lesson", "sb3", "PPO")
     assert goal.status == "met" and "did not solve" in goal.why
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def test_recover_reads_a_runs_output_and_its_results_back():
+    from bench import recover
+
+    log = "\n".join(
+        [
+            "  preflight 01_bandits: 79.1 s",
+            "  repeat 1: 01_bandits 74.2 s (18.5 s CPU), autograded 104.4 s",
+            "  repeat 2: 01_bandits 70.0 s (18.0 s CPU), autograded 100.0 s",
+            "some other line",
+        ]
+    )
+    times = recover.parse_log(log)
+    assert times["preflight"] == {"01_bandits": 79.1}
+    assert times["plain"]["01_bandits"].values == [74.2, 70.0]
+    assert times["cpu"]["01_bandits"].values == [18.5, 18.0]
+    assert times["graded"]["01_bandits"].values == [104.4, 100.0]
+    written = results.render(
+        {"cpu": "Some CPU"},
+        [results.Line("2", "a|b", "1.0 s", "c", "ok")],
+        [results.Goal("The testbed", "missed", "x11. Why: slow")],
+        ["a note", "This run is IN PROGRESS: so far 3 min"],
+    )
+    machine, lines, goals, notes = recover.parse_results(written)
+    assert machine == {"cpu": "Some CPU"}
+    assert lines == [results.Line("2", "a|b", "1.0 s", "c", "ok")]
+    assert goals == [results.Goal("The testbed", "missed", "x11. Why: slow")]
+    assert notes == ["a note"]
