@@ -49,6 +49,22 @@ def table(lines: list[Line], columns: tuple[str, ...] = COLUMNS) -> str:
     return "\n".join(out)
 
 
+def load_note(machine: dict[str, str]) -> str | None:
+    """A warning when the 1-minute load average at the start exceeded the usable cores."""
+    try:
+        load = float(machine["load average at start"].split("/")[0])
+        cores = int(machine["cores"].split()[0])
+    except (KeyError, ValueError, IndexError):
+        return None
+    if load <= cores:
+        return None
+    return (
+        f"The load average was high: {load:.1f} at the start on {cores} cores (other work on "
+        "the shared machine), so the absolute seconds are inflated and noisy; the ratios "
+        "measured side by side, and the kernel CPU seconds, much less."
+    )
+
+
 def render(
     machine: dict[str, str],
     lines: list[Line],
@@ -63,6 +79,8 @@ def render(
     parts += ["", "## Figures", "", table(lines), "", "## Goals", ""]
     for goal in goals:
         parts.append(f"- **{goal.status}**: {goal.text}" + (f". {goal.why}" if goal.why else ""))
+    warning = load_note(machine)
+    notes = [warning, *notes] if warning and warning not in notes else notes
     if notes:
         parts += ["", "## Notes", ""]
         parts += [f"- {note}" for note in notes]

@@ -454,3 +454,10 @@ def test_recover_reads_a_runs_output_and_its_results_back():
     assert lines == [results.Line("2", "a|b", "1.0 s", "c", "ok")]
     assert goals == [results.Goal("The testbed", "missed", "x11. Why: slow")]
     assert notes == ["a note"]
+
+
+def test_a_high_load_is_said():
+    busy = {"load average at start": "6.97 / 7.04 / 6.75 (1 / 5 / 15 min)", "cores": "2 usable"}
+    assert "load average was high: 7.0" in results.render(busy, [], [], [])
+    idle = {"load average at start": "0.50 / 0.40 / 0.30", "cores": "2 usable"}
+    assert "load average was high" not in results.render(idle, [], [], [])
