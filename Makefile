@@ -21,7 +21,7 @@ help:
 	@echo "make autograde | feedback | grades   grade collected submissions (see README)"
 	@echo "make student-bundle   build/student-bundle.zip: what students of a graded class get"
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
-	@echo "make bench      runtime of every lesson, as a table"
+	@echo "make bench      bench/RESULTS.md: lesson times, learning speed against SB3, grading (BENCH_ARGS=--quick)"
 	@echo "make hub-demo   a term on a real JupyterHub (root): real users, their own servers, lesson 01"
 
 # rfc3987-syntax comes with jupyter-events (jsonschema[format-nongpl]) and builds a
@@ -140,8 +140,15 @@ student-bundle: $(STAMP)
 class-demo: $(STAMP) sandbox-deps
 	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo $(if $(COURSE),--course $(COURSE))
 
-bench: $(STAMP)
-	$(PY) -m bench.run
+# Stable-Baselines3 (row 3's reference) is for the bench only: make lab and make
+# test never install it. requirements-bench.txt keeps requirements.txt's pins.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) sandbox-deps
+	OMP_NUM_THREADS=1 $(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) grader/work .pytest_cache .ruff_cache solutions/*/*.ipynb

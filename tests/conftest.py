@@ -9,12 +9,20 @@ idle). The slowest phases are handed out first.
 
 It also holds the two fixtures every tests/test_lesson_NN.py uses: `lesson`
 (the module's LESSON_ID, loaded) and `ns` (its reference namespace).
+
+The time per phase is also written to build/test-phases.json (PHASES_FILE), for
+`make bench` to report (its row 5): the latest run's figures, with the command
+line and the time of the run, so a partial run can be told from the whole suite.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from lesson_runner import Lesson
@@ -35,6 +43,7 @@ SPLIT_BY_LESSON = (
 )
 LESSON_PARAMETER = re.compile(r"\[(\d\d_[a-z0-9_]+)")  # [03_reinforce] or [03_reinforce-...]
 PHASE_ORDER = ("browser", "grading", "lessons", "unit")  # slowest first
+PHASES_FILE = Path(__file__).resolve().parent.parent / "build" / "test-phases.json"
 
 
 def relative_file(nodeid: str) -> str:
@@ -94,11 +103,11 @@ def phase_of(nodeid: str) -> str:
     return "unit"
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Per phase: how many tests, their summed time, and first start to last stop (wall)."""
+def phase_times(stats: dict) -> dict[str, dict[str, float]]:
+    """{phase: tests, summed test seconds, wall seconds from first start to last stop}."""
     tests, seconds = defaultdict(int), defaultdict(float)
     starts, stops = defaultdict(list), defaultdict(list)
-    for reports in terminalreporter.stats.values():
+    for reports in stats.values():
         for report in reports:
             if getattr(report, "when", None) not in ("setup", "call", "teardown"):
                 continue
@@ -109,14 +118,44 @@ def pytest_terminal_summary(terminalreporter):
             if getattr(report, "start", 0):
                 starts[phase].append(report.start)
                 stops[phase].append(report.stop)
-    if not seconds:
-        return
-    terminalreporter.section("time per phase")
+    result = {}
     for phase in sorted(seconds, key=lambda p: min(starts[p], default=0)):
         span = max(stops[phase], default=0) - min(starts[phase], default=0)
+        result[phase] = {
+            "tests": tests[phase],
+            "test_seconds": seconds[phase],
+            "wall_seconds": span,
+        }
+    return result
+
+
+def write_phases(phases: dict, config, path: Path = PHASES_FILE) -> None:
+    """The phases of this run as JSON (replacing the previous run's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "args": list(config.invocation_params.args),
+        "workers": getattr(config.option, "numprocesses", None),
+        "exit_status": getattr(config, "_rlcourse_exit_status", None),
+        "phases": phases,
+    }
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._rlcourse_exit_status = int(exitstatus)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Per phase: how many tests, their summed time, and first start to last stop (wall)."""
+    phases = phase_times(terminalreporter.stats)
+    if not phases:
+        return
+    terminalreporter.section("time per phase")
+    for phase, times in phases.items():
         terminalreporter.write_line(
-            f"phase {phase}: {tests[phase]} tests, {seconds[phase]:.0f} s of test time, "
-            f"{span:.0f} s from first start to last stop"
+            f"phase {phase}: {times['tests']} tests, {times['test_seconds']:.0f} s of test time, "
+            f"{times['wall_seconds']:.0f} s from first start to last stop"
         )
 
 
@@ -130,3 +169,9 @@ def lesson(request) -> Lesson:
 def ns(lesson: Lesson) -> dict:
     """The lesson's namespace after running its reference notebook (built once per module)."""
     return lesson.namespace()
+
+    if not hasattr(config, "workerinput"):  # (an xdist worker reports to the controller)
+        try:
+            write_phases(phases, config)
+        except OSError as error:
+            print(f"could not write {PHASES_FILE}: {error}", file=sys.stderr)
