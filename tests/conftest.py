@@ -157,6 +157,11 @@ def pytest_terminal_summary(terminalreporter, config):
             f"phase {phase}: {times['tests']} tests, {times['test_seconds']:.0f} s of test time, "
             f"{times['wall_seconds']:.0f} s from first start to last stop"
         )
+    if not hasattr(config, "workerinput"):  # (an xdist worker reports to the controller)
+        try:
+            write_phases(phases, config)
+        except OSError as error:
+            print(f"could not write {PHASES_FILE}: {error}", file=sys.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +174,3 @@ def lesson(request) -> Lesson:
 def ns(lesson: Lesson) -> dict:
     """The lesson's namespace after running its reference notebook (built once per module)."""
     return lesson.namespace()
-
-    if not hasattr(config, "workerinput"):  # (an xdist worker reports to the controller)
-        try:
-            write_phases(phases, config)
-        except OSError as error:
-            print(f"could not write {PHASES_FILE}: {error}", file=sys.stderr)
