@@ -22,6 +22,8 @@ help:
 	@echo "make student-bundle   build/student-bundle.zip: what students of a graded class get"
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make bench      runtime of every lesson, as a table"
+	@echo "make autograde WORKERS=N | BROKER=redis://HOST:6379/0   grade N at a time, or through Celery workers"
+	@echo "make grading-worker BROKER=redis://HOST:6379/0 [WORKERS=N]   a Celery grading worker (grading-broker: a redis-server)"
 
 # rfc3987-syntax comes with jupyter-events (jsonschema[format-nongpl]) and builds a
 # grammar when imported: 3 s of CPU in every process that imports nbformat (each
@@ -125,7 +127,7 @@ zip-collect: $(STAMP)
 	$(PY) -m grader.exchange zip-collect "$(LESSON)" "$(ZIP)"
 
 autograde: $(STAMP) sandbox-deps
-	$(PY) -m grader.autograde autograde $(if $(REGRADE),--regrade) $(LESSONS)
+	$(PY) -m grader.autograde autograde $(if $(REGRADE),--regrade) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BROKER),--broker "$(BROKER)") $(LESSONS)
 
 feedback: $(STAMP)
 	$(PY) -m grader.autograde feedback $(LESSONS)
@@ -144,3 +146,25 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) grader/work .pytest_cache .ruff_cache solutions/*/*.ipynb
+
+# ---- issue 17: grading a whole class fast (parallel here; Celery workers with a Redis broker)
+.PHONY: grading-deps grading-worker grading-broker
+
+# Debian's redis-server, the broker of Celery grading (and of its test), like sandbox-deps.
+grading-deps:
+	@if command -v redis-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing redis-server"; \
+	  (apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null)) || \
+	  { echo "could not install redis-server: the Celery grading test will be skipped"; exit 1; }; \
+	else echo "redis-server is missing: sudo apt-get install redis-server (only the broker's machine needs it)"; exit 1; fi
+
+# A worker that grades submissions from the broker, WORKERS at a time (default: the cores).
+grading-worker: $(STAMP) sandbox-deps
+	@test -n "$(BROKER)" || { echo "usage: make grading-worker BROKER=redis://HOST:6379/0 [WORKERS=N]"; exit 2; }
+	$(PY) -m grader.celery_app worker --broker "$(BROKER)" $(if $(WORKERS),--concurrency $(WORKERS))
+
+# A redis-server in the foreground on BIND (default 127.0.0.1) and PORT (default 6379).
+grading-broker: grading-deps
+	$(PY) -m grader.celery_app broker --bind $(or $(BIND),127.0.0.1) --port $(or $(PORT),6379)
