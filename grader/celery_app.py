@@ -331,13 +331,15 @@ class RedisServer:
         self.process = None
 
 
-def start_worker(broker: str, name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_worker(
+    broker: str, name: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """A Celery worker process (one submission at a time) in a process group of its own."""
     environment = dict(os.environ if env is None else env)
     environment[BROKER_VARIABLE] = broker
     command = [sys.executable, "-m", "grader.celery_app", "worker", "--concurrency", "1"]
     command += ["--name", name]
-    log = tempfile.NamedTemporaryFile(prefix=f"rlcourse-{name}-", suffix=".log", delete=False)
+    log = open(log, "ab")  # noqa: SIM115  (kept by the process)
     return subprocess.Popen(
         command,
         env=environment,
@@ -370,7 +372,8 @@ def local_cluster(workers: int = 2):
         server = RedisServer(Path(tmp)).start()
         started = []
         try:
-            started = [start_worker(server.url, f"grader{n}") for n in range(workers)]
+            for n in range(workers):
+                started.append(start_worker(server.url, f"grader{n}", Path(tmp) / f"{n}.log"))
             yield server.url
         finally:
             for process in started:
