@@ -365,6 +365,15 @@ def stop_worker(process: subprocess.Popen, sig: int = signal.SIGTERM, wait_s: fl
         os.killpg(process.pid, signal.SIGKILL)  # what is left of its group
 
 
+def wait_for_workers(broker: str, count: int, patience_s: float = 120) -> None:
+    """Return once `count` workers answer a ping on `broker` (they have started)."""
+    control = make_app(broker).control
+    deadline = time.monotonic() + patience_s
+    while len(control.ping(timeout=1.0) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {count} workers answered in {patience_s:.0f} s")
+
+
 @contextlib.contextmanager
 def local_cluster(workers: int = 2):
     """A private redis-server and `workers` Celery workers on this machine; yields the URL."""
@@ -374,6 +383,7 @@ def local_cluster(workers: int = 2):
         try:
             for n in range(workers):
                 started.append(start_worker(server.url, f"grader{n}", Path(tmp) / f"{n}.log"))
+            wait_for_workers(server.url, workers)
             yield server.url
         finally:
             for process in started:
