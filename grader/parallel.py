@@ -524,7 +524,7 @@ class BenchRow:
     per_submission_s: float
     same_grades: bool
     cpu_s: float = 0.0
-    """CPU seconds of every process the mode ran (graders, kernels, Celery workers)."""
+    """CPU seconds of this process and the graders it waited for (not the sandboxed kernels)."""
     load: float = 0.0
     """The machine's 1-minute load average when the mode ended (other users' work too)."""
 
@@ -602,37 +602,30 @@ def bench_table(
 ) -> str:
     """The measured rows, and a projection (stated as one) for a class on 1 and 10 machines.
 
-    The projection assumes worker machines like this one with nothing else to do
-    (the measured CPU seconds per submission, spread over their cores), and that
-    the broker costs nothing more than it did here.
+    The projection takes each mode's measured wall seconds per submission on
+    this machine and assumes worker machines like it, as busy as it was, and a
+    broker that costs nothing more than it did here.
     """
     lines = [
-        "| mode | submissions | wall s | wall s per submission | CPU s per submission "
-        "| load at the end | same grades as serial |",
-        "|---|---|---|---|---|---|---|",
+        "| mode | submissions | wall s | wall s per submission | load at the end "
+        "| same grades as serial |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row.mode} | {row.submissions} | {row.wall_s:.1f} | {row.per_submission_s:.1f} "
-            f"| {row.cpu_s / row.submissions:.1f} | {row.load:.1f} "
-            f"| {'yes' if row.same_grades else 'NO'} |"
+            f"| {row.load:.1f} | {'yes' if row.same_grades else 'NO'} |"
         )
     total = students * lessons
-    cores = os.cpu_count() or 1
     lines.append("")
     lines.append(
         f"Projection (not measured): {students} students x {lessons} lesson(s) = {total} "
-        f"submissions, each mode's CPU seconds per submission spread over the {cores} cores "
-        "of every machine, nobody else's work on them:"
+        "submissions at each mode's wall seconds per submission on machines like this one:"
     )
     for row in rows:
-        if row.mode == "serial":
-            hours = total * row.per_submission_s / 3600
-            lines.append(f"- serial (one core's worth, wall time): {hours:.1f} h on 1 machine")
-            continue
-        per = row.cpu_s / row.submissions
+        counts = [1] if row.mode == "serial" else list(machines)
         spans = ", ".join(
-            f"{total * per / (cores * count) / 3600:.1f} h on {count}" for count in machines
+            f"{total * row.per_submission_s / count / 3600:.1f} h on {count}" for count in counts
         )
         lines.append(f"- {row.mode}: {spans} machine(s)")
     return "\n".join(lines)
