@@ -23,6 +23,8 @@ help:
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make bench      bench/RESULTS.md: lesson times, learning speed against SB3, grading (BENCH_ARGS=--quick)"
 	@echo "make hub-demo   a term on a real JupyterHub (root): real users, their own servers, lesson 01"
+	@echo "make autograde WORKERS=N | BROKER=redis://HOST:6379/0   grade N at a time, or through Celery workers"
+	@echo "make grading-worker BROKER=redis://HOST:6379/0 [WORKERS=N]   a Celery grading worker (grading-broker: a redis-server)"
 
 # rfc3987-syntax comes with jupyter-events (jsonschema[format-nongpl]) and builds a
 # grammar when imported: 3 s of CPU in every process that imports nbformat (each
@@ -70,6 +72,7 @@ format: $(STAMP)
 PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 test: $(STAMP) browser-deps sandbox-deps hub-deps
+	@$(MAKE) --no-print-directory grading-deps || echo "no redis-server: the Celery grading test will be skipped"
 	@started=$$(date +%s); $(MAKE) --no-print-directory lint || exit 1; \
 	echo "phase lint: $$(( $$(date +%s) - started )) s"
 	$(PY) -m grader.release --sources-only
@@ -126,7 +129,7 @@ zip-collect: $(STAMP)
 	$(PY) -m grader.exchange zip-collect "$(LESSON)" "$(ZIP)"
 
 autograde: $(STAMP) sandbox-deps
-	$(PY) -m grader.autograde autograde $(if $(REGRADE),--regrade) $(LESSONS)
+	$(PY) -m grader.autograde autograde $(if $(REGRADE),--regrade) $(if $(WORKERS),--workers $(WORKERS)) $(if $(BROKER),--broker "$(BROKER)") $(LESSONS)
 
 feedback: $(STAMP)
 	$(PY) -m grader.autograde feedback $(LESSONS)
@@ -179,3 +182,25 @@ hub-deps: $(HUB_STAMP) $(HUB_DIR)/node_modules/.bin/configurable-http-proxy
 
 hub-demo: hub-deps sandbox-deps
 	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-120} $(PY) -m grader.hub_demo --gradebook $${GRADEBOOK:-auto}
+
+# ---- issue 17: grading a whole class fast (parallel here; Celery workers with a Redis broker)
+.PHONY: grading-deps grading-worker grading-broker
+
+# Debian's redis-server, the broker of Celery grading (and of its test), like sandbox-deps.
+grading-deps:
+	@if command -v redis-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing redis-server"; \
+	  (apt-get install -y -q redis-server >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null)) || \
+	  { echo "could not install redis-server: the Celery grading test will be skipped"; exit 1; }; \
+	else echo "redis-server is missing: sudo apt-get install redis-server (only the broker's machine needs it)"; exit 1; fi
+
+# A worker that grades submissions from the broker, WORKERS at a time (default: the cores).
+grading-worker: $(STAMP) sandbox-deps
+	@test -n "$(BROKER)" || { echo "usage: make grading-worker BROKER=redis://HOST:6379/0 [WORKERS=N]"; exit 2; }
+	$(PY) -m grader.celery_app worker --broker "$(BROKER)" $(if $(WORKERS),--concurrency $(WORKERS))
+
+# A redis-server in the foreground on BIND (default 127.0.0.1) and PORT (default 6379).
+grading-broker: grading-deps
+	$(PY) -m grader.celery_app broker --bind $(or $(BIND),127.0.0.1) --port $(or $(PORT),6379)

@@ -5,6 +5,9 @@
     python -m grader.autograde feedback        # HTML feedback for every student
     python -m grader.autograde grades          # grader/work/grades.csv + the table
     python -m grader.autograde --root DIR ...  # another course folder (tests, demo)
+    python -m grader.autograde --workers 1     # one nbgrader run per lesson (default: a
+                                               # submission per core at a time, grader/parallel.py)
+    python -m grader.autograde --broker redis://HOST:6379/0   # Celery workers grade
 
 Submissions are read from grader/work/submitted/<student>/<lesson>/ and never
 modified (their hash is checked before and after grading). Each lesson is
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -351,30 +355,57 @@ def preflight(root: Path, lesson: str, echo=print) -> None:
     )
 
 
+@contextmanager
+def grading_run(echo=print):
+    """While grading: the sandbox checked (or its opt-out said), a private runtime folder."""
+    if sandbox.opted_out():
+        echo(f"WARNING: {sandbox.OPT_OUT_VARIABLE}=off: grading WITHOUT the sandbox")
+    else:
+        sandbox.check()  # raises SandboxUnavailable with why and how to opt out
+    runtime = tempfile.mkdtemp(prefix="rlcourse-runtime-")
+    env_runtime = os.environ.get("JUPYTER_RUNTIME_DIR")
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
+    try:
+        yield
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+        if env_runtime is None:
+            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
+        else:
+            os.environ["JUPYTER_RUNTIME_DIR"] = env_runtime
+
+
+def pending_submissions(root: Path, lesson: str, state: dict) -> dict[str, str]:
+    """{student: fingerprint} of a lesson's submissions that are new or changed since `state`."""
+    students = [s for s, lesson_id in submissions(root, [lesson]) if lesson_id == lesson]
+    hashes = {s: fingerprint(course.submitted_dir(root, s, lesson)) for s in students}
+    return {s: h for s, h in hashes.items() if state.get(f"{s}/{lesson}", {}).get("hash") != h}
+
+
 def autograde(
     root: Path = REPO,
     lessons: list[str] | None = None,
     regrade: bool = False,
     echo=print,
+    workers: int = 1,
+    broker: str | None = None,
 ) -> list[Outcome]:
-    """Grade every new or changed submission (every submission with `regrade`)."""
+    """Grade every new or changed submission (every submission with `regrade`).
+
+    workers=1 grades each lesson with one nbgrader run; more workers, or a Celery
+    broker URL, grade submission by submission (grader/parallel.py).
+    """
+    if workers != 1 or broker:
+        from grader.parallel import grade_all
+
+        return grade_all(root, workers, broker, lessons, regrade, echo).outcomes
     root = root.resolve()
-    if sandbox.opted_out():
-        echo(f"WARNING: {sandbox.OPT_OUT_VARIABLE}=off: grading WITHOUT the sandbox")
-    else:
-        sandbox.check()  # raises SandboxUnavailable with why and how to opt out
     state = {} if regrade else load_state(root)
-    runtime = tempfile.mkdtemp(prefix="rlcourse-runtime-")
-    env_runtime = os.environ.get("JUPYTER_RUNTIME_DIR")
-    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
     graded = 0
-    try:
+    with grading_run(echo):
         for lesson in lessons or lesson_ids(root):
-            students = [s for s, lesson_id in submissions(root, [lesson]) if lesson_id == lesson]
-            hashes = {s: fingerprint(course.submitted_dir(root, s, lesson)) for s in students}
-            pending = [
-                s for s in students if state.get(f"{s}/{lesson}", {}).get("hash") != hashes[s]
-            ]
+            hashes = pending_submissions(root, lesson, state)
+            pending = list(hashes)
             if not pending:
                 continue
             _ensure_in_gradebook(root, lesson)
@@ -403,12 +434,6 @@ def autograde(
             save_state(root, state)
             graded += len(pending)
             echo(f"  {lesson}: {elapsed:.1f} s")
-    finally:
-        shutil.rmtree(runtime, ignore_errors=True)
-        if env_runtime is None:
-            os.environ.pop("JUPYTER_RUNTIME_DIR", None)
-        else:
-            os.environ["JUPYTER_RUNTIME_DIR"] = env_runtime
     if not graded:
         echo(f"nothing new to grade in {course.submitted_dir(root)} ({len(state)} graded before)")
     return outcomes(root)
@@ -514,10 +539,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
     parser.add_argument("--root", type=Path, default=REPO, help="course folder")
     parser.add_argument("--regrade", action="store_true", help="grade every submission again")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="submissions graded at a time (default: RLCOURSE_WORKERS or the number of cores)",
+    )
+    parser.add_argument(
+        "--broker",
+        default=os.environ.get("RLCOURSE_BROKER") or None,
+        help="a Celery broker (redis://HOST:PORT/DB) whose workers grade (make grading-worker)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.step == "autograde":
-            autograde(args.root, args.lessons or None, regrade=args.regrade)
+            from grader.parallel import default_workers
+
+            workers = args.workers or default_workers()
+            autograde(args.root, args.lessons or None, args.regrade, print, workers, args.broker)
             print(outcome_table(args.root))
         elif args.step == "feedback":
             feedback(args.root, args.lessons or None)

@@ -1,0 +1,185 @@
+"""Parallel grading on one machine gives exactly the grades of serial grading.
+
+One module-scoped run grades the fixture course's whole bad-submission corpus
+twice, in two copies of the course: serially (one nbgrader run) and two
+submissions at a time (grader/parallel.py). Every cell's score, every outcome
+and the gradebook's submissions are compared. The cheaper pieces (packing,
+kits, the scratch course, the progress bar) are tested alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import nbformat
+import pytest
+from course_tools import FIXTURE_COURSE, make_course, secret_lines
+from grading_corpus import FIXTURE, corpus_course, corpus_kinds, grading_limits
+
+from grader import autograde, course, parallel, sandbox
+
+pytestmark = pytest.mark.skipif(
+    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
+)
+
+
+class Said(list):
+    def __call__(self, line):
+        self.append(str(line))
+
+
+@pytest.fixture(scope="module")
+def two_ways(tmp_path_factory):
+    """(serial course, parallel course, the parallel run, what the parallel run said)."""
+    serial = corpus_course(tmp_path_factory.mktemp("serial"))
+    two = corpus_course(tmp_path_factory.mktemp("parallel"))
+    said = Said()
+    with grading_limits():
+        autograde.autograde(serial, echo=lambda *a: None)
+        run = parallel.grade_all(two, workers=2, echo=said, progress=False)
+    return serial, two, run, said
+
+
+def test_every_cell_scores_the_same_as_serial_grading(two_ways):
+    serial, two, run, _ = two_ways
+    expected = parallel.cell_points(serial)
+    assert set(expected) == {f"{kind}/{FIXTURE}" for kind in corpus_kinds()}
+    assert parallel.cell_points(two) == expected
+    assert run.mode == "2 workers" and not run.failed
+    assert set(run.seconds) == set(expected), "every submission was graded by a worker"
+    # sanity: the corpus is not all zeros (the comparison could not pass by accident)
+    assert expected[f"perfect/{FIXTURE}"] == {
+        "test_discounted_sum": 2.0,
+        "test_greedy_action": 3.0,
+        "why_greedy": 0.0,
+    }
+
+
+def test_every_outcome_is_the_same_as_serial_grading(two_ways):
+    serial, two, run, _ = two_ways
+
+    def said(root):
+        return [
+            (o.student, o.status, o.score, o.max_score, o.details) for o in autograde.outcomes(root)
+        ]
+
+    assert said(two) == said(serial)
+    assert [(o.student, o.status) for o in run.outcomes] == [(s, st) for s, st, *_ in said(serial)]
+
+
+def test_gradebook_has_each_submission_once_and_no_preflight_student(two_ways):
+    from nbgrader.api import Gradebook
+
+    _, two, _, _ = two_ways
+    config = course.load_config(two).CourseDirectory
+    with Gradebook(config.db_url, config.course_id) as gradebook:
+        handed_in = [s.student.id for s in gradebook.find_assignment(FIXTURE).submissions]
+        students = {s.id for s in gradebook.students}
+    assert sorted(handed_in) == corpus_kinds()
+    assert autograde.PREFLIGHT_STUDENT not in students
+
+
+def test_the_preflight_ran_once_for_the_lesson(two_ways):
+    _, _, _, said = two_ways
+    assert len([line for line in said if line.startswith(f"  preflight {FIXTURE}")]) == 1, said
+
+
+def test_autograded_notebooks_are_where_feedback_reads_them(two_ways):
+    serial, two, _, _ = two_ways
+    for kind in corpus_kinds():
+        ours = course.autograded_path(two, kind, FIXTURE)
+        theirs = course.autograded_path(serial, kind, FIXTURE)
+        assert ours.exists() == theirs.exists(), kind
+    graded = nbformat.read(course.autograded_path(two, "exception", FIXTURE), as_version=4)
+    errors = [o.ename for c in graded.cells for o in c.get("outputs", []) if "ename" in o]
+    assert "ValueError" in errors
+    pages = autograde.feedback(two, [FIXTURE], echo=lambda *a: None)
+    assert len(pages) == len(corpus_kinds())
+
+
+def test_an_interrupted_run_grades_only_what_was_not_recorded(two_ways):
+    _, two, _, _ = two_ways
+    before = parallel.cell_points(two)
+    state = autograde.load_state(two)
+    for kind in ("perfect", "tamper"):
+        del state[f"{kind}/{FIXTURE}"]
+    autograde.save_state(two, state)
+    said = Said()
+    with grading_limits():
+        run = parallel.grade_all(two, workers=2, echo=said, progress=False)
+    assert set(run.seconds) == {f"perfect/{FIXTURE}", f"tamper/{FIXTURE}"}
+    assert not [line for line in said if "preflight" in line], "the preflight is cached"
+    assert parallel.cell_points(two) == before
+    with grading_limits():
+        again = parallel.grade_all(two, workers=2, echo=said, progress=False)
+    assert again.seconds == {}
+    assert said[-1].startswith("nothing new to grade")
+
+
+# --------------------------------------------------------------------------- the pieces
+
+
+def test_a_kit_holds_the_release_and_a_gradebook_without_students_or_solutions(tmp_path):
+    from nbgrader.api import Gradebook
+
+    root = make_course(tmp_path, FIXTURE_COURSE, [FIXTURE])
+    kit = parallel.build_kit(root, FIXTURE)
+    files = parallel.unpack(kit.packed)
+    assert sorted(files) == [course.GRADEBOOK.as_posix(), f"notebooks/{FIXTURE}/{FIXTURE}.ipynb"]
+    source = course.source_path(root, FIXTURE).read_text()
+    solution_only = secret_lines(source.split("### BEGIN HIDDEN TESTS")[0])
+    assert solution_only
+    for name, data in files.items():
+        text = data.decode(errors="replace")
+        assert not [line for line in solution_only if line in text], name
+    database = tmp_path / "kit.db"
+    database.write_bytes(files[course.GRADEBOOK.as_posix()])
+    with Gradebook(f"sqlite:///{database}", course.COURSE_ID) as gradebook:
+        assert gradebook.students == []
+        assert [a.name for a in gradebook.assignments] == [FIXTURE]
+    assert not course.work(root).joinpath("gradebook.db").exists(), "the course is untouched"
+
+
+def test_the_scratch_course_holds_only_what_grading_needs(tmp_path, monkeypatch):
+    kit = parallel.pack({"notebooks/x/x.ipynb": b"{}", "grader/work/gradebook.db": b""})
+    handed_in = parallel.pack({"x.ipynb": b"{}", "data/rewards.csv": b"1,2"})
+    seen = {}
+
+    def fake_nbgrader(command, cwd, **kwargs):
+        seen["files"] = sorted(p.relative_to(cwd).as_posix() for p in cwd.rglob("*") if p.is_file())
+        seen["command"], seen["db"] = command, kwargs["env"]["NBGRADER_DB_URL"]
+        return subprocess.CompletedProcess(command, 1, "", "nbgrader failed")
+
+    monkeypatch.setattr(parallel.subprocess, "run", fake_nbgrader)
+    monkeypatch.setattr(parallel, "_scratch_grades", lambda root, lesson: ({}, {}))
+    result = parallel.grade_packed(kit, "x", handed_in)
+    assert seen["files"] == [
+        "grader/work/gradebook.db",
+        f"grader/work/submitted/{parallel.STUDENT}/x/data/rewards.csv",
+        f"grader/work/submitted/{parallel.STUDENT}/x/x.ipynb",
+        "nbgrader_config.py",
+        "notebooks/x/x.ipynb",
+    ]
+    assert seen["db"].endswith("/course/grader/work/gradebook.db"), "never the course's database"
+    assert f"--student={parallel.STUDENT}" in seen["command"]
+    assert result["autograded"] is None and result["log"] == "nbgrader failed"
+
+
+def test_a_packed_name_that_leaves_its_folder_is_refused():
+    assert parallel.unpack(parallel.pack({"a/b.txt": b"x"})) == {"a/b.txt": b"x"}
+    for name in ("../escape.txt", "/etc/passwd", "a/../../b"):
+        with pytest.raises(ValueError, match="leaves its folder"):
+            parallel.unpack(parallel.pack({name: b"x"}))
+
+
+def test_the_progress_bar_counts_done_failed_and_left(tmp_path, capsys):
+    jobs = [parallel.Job(f"s{n}", FIXTURE, "", [], "") for n in range(3)]
+    recorder = parallel.Recorder(tmp_path, {}, jobs, progress=True, echo=lambda *a: None)
+    recorder.fail(f"s0/{FIXTURE}", "the worker died")
+    recorder.close()
+    err = capsys.readouterr().err
+    assert "done=1" in err and "failed=1" in err and "left=2" in err, err
+    assert "1/3" in err and "<" in err, "tqdm's count and its estimate of the time left"
+    assert recorder.failed == {f"s0/{FIXTURE}": "the worker died"}
+    recorder.fail(f"s0/{FIXTURE}", "again")
+    assert recorder.failed == {f"s0/{FIXTURE}": "the worker died"}, "counted once"
