@@ -1489,8 +1489,8 @@ for label, run in (
 ):
     axes[0].plot(run.scores, label=label)
     axes[1].plot(run.kls, label=label)
-axes[0].set_title("reward-model score (batch mean)", fontsize=9)
-axes[1].set_title("sequence KL to the reference (nats)", fontsize=9)
+axes[0].set(title="reward-model score (batch mean)", ylabel="score")
+axes[1].set(title="sequence KL to the reference", ylabel="KL (nats)")
 for ax in axes:
     ax.set_xlabel("PPO iteration (a batch of responses each)")
 axes[0].legend(fontsize=8)
@@ -1588,18 +1588,18 @@ hacking_runs = {
     for beta in tqdm(HACKING_BETAS, desc="beta sweep", leave=False)
 }
 fig, axes = plt.subplots(1, 3, figsize=(11, 3))
-for ax, (name, read) in zip(
+for ax, (name, ylabel, read) in zip(
     axes,
     (
-        ("final score", lambda run: run.final.score),
-        ("final sequence KL (nats)", lambda run: run.final.kl),
-        ("distinct responses", lambda run: run.final.distinct),
+        ("final score", "reward-model score", lambda run: run.final.score),
+        ("final sequence KL", "KL (nats)", lambda run: run.final.kl),
+        ("distinct responses", "fraction of the responses", lambda run: run.final.distinct),
     ),
     strict=True,
 ):
     ax.plot(range(len(HACKING_BETAS)), [read(run) for run in hacking_runs.values()], "o-")
     ax.set_xticks(range(len(HACKING_BETAS)), [str(b) for b in HACKING_BETAS])
-    ax.set_xlabel("beta")
+    ax.set(xlabel="beta", ylabel=ylabel)
     ax.set_title(name, fontsize=9)
 plt.show()
 for beta, run in hacking_runs.items():
