@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from lesson_runner import Lesson
 
+from bench.suite import PHASES_FILE  # one owner: the bench reads what the suite writes
+
 # phase: the test files (relative to the repository) that belong to it, by prefix
 PHASES = {
     "browser": ("tests/browser/", "tests/test_lab.py"),
@@ -43,7 +45,6 @@ SPLIT_BY_LESSON = (
 )
 LESSON_PARAMETER = re.compile(r"\[(\d\d_[a-z0-9_]+)")  # [03_reinforce] or [03_reinforce-...]
 PHASE_ORDER = ("browser", "grading", "lessons", "unit")  # slowest first
-PHASES_FILE = Path(__file__).resolve().parent.parent / "build" / "test-phases.json"
 
 
 def relative_file(nodeid: str) -> str:

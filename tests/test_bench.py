@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -339,8 +340,20 @@ def test_phase_rows_report_each_phase_and_the_run():
     assert suite.phase_rows(None)[0][1] == "not measured"
 
 
+def _suite_conftest():
+    """tests/conftest.py itself (a plain `import conftest` may find tests/browser/'s)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "suite_conftest", Path(__file__).with_name("conftest.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_suite_writes_its_phases_where_the_bench_reads_them(tmp_path):
-    import conftest
+    conftest = _suite_conftest()
 
     assert conftest.PHASES_FILE == suite.PHASES_FILE
     config = types.SimpleNamespace(
