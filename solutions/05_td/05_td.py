@@ -1266,13 +1266,6 @@ def train_a2c(args, advantage_fn=None):
     return model, np.array(ended_at, dtype=float), np.array(ended_returns)
 
 
-def moving_average(values, window=10):
-    """Mean of each value and the window - 1 before it (fewer at the start)."""
-    sums = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
-    counts = np.minimum(np.arange(1, len(values) + 1), window)
-    return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
-
-
 # %%
 A2C_SEED = 0
 a2c_runs = {}
@@ -1281,17 +1274,19 @@ for lam in (1.0, 0.95):
     _, steps, returns = train_a2c(A2CArgs(seed=A2C_SEED, lam=lam))
     a2c_runs[label] = (steps, returns)
 fig, ax = plt.subplots(figsize=(8, 4))
-for label, (steps, returns) in a2c_runs.items():
-    (line,) = ax.plot(steps, moving_average(returns), label=label)
-    ax.axvline(steps[-1], color=line.get_color(), ls="--", lw=1)
+for label, (steps, returns) in a2c_runs.items():  # each run has its own steps: one call each
+    plot_learning_curves(
+        {label: returns},
+        ax=ax,
+        x=steps,
+        smooth=10,
+        xlabel="environment steps",
+        ylabel="return (mean of the last 10 episodes)",
+        title=f"A2C on CartPole-v1, lesson 04's settings, seed {A2C_SEED} (dashed: solved)",
+    )
+    ax.axvline(steps[-1], color=ax.lines[-1].get_color(), ls="--", lw=1)
     print(f"{label}: stopping rule met after {steps[-1]:,.0f} environment steps")
 ax.axhline(475, color="grey", ls=":", lw=1)
-ax.set(
-    xlabel="environment steps",
-    ylabel="return (mean of the last 10 episodes)",
-    title=f"A2C on CartPole-v1, lesson 04's settings, seed {A2C_SEED} (dashed: solved)",
-)
-ax.legend()
 plt.show()
 
 # %% [markdown]
