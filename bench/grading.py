@@ -69,28 +69,59 @@ class GradingCourse:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# HOOK (issue 17, parallel and distributed grading): the lead fills this in after merging
-# branch issue17. The rows to add: wall time to grade N copies of the reference submission
-# of every lesson serially, with WORKERS=2 and with two Celery workers, side by side, and
-# the projection for 300 students. A GradingCourse holds one student ("bench"); for N
-# copies, submit the same notebooks as more students (grader.grading.submit) before
-# calling issue 17's grade_all. run.py calls this after the serial rows (row 4).
+# --------------------------------------------------------------------------- throughput
+
+THROUGHPUT_LESSON = "02_mdps"
+"""the lesson of the throughput rows: the quickest to grade, so the three modes fit in minutes"""
+THROUGHPUT_COPIES = 4
+"""reference submissions of it that each mode grades (two per worker)"""
+CLASS_SIZE = 300
 
 
-def parallel_throughput_rows(grading: GradingCourse | None) -> list[tuple[str, str, str, str]]:
-    """(item, measured, compared with, verdict) rows of parallel-grading throughput."""
+def throughput_modes() -> tuple[list[str], str]:
+    """(the modes to measure, why Celery is left out or ''): Celery needs a redis-server."""
+    from grader import celery_app
+
     try:
-        from grader import parallel  # noqa: F401  (issue 17's module)
-    except ImportError:
-        state = "issue 17 not merged yet"
-    else:
-        state = "issue 17 is merged: fill in this hook"
-    return [
-        (
-            "throughput: parallel (WORKERS=N) and Celery grading",
-            "not measured",
-            "serial grading (the lines above)",
-            f"{state} (bench/grading.py: parallel_throughput_rows)",
+        celery_app.redis_server()
+    except (FileNotFoundError, RuntimeError) as error:
+        return ["serial", "workers=2"], f"Celery not measured: {error}"
+    return ["serial", "workers=2", "celery=2"], ""
+
+
+def parallel_throughput_rows(
+    class_serial_s: float | None = None, echo=print
+) -> list[tuple[str, str, str, str]]:
+    """(item, measured, compared with, verdict) rows: grader.parallel.bench's modes side by side.
+
+    class_serial_s: row 4's serial seconds for one submission of every lesson;
+    with it, a projection for a class of CLASS_SIZE at each mode's speed-up.
+    """
+    from grader import parallel
+
+    modes, why_not = throughput_modes()
+    runs = parallel.bench(
+        lessons=[THROUGHPUT_LESSON], copies=THROUGHPUT_COPIES, modes=modes, echo=echo
+    )
+    serial = runs[0]
+    rows = []
+    for run in runs:
+        speedup = serial.wall_s / run.wall_s
+        projection = ""
+        if class_serial_s:
+            hours = CLASS_SIZE * class_serial_s / speedup / 3600
+            projection = f"; a class of {CLASS_SIZE}, every lesson: {hours:.1f} h (projected)"
+        rows.append(
+            (
+                f"throughput, {run.mode}: {run.submissions} reference submissions of "
+                f"{THROUGHPUT_LESSON}",
+                f"{run.wall_s:.1f} s ({run.per_submission_s:.1f} s each), load {run.load:.1f} "
+                f"at the end; grades {'the same as' if run.same_grades else 'DIFFERENT from'} "
+                "serial",
+                "" if run is serial else f"serial: {serial.wall_s:.1f} s",
+                f"x{speedup:.2f} the serial rate{projection}",
+            )
         )
-    ]
+    if why_not:
+        rows.append(("throughput, celery=2", "not measured", "", why_not))
+    return rows

@@ -16,7 +16,6 @@ import argparse
 import re
 from pathlib import Path
 
-from bench import grading
 from bench.results import RESULTS_FILE, Goal, Line, render, write
 from bench.stats import Sample
 from grader.course import lesson_ids
@@ -25,6 +24,7 @@ PREFLIGHT = re.compile(r"^\s*preflight (\S+): ([\d.]+) s$")
 REPEAT = re.compile(
     r"^\s*repeat (\d+): (\S+) ([\d.]+) s \(([\d.]+) s CPU\)(?:, autograded ([\d.]+) s)?$"
 )
+THROUGHPUT_LOST = "the run stopped before them (they come after rows 1 and 4)"
 TABLE_ROW = re.compile(r"^\| (.*) \|$")
 GOAL = re.compile(r"^- \*\*(.+?)\*\*: (.*)$")
 
@@ -78,7 +78,7 @@ def recover(log: str, results: str) -> str:
     if all(lesson in times["graded"] for lesson in complete):
         new_lines, goal = grading_lines(times)
         lines += new_lines
-        lines += [Line("4", *cells) for cells in grading.parallel_throughput_rows(None)]
+        lines.append(Line("4", "throughput rows", "not measured", "", THROUGHPUT_LOST))
         goals.append(goal)
     repeats = min(len(s.values) for s in times["plain"].values())
     notes.append(

@@ -48,6 +48,7 @@ from grader import hub, students
 from grader.course import COURSE_ID, REPO, SOURCES, instructor_path
 
 LESSON = "01_bandits"
+"""the lesson of `make hub-demo`'s term (the tests run the fixture course's: seconds to grade)"""
 SITES = Path("/srv")
 SITE_PREFIX = "rlcourse-hub-"
 HUB_USER_PREFIX = "rh"
@@ -130,7 +131,7 @@ class Server:
     def listing(self, path: str) -> list[str]:
         return [item["name"] for item in self.ok("GET", f"/api/contents/{path}").json()["content"]]
 
-    def nbgrader_action(self, action: str, lesson: str = LESSON) -> dict | list:
+    def nbgrader_action(self, action: str, lesson: str) -> dict | list:
         """POST /assignments/<action> of nbgrader's assignment list (fetch, submit, ...)."""
         data = {"course_id": COURSE_ID, "assignment_id": lesson}
         return self.ok("POST", f"/assignments/{action}", data=data).json()
@@ -350,6 +351,8 @@ class HubRun:
     closed_paths: dict[Path, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     table: str = ""
+    lesson: str = LESSON
+    """the lesson the term releases, grades and returns"""
 
     def user(self, name: str) -> Server:
         return self.hub.start_server(name)
@@ -401,8 +404,13 @@ def close_to_others(paths: list[Path]) -> dict[Path, int]:
     return closed
 
 
-def start(echo=print, postgresql: bool = False) -> HubRun:
-    """Accounts, site, (PostgreSQL), hub: a running hub of one instructor and two students."""
+def start(
+    echo=print, postgresql: bool = False, source: Path = REPO, lesson: str = LESSON
+) -> HubRun:
+    """Accounts, site, (PostgreSQL), hub: a running hub of one instructor and two students.
+
+    The course is `source`'s (a repository with solutions/), with `lesson` in it.
+    """
     reason = can_create_users()
     if reason:
         raise RuntimeError(reason)
@@ -422,12 +430,12 @@ def start(echo=print, postgresql: bool = False) -> HubRun:
             raise RuntimeError("no PostgreSQL server (make hub-deps installs Debian's postgresql)")
         postgres = Postgres(root / "pgdata", free_port(), secrets.token_hex(16))
     site = new_site(prefix, root, postgres)
-    run = HubRun(site, Hub(site), postgres)
+    run = HubRun(site, Hub(site), postgres, lesson=lesson)
     try:
         started = time.perf_counter()
         root.chmod(0o755)
         site.venv = str(hub.users_environment(Path(sys.prefix), root / "env"))
-        hub.setup(site, REPO, [LESSON])
+        hub.setup(site, source, [lesson])
         run.closed_paths = close_to_others(
             [REPO / SOURCES, REPO / "tests", REPO / "grader" / "work"]
         )
@@ -518,21 +526,23 @@ def in_course_service(service: Server, *args: str, timeout: float = 1500) -> Exe
     return service.run(code, timeout=timeout).check(" ".join(args))
 
 
-def reference_answers(site: hub.Site, fetched: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def reference_answers(
+    site: hub.Site, lesson: str, fetched: nbformat.NotebookNode
+) -> nbformat.NotebookNode:
     """The fetched notebook with the reference answers typed in (what a good student hands in)."""
-    reference = nbformat.read(instructor_path(site.course, LESSON), as_version=4)
-    files = students.perfect(LESSON, fetched, reference, {"root": site.course})
-    return nbformat.reads(files[f"{LESSON}.ipynb"].decode(), as_version=4)
+    reference = nbformat.read(instructor_path(site.course, lesson), as_version=4)
+    files = students.perfect(lesson, fetched, reference, {"root": site.course})
+    return nbformat.reads(files[f"{lesson}.ipynb"].decode(), as_version=4)
 
 
-def notebook_path(lesson: str = LESSON) -> str:
+def notebook_path(lesson: str) -> str:
     """Where nbgrader puts a fetched lesson in a student's home (path_includes_course)."""
     return f"{COURSE_ID}/{lesson}/{lesson}.ipynb"
 
 
 def term(run: HubRun, echo=print) -> str:
     """Release, fetch, submit, collect, autograde, feedback, fetch feedback; the grade table."""
-    site, seconds = run.site, run.seconds
+    site, seconds, lesson = run.site, run.seconds, run.lesson
     course = str(site.course)
     teacher = site.instructors[0]
     good, blank = site.students
@@ -541,38 +551,38 @@ def term(run: HubRun, echo=print) -> str:
     for student in (good, blank):  # their servers start while the instructor releases
         run.hub.api("POST", f"/users/{student}/server")
     service = run.hub.service(teacher)
-    in_course_service(service, "grader.release", "--root", course, LESSON)
-    service.ok("POST", f"/formgrader/api/assignment/{LESSON}/release")
+    in_course_service(service, "grader.release", "--root", course, lesson)
+    service.ok("POST", f"/formgrader/api/assignment/{lesson}/release")
     seconds["release"] = time.perf_counter() - started
-    echo(f"{teacher} released {LESSON} through the course service")
+    echo(f"{teacher} released {lesson} through the course service")
 
     started = time.perf_counter()
     for student in (good, blank):
         server = run.user(student)
-        server.nbgrader_action("fetch")
-        fetched = server.notebook(notebook_path())
+        server.nbgrader_action("fetch", lesson)
+        fetched = server.notebook(notebook_path(lesson))
         if student == good:
-            server.put_notebook(notebook_path(), reference_answers(site, fetched))
-        reply = server.nbgrader_action("submit")
+            server.put_notebook(notebook_path(lesson), reference_answers(site, lesson, fetched))
+        reply = server.nbgrader_action("submit", lesson)
         if isinstance(reply, dict) and not reply.get("success", True):
             raise RuntimeError(f"{student}'s submit failed: {reply}")
     seconds["students"] = time.perf_counter() - started
     echo(f"{good} submitted the reference answers, {blank} the untouched notebook")
 
     started = time.perf_counter()
-    collected = service.ok("POST", f"/formgrader/api/assignment/{LESSON}/collect").json()
+    collected = service.ok("POST", f"/formgrader/api/assignment/{lesson}/collect").json()
     if not collected.get("success"):
         raise RuntimeError(f"collect failed: {collected}")
     echo(collected.get("log", "").strip())
-    graded = in_course_service(service, "grader.autograde", "autograde", LESSON, "--root", course)
+    graded = in_course_service(service, "grader.autograde", "autograde", lesson, "--root", course)
     seconds["collect+autograde"] = time.perf_counter() - started
     echo(graded.stdout.strip())
 
     started = time.perf_counter()
-    in_course_service(service, "grader.autograde", "feedback", LESSON, "--root", course)
-    service.ok("POST", f"/formgrader/api/assignment/{LESSON}/release_feedback")
+    in_course_service(service, "grader.autograde", "feedback", lesson, "--root", course)
+    service.ok("POST", f"/formgrader/api/assignment/{lesson}/release_feedback")
     for student in (good, blank):
-        run.user(student).nbgrader_action("fetch_feedback")
+        run.user(student).nbgrader_action("fetch_feedback", lesson)
     table = in_course_service(service, "grader.autograde", "grades", "--root", course).stdout
     seconds["feedback"] = time.perf_counter() - started
     lines = table.strip().splitlines()  # (after the line that names grades.csv)
@@ -580,9 +590,9 @@ def term(run: HubRun, echo=print) -> str:
     return run.table
 
 
-def feedback_files(server: Server) -> list[str]:
+def feedback_files(server: Server, lesson: str) -> list[str]:
     """The feedback HTML files in a student's home (one folder per submission timestamp)."""
-    folder = f"{COURSE_ID}/{LESSON}/feedback"
+    folder = f"{COURSE_ID}/{lesson}/feedback"
     if server.request("GET", f"/api/contents/{folder}").status_code == 404:
         return []
     return [
@@ -591,8 +601,8 @@ def feedback_files(server: Server) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_hub(echo=print, postgresql: bool = False):
-    run = start(echo, postgresql)
+def running_hub(echo=print, postgresql: bool = False, source: Path = REPO, lesson: str = LESSON):
+    run = start(echo, postgresql, source, lesson)
     try:
         yield run
     finally:
@@ -612,7 +622,7 @@ def main(argv: list[str] | None = None) -> None:
         with running_hub(postgresql=postgresql) as run:
             table = term(run)
             for student in run.site.students:
-                print(f"{student}'s feedback: {feedback_files(run.user(student))}")
+                print(f"{student}'s feedback: {feedback_files(run.user(student), run.lesson)}")
     except RuntimeError as error:
         sys.exit(f"hub demo: {error}")
     print("\nGrades (score/max):\n" + table)

@@ -474,3 +474,53 @@ def test_a_high_load_is_said():
     assert "load average was high: 7.0" in results.render(busy, [], [], [])
     idle = {"load average at start": "0.50 / 0.40 / 0.30", "cores": "2 usable"}
     assert "load average was high" not in results.render(idle, [], [], [])
+
+
+# --------------------------------------------------------------------------- throughput
+
+
+def test_throughput_rows_give_each_modes_speedup_and_the_class_projection(monkeypatch):
+    from bench import grading
+    from grader import parallel
+
+    def fake_bench(lessons, copies, modes, echo):
+        assert lessons == [grading.THROUGHPUT_LESSON] and copies == grading.THROUGHPUT_COPIES
+        walls = {"serial": 100.0, "workers=2": 50.0, "celery=2": 40.0}
+        return [
+            parallel.BenchRow(m, copies, walls[m], walls[m] / copies, m != "celery=2", 0.0, 1.0)
+            for m in modes
+        ]
+
+    monkeypatch.setattr(parallel, "bench", fake_bench)
+    monkeypatch.setattr(
+        grading, "throughput_modes", lambda: (["serial", "workers=2", "celery=2"], "")
+    )
+    rows = grading.parallel_throughput_rows(class_serial_s=360.0, echo=lambda *a: None)
+    assert [row[0].split(":")[0] for row in rows] == [
+        "throughput, serial",
+        "throughput, workers=2",
+        "throughput, celery=2",
+    ]
+    assert rows[1][3].startswith("x2.00 the serial rate")
+    assert "30.0 h (projected)" in rows[0][3]  # 300 students x 360 s, serially
+    assert "15.0 h (projected)" in rows[1][3]
+    assert "DIFFERENT" in rows[2][1] and "the same as" in rows[1][1]
+
+
+def test_throughput_rows_say_why_celery_is_missing(monkeypatch):
+    from bench import grading
+    from grader import parallel
+
+    monkeypatch.setattr(
+        parallel,
+        "bench",
+        lambda lessons, copies, modes, echo: [
+            parallel.BenchRow(m, copies, 10.0, 2.5, True) for m in modes
+        ],
+    )
+    monkeypatch.setattr(
+        grading, "throughput_modes", lambda: (["serial", "workers=2"], "Celery not measured: x")
+    )
+    rows = grading.parallel_throughput_rows(echo=lambda *a: None)
+    assert len(rows) == 3 and rows[-1][3] == "Celery not measured: x"
+    assert "projected" not in rows[0][3]

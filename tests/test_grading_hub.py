@@ -1,7 +1,9 @@
 """The course on a real JupyterHub: the hub demo's term, its five traps, and privacy.
 
 One module-scoped hub (grader.hub_demo: system users, LocalProcessSpawner,
-free loopback ports) runs the term of lesson 01; the tests then ask the hub
+free loopback ports) runs the term of the fixture course's lesson (`make
+hub-demo` runs lesson 01's; the hub's plumbing is the same, and the fixture
+grades in seconds where lesson 01 takes a minute per notebook); the tests then ask the hub
 and the users' own servers, and the privacy tests try, as the student's own
 account (a kernel of the student's server), what no student may do. Skipped
 only where the machine cannot create users (not root, no useradd).
@@ -17,11 +19,12 @@ import time
 import nbformat
 import pytest
 import requests
+from course_tools import FIXTURE_COURSE
 
 from grader import hub, hub_demo
 from grader.course import COURSE_ID, REPO, instructor_path, is_grade_test, points
 
-LESSON = hub_demo.LESSON
+LESSON = "00_fixture"
 FUTURE = "2099-01-01 00:00:00.000000 UTC"
 """The timestamp of a forged submission: newer than any real one."""
 
@@ -32,7 +35,7 @@ def term_run():
     if reason:
         pytest.skip(f"the hub tests need real users: {reason}")
     postgresql = hub_demo.Postgres.binaries() is not None
-    with hub_demo.running_hub(postgresql=postgresql) as run:
+    with hub_demo.running_hub(postgresql=postgresql, source=FIXTURE_COURSE, lesson=LESSON) as run:
         started = time.perf_counter()
         hub_demo.term(run)
         run.seconds["term"] = time.perf_counter() - started
@@ -80,7 +83,7 @@ def test_term_grades_both_students(term_run):
 
 def test_each_student_fetched_their_feedback(term_run):
     for student in term_run.site.students:
-        found = hub_demo.feedback_files(term_run.user(student))
+        found = hub_demo.feedback_files(term_run.user(student), LESSON)
         assert [name for name in found if name.endswith(f"{LESSON}.html")], (student, found)
 
 

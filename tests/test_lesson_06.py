@@ -6,7 +6,6 @@ Mistakes and seed sweeps: tests/mistakes/06_ppo_rlhf.py (run by test_lesson_mist
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
@@ -114,17 +113,16 @@ def test_kl_demo_unbiased_and_k3_less_noisy(lesson: Lesson) -> None:
     assert smallest[4] < smallest[3] / 5  # k3 at least 5 times less noisy when the KL is small
 
 
+SB3_PPO_MEDIAN_STEPS = 14_336
+"""SB3's PPO with the zoo's CartPole settings, median of seeds 0-2 (make bench, row 3)"""
+
+
 @pytest.mark.slow
-def test_ppo_beats_sb3_zoo_figures(ns: dict) -> None:
-    """The closing note: median over 3 seeds below SB3's ~25,000 steps and ~24 CPU-seconds."""
-    steps, seconds = [], []
-    for seed in range(3):
-        started = time.process_time()
-        _, history_steps, _ = ns["train_ppo"](seed=seed)
-        seconds.append(time.process_time() - started)
-        steps.append(history_steps[-1])
-    assert np.median(steps) < 25_000
-    assert np.median(seconds) < 24.0
+def test_ppo_needs_fewer_steps_than_sb3(ns: dict) -> None:
+    """The closing note: over seeds 0-2, the lesson's PPO meets its stopping rule in fewer
+    environment steps than SB3's PPO needs (steps, not seconds: `make bench` times them)."""
+    steps = [ns["train_ppo"](seed=seed)[1][-1] for seed in range(3)]
+    assert np.median(steps) < SB3_PPO_MEDIAN_STEPS, steps
 
 
 @pytest.mark.slow
