@@ -68,7 +68,7 @@ format: $(STAMP)
 # Two test workers on two cores, one torch thread each (or they fight over the
 # cores); tests/conftest.py shares the tests out (a file, or one lesson of a
 # per-lesson file, runs on one worker: its module fixtures are built once) and
-# prints a time per phase.
+# prints a time per phase, and the 40 slowest steps (where CI's time goes).
 PYTEST_SUITE := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2
 
 test: $(STAMP) browser-deps sandbox-deps hub-deps
@@ -79,7 +79,7 @@ test: $(STAMP) browser-deps sandbox-deps hub-deps
 	$(PY) -m grader.release --sources-only --root tests/fixtures/course
 	@started=$$(date +%s); \
 	timeout=$$($(PY) -c 'from grader.course import CELL_TIMEOUT_S; print(CELL_TIMEOUT_S)'); \
-	$(PYTEST_SUITE) --nbval-lax --nbval-cell-timeout=$$timeout tests solutions; status=$$?; \
+	$(PYTEST_SUITE) --durations=40 --nbval-lax --nbval-cell-timeout=$$timeout tests solutions; status=$$?; \
 	echo "phase pytest (unit, lessons, grading, browser together): $$(( $$(date +%s) - started )) s"; \
 	exit $$status
 

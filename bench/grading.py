@@ -94,6 +94,10 @@ def parallel_throughput_rows(
 ) -> list[tuple[str, str, str, str]]:
     """(item, measured, compared with, verdict) rows: grader.parallel.bench's modes side by side.
 
+    The CPU seconds outside the kernels show the price of a parallel job: each
+    starts an nbgrader of its own in a scratch course (serial grading starts one
+    for the lot), which on a machine with few cores can eat the gain.
+
     class_serial_s: row 4's serial seconds for one submission of every lesson;
     with it, a projection for a class of CLASS_SIZE at each mode's speed-up.
     """
@@ -115,9 +119,9 @@ def parallel_throughput_rows(
             (
                 f"throughput, {run.mode}: {run.submissions} reference submissions of "
                 f"{THROUGHPUT_LESSON}",
-                f"{run.wall_s:.1f} s ({run.per_submission_s:.1f} s each), load {run.load:.1f} "
-                f"at the end; grades {'the same as' if run.same_grades else 'DIFFERENT from'} "
-                "serial",
+                f"{run.wall_s:.1f} s ({run.per_submission_s:.1f} s each; {run.cpu_s:.0f} CPU s "
+                f"outside the kernels), load {run.load:.1f} at the end; grades "
+                f"{'the same as' if run.same_grades else 'DIFFERENT from'} serial",
                 "" if run is serial else f"serial: {serial.wall_s:.1f} s",
                 f"x{speedup:.2f} the serial rate{projection}",
             )

@@ -30,7 +30,7 @@ TESTBED_GOAL = 50.0
 GRADING_GOAL = 1.5
 CARTPOLE_MISS = {
     "A2C": (
-        "Why (tried on the bench's schedule, 2026-12-02): shorter segments help, not enough: "
+        "Why: on the bench's schedule (tried 2026-12-02), shorter segments help, not enough: "
         "lesson 04 with 8-step segments took a median of 19,456 steps over seeds 0-5 (5-step: "
         "25,600; either with lr 1e-3: worse), against 34,816 with its 16. Separate actor and "
         "critic networks, as SB3's MlpPolicy has (two layers of 64 each, with ReLU; with SB3's "
@@ -42,12 +42,13 @@ CARTPOLE_MISS = {
     "PPO": "",
 }
 TESTBED_MISS = (
-    "Why: a step of 10 arms costs a plain-Python loop about as little as NumPy's per-call "
-    "overhead on arrays of 2000; profiled, lesson 01's epsilon_greedy is ~60% of run_testbed, "
-    "most of it the tie-break's (runs, k) matrix of uniforms drawn every step. What would "
-    "fix it (lesson 01, not the bench): break ties only in the rows that have them, check "
-    "Testbed.pull's input once rather than every step, or run the three epsilons as one "
-    "batch of 6000 runs"
+    "Why: the lesson steps its 2000 runs together, so Figure 2.2 is 3 x 1000 NumPy steps "
+    "of about a dozen array calls each; on an idle machine that is 0.3 ms a step, 0.9 s in "
+    "all, while the plain-Python loop spends about 1.3 microseconds on a step of one run "
+    "(7.8 s for the 6 million). x50 would need 0.05 ms a step: the per-call cost of NumPy "
+    "alone is more. Measured 2026-12-02: breaking ties only in the rows that have them "
+    "saves 17 %; the three epsilons as one batch of 6000 runs would change run_testbed's "
+    "contract. Against the textbook's per-run loop with NumPy scalars the lesson is x59"
 )
 
 

@@ -487,7 +487,7 @@ def test_throughput_rows_give_each_modes_speedup_and_the_class_projection(monkey
         assert lessons == [grading.THROUGHPUT_LESSON] and copies == grading.THROUGHPUT_COPIES
         walls = {"serial": 100.0, "workers=2": 50.0, "celery=2": 40.0}
         return [
-            parallel.BenchRow(m, copies, walls[m], walls[m] / copies, m != "celery=2", 0.0, 1.0)
+            parallel.BenchRow(m, copies, walls[m], walls[m] / copies, m != "celery=2", 7.0, 1.0)
             for m in modes
         ]
 
@@ -505,6 +505,7 @@ def test_throughput_rows_give_each_modes_speedup_and_the_class_projection(monkey
     assert "30.0 h (projected)" in rows[0][3]  # 300 students x 360 s, serially
     assert "15.0 h (projected)" in rows[1][3]
     assert "DIFFERENT" in rows[2][1] and "the same as" in rows[1][1]
+    assert "7 CPU s outside the kernels" in rows[1][1]
 
 
 def test_throughput_rows_say_why_celery_is_missing(monkeypatch):
