@@ -36,7 +36,7 @@
 # **Time:** about 4 hours: the exercises' headings add up to 2 hours and 50
 # minutes, the two written answers take about 25 minutes, and reading the
 # theory and watching the experiments about 30 more. The whole notebook runs in
-# about a minute and a half on a laptop CPU.
+# 20 s to a minute and a half on a laptop CPU, depending on how busy it is.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
 # runs only the **visible** tests in the test cells. The grade is decided by
@@ -1818,5 +1818,5 @@ _quiz.score()
 # seeds, the story's was +34 %) with the KL to the reference at 1.6-2.7 nats;
 # the broken one did not improve on any seed. Each RLHF run took 1.4 to 2.4
 # CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
-# runs in about a minute and a half of CPU time; on a GPU it runs unchanged
+# runs in about 20 s on an idle 2-core CPU (`make bench`); on a GPU it runs unchanged
 # (`rlhelpers.device()`), though with networks this small, expect no speed-up.
