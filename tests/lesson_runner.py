@@ -132,6 +132,16 @@ def used_names(node: ast.AST) -> set[str]:
 DEFINITION = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom
 
 
+def is_pyplot_call(statement: ast.stmt) -> bool:
+    """`plt.xlabel(...)`, `plt.legend()`: a bare pyplot call, which binds nothing."""
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+        return False
+    func = statement.value.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id == "plt"
+
+
 def split_demo(source: str, student: set[str], data: set[str]) -> tuple[str, set[str]]:
     """(the definitions of a cell, the names that depend on the student's code).
 
@@ -139,7 +149,9 @@ def split_demo(source: str, student: set[str], data: set[str]) -> tuple[str, set
     that calls the student's code joins `student`: calling it is a demo too). Any
     other statement that uses a name of `student` is a demo: it is left out, and
     the names it would bind, or the data it may change (`results[k] = train(...)`),
-    join `student`. `data` collects the names that kept statements bind.
+    join `student`. A bare pyplot call is left out too: without the demo's
+    curves, `plt.legend()` would only warn. `data` collects the names that kept
+    statements bind.
     """
     tree = ast.parse(source)
     student = set(student)
@@ -152,6 +164,8 @@ def split_demo(source: str, student: set[str], data: set[str]) -> tuple[str, set
                 student |= bound_names(statement)
         elif uses_student:
             student |= bound_names(statement) | (used_names(statement) & data)
+        elif is_pyplot_call(statement):
+            continue
         else:
             kept.append(statement)
             data |= bound_names(statement)

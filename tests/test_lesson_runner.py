@@ -58,3 +58,24 @@ def test_a_failing_cell_names_itself(tmp_path):
     broken.write_text("# %%\nx = 1\n\n# %%\nraise ValueError('boom')\n")
     with pytest.raises(CellFailed, match="boom"):
         Lesson.from_path(broken).namespace()
+
+
+def test_a_demo_and_its_bare_pyplot_calls_are_left_out():
+    from lesson_runner import split_demo
+
+    source = (
+        "import matplotlib.pyplot as plt\n"
+        "rows = train(3)\n"
+        "size = 4\n"
+        "fig = plt.figure(figsize=(size, size))\n"
+        "plt.plot(rows, label='run')\n"
+        "plt.xlabel('step')\n"
+        "plt.legend()\n"
+    )
+    kept, student = split_demo(source, {"train"}, set())
+    assert kept.splitlines() == [
+        "import matplotlib.pyplot as plt",
+        "size = 4",
+        "fig = plt.figure(figsize=(size, size))",
+    ]
+    assert "rows" in student
