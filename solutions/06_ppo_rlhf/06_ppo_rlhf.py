@@ -1818,5 +1818,6 @@ _quiz.score()
 # seeds, the story's was +34 %) with the KL to the reference at 1.6-2.7 nats;
 # the broken one did not improve on any seed. Each RLHF run took 1.4 to 2.4
 # CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
-# runs in about 20 s on an idle 2-core CPU (`make bench`); on a GPU it runs unchanged
+# runs in about 20 s on an idle 2-core CPU and in under a minute and a half on
+# a busy one (`make bench`); on a GPU it runs unchanged
 # (`rlhelpers.device()`), though with networks this small, expect no speed-up.
