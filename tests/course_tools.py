@@ -7,13 +7,18 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from lesson_runner import bound_names as statement_bound_names
 
-from grader import course, grading
+from grader import course, grading, sandbox
 from grader.course import REPO, is_answer, is_grade_test
 from grader.course import grade_test_ids as grade_test_ids  # re-exported for the tests
 
 FIXTURE_COURSE = REPO / "tests" / "fixtures" / "course"
+NEEDS_SANDBOX = pytest.mark.skipif(
+    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
+)
+"""the mark of every test that grades in the bubblewrap sandbox"""
 REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", flags=re.DOTALL)
 
 

@@ -21,6 +21,7 @@ import time
 
 import psutil
 import pytest
+from course_tools import NEEDS_SANDBOX
 from grading_corpus import (
     CELL_TIMEOUT_S,
     FIXTURE,
@@ -31,11 +32,9 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, celery_app, course, demo, parallel, sandbox
+from grader import autograde, celery_app, course, demo, parallel
 
-pytestmark = pytest.mark.skipif(
-    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-)
+pytestmark = NEEDS_SANDBOX
 VISIBILITY_S = 40
 """The workers' visibility timeout here: a killed worker's task is handed out again after it."""
 PATIENCE_S = 900

@@ -16,7 +16,7 @@ import zipfile
 
 import nbformat
 import pytest
-from course_tools import FIXTURE_COURSE, REPO, notebook_text, secret_lines
+from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, REPO, notebook_text, secret_lines
 from grading_corpus import (
     CORPUS,
     DEMO_ONLY_OUTCOME,
@@ -25,14 +25,13 @@ from grading_corpus import (
     FIXTURE,
     TESTS,
     assert_outcome,
+    grading_limits,
 )
 
 from grader import autograde, bundle, course, demo, exchange, guard, sandbox
 from grader.course import lesson_ids
 
-pytestmark = pytest.mark.skipif(
-    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-)
+pytestmark = NEEDS_SANDBOX
 
 
 def sha256(path) -> str:
@@ -41,18 +40,8 @@ def sha256(path) -> str:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    saved = os.environ.get(course.CELL_TIMEOUT_VARIABLE)
-    os.environ[course.CELL_TIMEOUT_VARIABLE] = "5"
-    try:
-        result = demo.run_demo(
-            FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None
-        )
-    finally:
-        if saved is None:
-            os.environ.pop(course.CELL_TIMEOUT_VARIABLE)
-        else:
-            os.environ[course.CELL_TIMEOUT_VARIABLE] = saved
-    return result
+    with grading_limits():
+        return demo.run_demo(FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None)
 
 
 def cell_points(root, student):

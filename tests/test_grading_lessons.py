@@ -14,6 +14,7 @@ import json
 import nbformat
 import pytest
 from course_tools import (
+    NEEDS_SANDBOX,
     error_outputs,
     grade_test_ids,
     instructor,
@@ -22,16 +23,14 @@ from course_tools import (
     unexpected_errors,
 )
 
-from grader import autograde, course, grading, release, sandbox, students
+from grader import autograde, course, grading, release, students
 
 LESSONS = course.lesson_ids()
 KINDS = ("untouched", "tamper")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-    ),
+    NEEDS_SANDBOX,
 ]
 
 

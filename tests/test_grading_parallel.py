@@ -14,8 +14,9 @@ import subprocess
 
 import nbformat
 import pytest
-from course_tools import FIXTURE_COURSE, make_course, secret_lines
+from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, make_course, secret_lines
 from grading_corpus import (
+    EXPECTED_OUTCOME,
     FIXTURE,
     assert_outcome,
     assert_pinned_points,
@@ -24,12 +25,10 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, course, parallel, sandbox
+from grader import autograde, course, parallel
 
-pytestmark = pytest.mark.skipif(
-    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-)
-NOT_GRADED = {"invalid_json": "invalid notebook", "wrong_name": "wrong file name"}
+pytestmark = NEEDS_SANDBOX
+NOT_GRADED = {kind: said[0] for kind, said in EXPECTED_OUTCOME.items() if said[0] != "graded"}
 """the corpus kinds that nbgrader never runs, with their status"""
 
 

@@ -14,9 +14,9 @@ import zipfile
 
 import nbformat
 import pytest
-from course_tools import FIXTURE_COURSE, REPO, make_course
+from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, REPO, make_course
 
-from grader import autograde, course, exchange, guard, release, sandbox, students, submission
+from grader import autograde, course, exchange, guard, release, students, submission
 
 FIXTURE = "00_fixture"
 
@@ -175,7 +175,7 @@ def test_the_guard_restores_every_module_the_lessons_grade_cells_import():
 # --------------------------------------------------------------------------- preflight (item 12)
 
 
-@pytest.mark.skipif(sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off")
+@NEEDS_SANDBOX
 def test_a_broken_environment_stops_grading_and_writes_no_grade(tmp_path, monkeypatch):
     """The kernel imports an rlhelpers without its test helpers (another checkout): stop."""
     root = make_course(tmp_path, FIXTURE_COURSE, [FIXTURE])

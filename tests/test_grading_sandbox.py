@@ -7,13 +7,12 @@ import os
 import sys
 
 import pytest
+from course_tools import NEEDS_SANDBOX
 
 from grader import course, sandbox
 from grader.course import REPO
 
-pytestmark = pytest.mark.skipif(
-    sandbox.opted_out(), reason="RLCOURSE_SANDBOX=off: the sandbox is switched off"
-)
+pytestmark = NEEDS_SANDBOX
 
 PROBE = """
 import os, socket, json
