@@ -330,6 +330,15 @@ class Lesson:
         scratch = self.with_mistake(namespace, "quiz", old, new) if old else copy.copy(namespace)
         return cell_result(self.cell("test_quiz").source, scratch, "<test_quiz>")
 
+    def visible_error(
+        self, answer_id: str, old: str, new: str, grade_id: str
+    ) -> BaseException | None:
+        """What the student's copy of `grade_id` (hidden tests removed, as Validate runs it)
+        raises with the mistake old -> new in answer cell `answer_id`; None if it passes."""
+        scratch = self.with_mistake(self.namespace(), answer_id, old, new)
+        visible = self.cell(grade_id)
+        return self._try(visible.with_source(visible_part(visible.source)), scratch)
+
     def assert_mistake_caught(
         self,
         answer_id: str,
@@ -371,20 +380,46 @@ def lesson_ids() -> list[str]:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """One row of a mistake table: answer text `old` replaced by `new`.
+
+    The grade cell must fail with a message that contains `words`. Its visible part
+    (what Validate runs) must fail too, unless `hidden_only` says why no small
+    hand-computed case can catch this mistake (a wrong quiz value, a threshold).
+    """
+
+    old: str
+    new: str
+    words: str
+    hidden_only: str | None = None
+
+
+@dataclass(frozen=True)
 class MistakeTable:
     """tests/mistakes/<lesson>.py: the typical mistakes of each answer cell of a lesson.
 
     MISTAKES = {answer grade_id: [(old text, new text, words the failure message
-    must contain)]}: the mistake fails `test_<answer grade_id>` with a message that
-    contains the words, and every CHEAP test cell but that one still passes.
+    must contain[, why only the hidden tests catch it])]}: the mistake fails
+    `test_<answer grade_id>` with a message that contains the words, and every
+    CHEAP test cell but that one still passes. A row without the fourth item must
+    also fail the grade cell's visible part (the student's Validate).
     SEED_SWEEPS = {grade cell: number of seed offsets}: the real grade cell passes
     with its seeds shifted by 0, 1, ... (10 for every training exercise).
     """
 
     lesson_id: str
-    mistakes: dict[str, list[tuple[str, str, str]]]
+    mistakes: dict[str, list[Mistake]]
     cheap: list[str]
     seed_sweeps: dict[str, int]
+
+    @property
+    def rows(self) -> list[Mistake]:
+        return [row for rows in self.mistakes.values() for row in rows]
+
+    def visible_share(self) -> float:
+        """The share of rows that the visible tests are meant to catch."""
+        rows = self.rows
+        return sum(row.hidden_only is None for row in rows) / len(rows) if rows else 1.0
 
 
 @cache
@@ -398,8 +433,11 @@ def mistake_table(lesson_id: str) -> MistakeTable:
     spec = importlib.util.spec_from_file_location(f"mistakes_{lesson_id}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    mistakes = {
+        answer_id: [Mistake(*row) for row in rows] for answer_id, rows in module.MISTAKES.items()
+    }
     return MistakeTable(
-        lesson_id, module.MISTAKES, list(module.CHEAP), dict(getattr(module, "SEED_SWEEPS", {}))
+        lesson_id, mistakes, list(module.CHEAP), dict(getattr(module, "SEED_SWEEPS", {}))
     )
 
 

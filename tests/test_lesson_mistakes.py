@@ -17,15 +17,10 @@ def mistake_cases() -> list:
     cases = []
     for lesson_id in lesson_ids():
         for answer_id, rows in mistake_table(lesson_id).mistakes.items():
-            for number, (old, new, words) in enumerate(rows, 1):
+            for number, mistake in enumerate(rows, 1):
                 cases.append(
                     pytest.param(
-                        lesson_id,
-                        answer_id,
-                        old,
-                        new,
-                        words,
-                        id=f"{lesson_id}-{answer_id}-{number}",
+                        lesson_id, answer_id, mistake, id=f"{lesson_id}-{answer_id}-{number}"
                     )
                 )
     return cases
@@ -41,18 +36,31 @@ def sweep_cases() -> list:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # an overflow may be the mistake
-@pytest.mark.parametrize(("lesson_id", "answer_id", "old", "new", "words"), mistake_cases())
-def test_mistake_is_caught(lesson_id, answer_id, old, new, words):
+@pytest.mark.parametrize(("lesson_id", "answer_id", "mistake"), mistake_cases())
+def test_mistake_is_caught(lesson_id, answer_id, mistake):
     failing = grade_cell_of(answer_id)
     lesson = Lesson.load(lesson_id)
     lesson.assert_mistake_caught(
         answer_id=answer_id,
-        old=old,
-        new=new,
+        old=mistake.old,
+        new=mistake.new,
         failing=[failing],
         passing=[gid for gid in mistake_table(lesson_id).cheap if gid != failing],
-        message_contains=words,
+        message_contains=mistake.words,
     )
+    visible = lesson.visible_error(answer_id, mistake.old, mistake.new, failing)
+    if mistake.hidden_only is None:
+        assert isinstance(visible, AssertionError), (
+            f"Validate misses this mistake: the visible part of {failing} "
+            f"{'passes' if visible is None else f'crashes ({visible!r})'} with {mistake.new!r}. "
+            "Add a small hand-computed case that catches it, or give the row a fourth item "
+            "saying why only the hidden tests can."
+        )
+    else:
+        assert visible is None, (
+            f"the visible part of {failing} now catches {mistake.new!r}: drop the row's "
+            f"hidden-only reason ({mistake.hidden_only!r})"
+        )
 
 
 @pytest.mark.slow

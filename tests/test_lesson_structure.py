@@ -152,3 +152,21 @@ def test_training_exercises_are_swept_over_10_seeds(lesson):
             assert sweeps.get(grade_cell_of(answer_id), 0) >= 10, (
                 f"{lesson.lesson_id}: {grade_cell_of(answer_id)} needs SEED_SWEEPS of 10 or more"
             )
+
+
+VISIBLE_SHARE = 0.8
+
+
+def test_validate_catches_most_typical_mistakes(lesson):
+    """At least 80 % of a lesson's mistake rows fail the visible tests (what Validate runs).
+
+    test_lesson_mistakes.py proves each row's claim; a row that only the hidden
+    tests catch says why in its fourth item.
+    """
+    table = mistake_table(lesson.lesson_id)
+    hidden = [f"{row.new!r}: {row.hidden_only}" for row in table.rows if row.hidden_only]
+    assert table.visible_share() >= VISIBLE_SHARE, (
+        f"{lesson.lesson_id}: the visible tests catch {table.visible_share():.0%} of the "
+        f"mistake table's rows (at least {VISIBLE_SHARE:.0%} needed); hidden only:\n"
+        + "\n".join(hidden)
+    )
