@@ -19,6 +19,11 @@ from rlhelpers.envs import (
     GridWorld4x4Corners,
     GridWorld5x5AB,
     PickActionEnv,
+    Probe1Env,
+    Probe2Env,
+    Probe3Env,
+    Probe4Env,
+    Probe5Env,
     RandomWalkEnv,
     TabularEnv,
     TabularMDP,
@@ -35,7 +40,14 @@ EXPECTED_ENVS = {
     "rlhelpers/CliffWalking-v0": CliffWalkingEnv,
     "rlhelpers/GridWorld5x5AB-v0": GridWorld5x5AB,
     "rlhelpers/GridWorld4x4Corners-v0": GridWorld4x4Corners,
+    "rlhelpers/Probe1-v0": Probe1Env,
+    "rlhelpers/Probe2-v0": Probe2Env,
+    "rlhelpers/Probe3-v0": Probe3Env,
+    "rlhelpers/Probe4-v0": Probe4Env,
+    "rlhelpers/Probe5-v0": Probe5Env,
 }
+# Envs whose 50-step rollout is the same for every seed: no randomness to seed.
+SEED_FREE_IDS = {"rlhelpers/GridWorld-v0", "rlhelpers/Probe1-v0", "rlhelpers/Probe3-v0"}
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("rlhelpers/"))
 TABULAR_IDS = [env_id for env_id in ENV_IDS if isinstance(gym.make(env_id).unwrapped, TabularEnv)]
 
@@ -90,7 +102,7 @@ def test_same_seed_same_rollout(env_id):
     first = _rollout(gym.make(env_id), seed=7)
     second = _rollout(gym.make(env_id), seed=7)
     assert first == second
-    if env_id != "rlhelpers/GridWorld-v0":  # the deterministic grid always walks the same way
+    if env_id not in SEED_FREE_IDS:
         assert _rollout(gym.make(env_id), seed=8) != first
 
 
@@ -276,6 +288,153 @@ def test_contextual_bandit_rewards_are_noisy_linear():
     assert reward == pytest.approx(env.expected_rewards(context)[1])
     with pytest.raises(ValueError, match="context must have shape"):
         env.expected_rewards(np.zeros(3))
+
+
+# --------------------------------------------------------------------------- probes
+
+PROBE_IDS = [f"rlhelpers/Probe{n}-v0" for n in range(1, 6)]
+
+
+def _probe_episodes(env_id: str, n_episodes: int, seed: int = 0) -> list[list[tuple]]:
+    """Whole episodes of a probe (through gym.make), each step (obs, action, reward, next_obs)."""
+    env = gym.make(env_id)
+    rng = np.random.default_rng(seed)
+    episodes = []
+    for episode in range(n_episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        assert obs.shape == (1,) and obs.dtype == np.float32 and obs in env.observation_space
+        steps, terminated = [], False
+        while not terminated:
+            action = int(rng.integers(env.action_space.n))
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            assert next_obs.shape == (1,) and next_obs.dtype == np.float32
+            assert not truncated and isinstance(reward, float)
+            steps.append((float(obs[0]), action, reward, float(next_obs[0])))
+            obs = next_obs
+        episodes.append(steps)
+    return episodes
+
+
+@pytest.mark.parametrize("env_id", PROBE_IDS)
+def test_probe_spaces_and_no_time_limit(env_id):
+    env = gym.make(env_id)
+    assert env.observation_space == gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    assert env.spec.max_episode_steps is None  # the probes end their episodes themselves
+    n_actions = 2 if env_id in ("rlhelpers/Probe4-v0", "rlhelpers/Probe5-v0") else 1
+    assert env.action_space == gym.spaces.Discrete(n_actions)
+    probe = env.unwrapped
+    assert set(probe.expected_policy()) == set(probe.expected_values(0.5))
+    for probs in probe.expected_policy().values():
+        assert probs.shape == (n_actions,) and probs.sum() == 1.0
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\]"):
+        probe.expected_values(1.5)
+
+
+def test_probe1_constant_reward_one_step():
+    episodes = _probe_episodes("rlhelpers/Probe1-v0", 20)
+    assert all(steps == [(0.0, 0, 1.0, 0.0)] for steps in episodes)
+    assert Probe1Env().expected_values(0.9) == {0.0: 1.0}
+
+
+def test_probe2_reward_is_the_observation():
+    episodes = _probe_episodes("rlhelpers/Probe2-v0", 40)
+    assert all(len(steps) == 1 for steps in episodes)
+    assert all(reward == obs == next_obs for ((obs, _, reward, next_obs),) in episodes)
+    assert {steps[0][0] for steps in episodes} == {-1.0, 1.0}  # both observations occur
+    assert Probe2Env().expected_values(0.9) == {-1.0: -1.0, 1.0: 1.0}
+
+
+def test_probe3_two_steps_reward_at_the_end():
+    env = gym.make("rlhelpers/Probe3-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs.tolist() == [0.0]
+    obs, reward, terminated, truncated, _ = env.step(0)
+    assert (obs.tolist(), reward, terminated, truncated) == ([1.0], 0.0, False, False)
+    obs, reward, terminated, truncated, _ = env.step(0)
+    assert (obs.tolist(), reward, terminated, truncated) == ([1.0], 1.0, True, False)
+    episodes = _probe_episodes("rlhelpers/Probe3-v0", 5)
+    assert all(steps == [(0.0, 0, 0.0, 1.0), (1.0, 0, 1.0, 1.0)] for steps in episodes)
+    assert Probe3Env().expected_values(0.9) == {0.0: 0.9, 1.0: 1.0}
+
+
+def test_probe4_rewards_action_one():
+    episodes = _probe_episodes("rlhelpers/Probe4-v0", 40)
+    assert all(len(steps) == 1 for steps in episodes)
+    assert all(
+        (obs, next_obs, reward) == (0.0, 0.0, 1.0 if action == 1 else -1.0)
+        for ((obs, action, reward, next_obs),) in episodes
+    )
+    assert {steps[0][1] for steps in episodes} == {0, 1}
+    probe = Probe4Env()
+    assert probe.expected_values(0.9) == {0.0: 1.0}
+    assert probe.expected_policy()[0.0].tolist() == [0.0, 1.0]
+
+
+def test_probe5_rewards_the_action_matching_the_sign():
+    episodes = _probe_episodes("rlhelpers/Probe5-v0", 60)
+    assert all(len(steps) == 1 for steps in episodes)
+    seen = set()
+    for ((obs, action, reward, next_obs),) in episodes:
+        assert next_obs == obs
+        assert reward == (1.0 if action == (obs > 0) else -1.0)
+        seen.add((obs, action))
+    assert seen == {(-1.0, 0), (-1.0, 1), (1.0, 0), (1.0, 1)}
+    probe = Probe5Env()
+    assert probe.expected_values(0.9) == {-1.0: 1.0, 1.0: 1.0}
+    policy = probe.expected_policy()
+    assert policy[-1.0].tolist() == [1.0, 0.0] and policy[1.0].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("env_id", PROBE_IDS)
+def test_probe_step_after_the_end_raises(env_id):
+    env = gym.make(env_id).unwrapped
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+    env.reset(seed=0)
+    terminated = False
+    while not terminated:
+        terminated = env.step(0)[2]
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(0)
+
+
+@pytest.mark.parametrize("env_id", PROBE_IDS)
+def test_probe_in_a_vector_env(env_id):
+    """The lessons' set-up: autoreset steps never reach a finished probe."""
+    envs = gym.make_vec(env_id, num_envs=3, vectorization_mode="sync")
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (3, 1) and obs.dtype == np.float32
+    for _ in range(6):
+        obs, rewards, terminated, truncated, _ = envs.step(envs.action_space.sample())
+        assert obs.shape == (3, 1) and not truncated.any()
+    envs.close()
+
+
+def _td0_values_on_probe3(gamma: float, mask_terminal: bool) -> np.ndarray:
+    """Tabular TD(0) on Probe3: V[0], V[1] indexed by the observation (0 or 1)."""
+    env = gym.make("rlhelpers/Probe3-v0")
+    v = np.zeros(2)
+    for episode in range(200):
+        obs, _ = env.reset(seed=episode)
+        terminated = False
+        while not terminated:
+            next_obs, reward, terminated, _, _ = env.step(0)
+            s, s_next = int(obs[0]), int(next_obs[0])
+            not_done = 0.0 if (terminated and mask_terminal) else 1.0
+            v[s] += 0.5 * (reward + gamma * not_done * v[s_next] - v[s])
+            obs = next_obs
+    return v
+
+
+def test_probe3_catches_a_forgotten_terminal_mask():
+    gamma = 0.9
+    expected = Probe3Env().expected_values(gamma)
+    v = _td0_values_on_probe3(gamma, mask_terminal=True)
+    np.testing.assert_allclose(v, [expected[0.0], expected[1.0]], atol=1e-6)  # [0.9, 1.0]
+    # Bootstrapping past the end: V(1) = 1 + gamma * V(1) -> 1 / (1 - gamma) = 10.
+    buggy = _td0_values_on_probe3(gamma, mask_terminal=False)
+    assert buggy[1] > 2.0 and buggy[0] > 2 * gamma
+    np.testing.assert_allclose(buggy, [gamma / (1 - gamma), 1 / (1 - gamma)], rtol=0.01)
 
 
 # --------------------------------------------------------------------------- random walk, cliff

@@ -7,6 +7,15 @@ Lessons create them with ``gymnasium.make``::
 
     env = gym.make("rlhelpers/GridWorld-v0", slip=0.1)
     env.unwrapped.P  # (S, A, S) transition probabilities of the tabular model
+
+The probe environments ``rlhelpers/Probe1-v0`` ... ``rlhelpers/Probe5-v0``
+(:mod:`rlhelpers.envs.probes`) are the first tool for debugging a deep RL
+agent: one- or two-step problems with a float32 (1,) observation whose right
+answer is known exactly (constant value; value = observation; discounting and
+the terminal mask; the policy gradient's sign; a policy that depends on the
+observation). ``env.unwrapped.expected_values(gamma)`` and
+``expected_policy()`` say what a correct critic and actor print, e.g. V ~ 1.0
+on Probe1; the first probe an agent fails points at the bug.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from rlhelpers.envs.cliff_walking import CliffWalkingEnv
 from rlhelpers.envs.contextual_bandit import ContextualBanditEnv
 from rlhelpers.envs.gridworld import GridWorld
 from rlhelpers.envs.pick_action import PickActionEnv
+from rlhelpers.envs.probes import Probe1Env, Probe2Env, Probe3Env, Probe4Env, Probe5Env
 from rlhelpers.envs.random_walk import RandomWalkEnv
 from rlhelpers.envs.tabular import (
     GridWorld4x4Corners,
@@ -37,6 +47,11 @@ __all__ = [
     "GridWorld4x4Corners",
     "GridWorld5x5AB",
     "PickActionEnv",
+    "Probe1Env",
+    "Probe2Env",
+    "Probe3Env",
+    "Probe4Env",
+    "Probe5Env",
     "RandomWalkEnv",
     "TabularEnv",
     "TabularMDP",
@@ -77,6 +92,13 @@ _REGISTRATIONS: dict[str, dict[str, Any]] = {
         "entry_point": "rlhelpers.envs.tabular:GridWorld4x4Corners",
         "max_episode_steps": 100,
     },
+    # The probes end their episodes themselves (one step, or two for Probe3):
+    # no max_episode_steps, so no step is ever flagged as truncated.
+    "rlhelpers/Probe1-v0": {"entry_point": "rlhelpers.envs.probes:Probe1Env"},
+    "rlhelpers/Probe2-v0": {"entry_point": "rlhelpers.envs.probes:Probe2Env"},
+    "rlhelpers/Probe3-v0": {"entry_point": "rlhelpers.envs.probes:Probe3Env"},
+    "rlhelpers/Probe4-v0": {"entry_point": "rlhelpers.envs.probes:Probe4Env"},
+    "rlhelpers/Probe5-v0": {"entry_point": "rlhelpers.envs.probes:Probe5Env"},
 }
 
 ENV_IDS: tuple[str, ...] = tuple(_REGISTRATIONS)
