@@ -233,3 +233,25 @@ def test_quiz_stub_is_placeholders(lesson: Lesson) -> None:
     visible = lesson.cell("quiz").source.split("### BEGIN SOLUTION")[0]
     for n in range(1, 5):
         assert f"answer_q{n} = None" in visible
+
+
+# --------------------------------------------------------------------------- correct alternatives
+
+
+def test_discounted_returns_with_scipy_lfilter_passes(lesson: Lesson, ns: dict) -> None:
+    """SciPy's lfilter, the standard discounted cumulative sum, is a correct answer where no
+    episode ends inside the array (the environment has scipy for it)."""
+    scratch = lesson.with_mistake(
+        ns,
+        "discounted_returns",
+        "    returns = torch.zeros_like(rewards)\n",
+        "    if dones is None and rewards.shape[0] > 0:\n"
+        "        from scipy.signal import lfilter\n"
+        "\n"
+        "        backwards = rewards.detach().cpu().double().numpy()[::-1]\n"
+        "        filtered = lfilter([1.0], [1.0, -gamma], backwards, axis=0)[::-1].copy()\n"
+        "        return torch.as_tensor(filtered, dtype=rewards.dtype, device=rewards.device)\n"
+        "    returns = torch.zeros_like(rewards)\n",
+    )
+    grade = "test_discounted_returns"
+    assert lesson.run_cells(scratch, [grade]) == {grade: None}

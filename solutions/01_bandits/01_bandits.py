@@ -1231,6 +1231,15 @@ check(
     hint="score = Q + c * sqrt(ln t / N); c multiplies the square root",
 )
 with np.errstate(all="ignore"):
+    _a = ucb_action(np.array([0.5, 0.0]), np.array([10, 3]), 13, 1.0)
+check(
+    _a == 0,
+    "ucb_action(Q=[0.5, 0], N=[10, 3], t=13, c=1)",
+    expected="0 (scores 0.5 + sqrt(ln 13/10) = 1.01 and 0 + sqrt(ln 13/3) = 0.92)",
+    got=_a,
+    hint="the bonus is the square root of ln t / N, not ln t / N itself",
+)
+with np.errstate(all="ignore"):
     _a = ucb_action(np.array([5.0, -1.0, 3.0]), np.array([4, 0, 3]), 8, 2.0)
 check(
     _a == 1,

@@ -869,6 +869,15 @@ check_close(
     "the gradient of reinforce_loss w.r.t. log_probs (returns [2, 0, 1], normalize=False)",
     hint="d loss / d log_prob_i = -G_i / B",
 )
+_g = torch.tensor([2.0, 0.0, 1.0], requires_grad=True)
+reinforce_loss(torch.tensor([-1.0, -2.0, -0.5], requires_grad=True), _g, normalize=True).backward()
+check(
+    _g.grad is None or bool((_g.grad == 0).all()),
+    "the gradient that reaches returns that require grad",
+    expected="none: returns are constants (detach them)",
+    got=_g.grad,
+    hint="call returns.detach() before using them",
+)
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(11)
 _lp_data = -torch.rand(8, 5, generator=_gen) * 3
@@ -996,6 +1005,13 @@ check_close(
     (_h + np.log(2)) / 2,
     "entropy_bonus of a batch of two distributions",
     hint="average the per-row entropies over the batch",
+)
+check_close(
+    entropy_bonus(torch.tensor([[200.0, 0.0]])),
+    0.0,
+    "entropy_bonus of logits [200, 0] (probabilities [1, 1e-87])",
+    atol=1e-6,
+    hint="softmax rounds the small probability to 0 and 0 * log(0) is nan: use log_softmax",
 )
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(3)

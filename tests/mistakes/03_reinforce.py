@@ -66,13 +66,13 @@ MISTAKES = {
         ("return -(log_probs * returns).mean()", "return (log_probs * returns).mean()", "minus"),
         # a sum instead of the mean
         ("return -(log_probs * returns).mean()", "return -(log_probs * returns).sum()", "mean"),
-        # returns not detached: gradient flows into them (hidden test)
+        # returns not detached: gradient flows into them
         ("returns = returns.detach()", "returns = returns", "detach"),
         # population std instead of torch's default
         ("returns.std() + 1e-8", "returns.std(correction=0) + 1e-8", "std"),
     ],
     "entropy_bonus": [
-        # log(softmax): 0 * log(0) = nan for large logits (hidden test)
+        # log(softmax): 0 * log(0) = nan for large logits
         (
             "log_p = torch.log_softmax(logits, dim=-1)",
             "log_p = torch.log(torch.softmax(logits, dim=-1))",
@@ -120,12 +120,18 @@ MISTAKES = {
             "probability of action 2",
         ),
         # the environment always rewards action 2 (hidden test with target_action=0)
-        ("target_action=args.target_action,", "", "action 0"),
+        (
+            "target_action=args.target_action,",
+            "",
+            "action 0",
+            "a second training run with target_action=0: Validate trains once, with the defaults",
+        ),
         # the entropy bonus is ignored (hidden test with entropy_coef=1)
         (
             "if args.entropy_coef:\n            loss = loss -",
             "if False:\n            loss = loss -",
             "entropy",
+            "a second training run with entropy_coef=1: Validate trains once, with the defaults",
         ),
     ],
     "train_gridworld": [
