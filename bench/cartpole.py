@@ -47,6 +47,10 @@ CHECK_EVERY = 2048
 """environment steps between two checks of 'solved' (the same for every contender)"""
 MAX_STEPS = 150_000
 """the bench's budget for one training run; a run not solved by then counts as unsolved"""
+TUNING_SEEDS = tuple(range(10))
+"""the seeds the lessons' hyperparameters were tuned on (and their seed sweeps use)"""
+HELD_OUT_SEEDS = tuple(range(100, 110))
+"""row 3's seeds: ten that no lesson was tuned on, so a speed claim holds beyond the tuning"""
 
 
 class Solved(Exception):  # noqa: N818  (a signal, not an error)
@@ -411,6 +415,12 @@ def solved_median(values: list[float | None]) -> float | None:
     if any(v is None for v in middle):
         return None
     return sum(middle) / len(middle)
+
+
+def worst_steps(runs: list[RunResult]) -> float:
+    """The most steps any seed needed to solve it; infinity if a seed did not solve it."""
+    steps = [r.solved_steps for r in runs]
+    return float("inf") if not steps or None in steps else float(max(steps))
 
 
 def steps_sample(runs: list[RunResult]) -> Sample:

@@ -420,6 +420,9 @@ def test_cartpole_goal_needs_fewer_steps_and_fewer_seconds():
     more_steps = runs_of("lesson", [10240, 12288, 8192], [5.0, 6.0, 7.0])
     goal = cartpole_goal({"lesson": faster, "sb3": sb3}, "lesson", "sb3", "PPO")
     assert goal.status == "met" and "steps x0.67" in goal.why
+    one_slow_seed = runs_of("lesson", [2048, 4096, 20480], [5.0, 6.0, 7.0])
+    goal = cartpole_goal({"lesson": one_slow_seed, "sb3": sb3}, "lesson", "sb3", "PPO")
+    assert goal.status == "missed" and "worst seed 20,480 steps against SB3's 8,192" in goal.why
     goal = cartpole_goal({"lesson": more_steps, "sb3": sb3}, "lesson", "sb3", "A2C")
     assert goal.status == "missed" and "steps x1.67" in goal.why and "Why:" in goal.why
     absent = cartpole_goal({"lesson": "not built yet", "sb3": sb3}, "lesson", "sb3", "PPO")
@@ -525,3 +528,11 @@ def test_throughput_rows_say_why_celery_is_missing(monkeypatch):
     rows = grading.parallel_throughput_rows(echo=lambda *a: None)
     assert len(rows) == 3 and rows[-1][3] == "Celery not measured: x"
     assert "projected" not in rows[0][3]
+
+
+def test_row_3_uses_seeds_the_lessons_were_not_tuned_on():
+    from bench.run import parse_args
+
+    seeds = parse_args([]).seeds
+    assert len(seeds) >= 10 and not set(seeds) & set(cartpole.TUNING_SEEDS)
+    assert not set(parse_args(["--quick"]).seeds) & set(cartpole.TUNING_SEEDS)
