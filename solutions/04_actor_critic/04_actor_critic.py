@@ -133,7 +133,10 @@ print("torch device:", DEVICE)
 # (the policy's logits) and a **critic** head (a scalar $V_\phi(s)$, trained by
 # regression on the returns) on a **shared trunk**. In RLHF this is the *value
 # head*: a linear layer on top of the language model's last hidden state that
-# predicts, at every token, the reward the finished response will get.
+# predicts, at every token, the return still to come. RLHF's per-token reward
+# includes a KL penalty (the table near the end of this lesson), so that
+# return is the reward model's score of the finished response minus the KL
+# penalties of the tokens still ahead, not the score alone.
 
 # %% [markdown]
 # ## Exercise 1: the actor-critic network (3 points, about 15 min, easy)
@@ -315,11 +318,16 @@ check(
 #
 # where $\operatorname{sg}$ ("stop gradient") means `.detach()`. The advantage
 # is a **weight** for the actor, not something to optimise: without the
-# detach, the actor's term would also train $V$, and since log-probabilities
-# are negative, it would push every $V(s)$ up without limit (making every
-# advantage negative), which is nonsense for a critic. The critic is trained by its own term only, a mean squared error
-# with weight $c_V$ = `value_coef` (0.5 by convention), and the optional
-# entropy bonus (lesson 03) has weight $c_H$ = `entropy_coef`.
+# detach, the actor's term would also train $V$: its gradient with respect to
+# $V_i$ is $\log \pi_\theta(a_i \mid s_i) / B < 0$, so gradient descent pushes
+# every $V$ up. The critic's term pulls it back, and the two balance at
+# $V_i = G_i + |\log \pi_\theta(a_i \mid s_i)| / (2 c_V)$: averaged over the
+# actions, the critic would settle above the true value by the policy's
+# entropy divided by $2 c_V$, and the advantages would come out too low, by the
+# most for the states where the policy is least sure. The critic is trained by
+# its own term only, a mean squared error with weight $c_V$ = `value_coef`
+# (0.5 by convention), and the optional entropy bonus (lesson 03) has weight
+# $c_H$ = `entropy_coef`.
 #
 # Write `actor_critic_loss(dist, actions, returns, values, value_coef=0.5,
 # entropy_coef=0.0)` that returns the scalar $L$. You may also return its
@@ -543,6 +551,7 @@ class BanditBatches(NamedTuple):
     scores: torch.Tensor  # [n_batches, B, S * A]: grad_theta log pi(a | s) of each episode
     returns: torch.Tensor  # [n_batches, B]: its return G (the reward of its one step)
     values: torch.Tensor  # [n_batches, B]: the perfect critic's V(s) of its state
+    states: torch.Tensor  # [n_batches, B] long: its state s
 
 
 def sample_batches(theta, base, bonus, n_batches, batch_size, noise=1.0, seed=0):
@@ -564,7 +573,7 @@ def sample_batches(theta, base, bonus, n_batches, batch_size, noise=1.0, seed=0)
         + noise * torch.randn(n_batches, batch_size, generator=gen)
     )
     values = base + (pi * bonus).sum(-1)
-    return BanditBatches(scores.reshape(n_batches, batch_size, -1), rewards, values[states])
+    return BanditBatches(scores.reshape(n_batches, batch_size, -1), rewards, values[states], states)
 
 
 def exact_gradient(theta, base, bonus):
@@ -730,12 +739,61 @@ check(
 # so the estimates still swing with which states happened to be drawn. V(s)
 # removes the whole state-dependent part, leaving only the action's
 # contribution and the noise, which is what the gradient is about. A critic
-# should therefore learn a state-dependent baseline, as close as possible to
-# the true V(s) (any function of the state keeps the estimate unbiased; the
-# closer to V, the lower the variance). In RLHF terms: some prompts are easy
-# and get high scores whatever the response, and a value head that knows this
-# stops those prompts from drowning the signal.
+# should therefore learn a state-dependent baseline close to the true V(s)
+# (any function of the state keeps the estimate unbiased; what matters is
+# that it follows the returns from state to state). In RLHF terms: some
+# prompts are easy and get high scores whatever the response, and a value
+# head that knows this stops those prompts from drowning the signal.
 # ### END SOLUTION
+
+# %% [markdown]
+# ## Is V(s) the best baseline?
+#
+# Nearly, but not exactly. Among the baselines that depend on the state alone,
+# the one that minimises the total variance weights each return by the squared
+# length of its score vector (Weaver & Tao, 2001; Greensmith, Bartlett &
+# Baxter, 2004):
+#
+# $$b^*(s) = \frac{\mathbb{E}\bigl[\lVert\nabla_\theta \log \pi_\theta(A \mid s)\rVert^2\, G \mid S = s\bigr]}
+#                 {\mathbb{E}\bigl[\lVert\nabla_\theta \log \pi_\theta(A \mid s)\rVert^2 \mid S = s\bigr]} .$$
+#
+# It equals $V(s)$ when every action's score vector has the same length;
+# otherwise it leans towards the returns of the actions with the longest ones.
+# In our bandit the score of action $a$ is $e_a - \pi(\cdot \mid s)$, whose
+# squared length $1 - 2\pi(a \mid s) + \sum_b \pi(b \mid s)^2$ is largest for
+# the least likely action. The cell below estimates $b^*$ state by state from
+# the same episodes as the experiment above, and measures it with your
+# function next to $V$.
+
+
+# %%
+def optimal_baseline(batches, n_states):
+    """b*(s) for each state, estimated from the batches' own episodes: float [n_states]."""
+    weights = (batches.scores**2).sum(-1)  # |grad log pi(a | s)|^2 of each episode
+    states = batches.states.reshape(-1)
+    numerator = torch.zeros(n_states).index_add_(0, states, (weights * batches.returns).reshape(-1))
+    denominator = torch.zeros(n_states).index_add_(0, states, weights.reshape(-1))
+    return numerator / denominator
+
+
+best_baseline = optimal_baseline(var_batches, len(VAR_BASE))
+perfect_critic = VAR_BASE + (torch.softmax(VAR_THETA, -1) * VAR_BONUS).sum(-1)
+print("V(s) of the 5 states: ", perfect_critic.numpy().round(2))
+print("b*(s) of the 5 states:", best_baseline.numpy().round(2) + 0.0)  # + 0.0: no "-0."
+for name, baseline in (("V(s)", perfect_critic), ("b*(s)", best_baseline)):
+    _, variance = baseline_variance(
+        var_batches.scores, var_batches.returns, baseline[var_batches.states]
+    )
+    print(f"total variance with {name}: {float(variance):.4f}")
+
+# %% [markdown]
+# With $b^*$ the variance is about a fifth lower than with $V$. (Estimating
+# $b^*$ from the same episodes lets each episode's return enter its own
+# baseline, with a weight of about one in 6,400 here: a negligible bias for a
+# measurement, though a learner must avoid it.) Yet actor-critic methods learn $V$: it is
+# near-optimal, and it is *learnable* by plain regression on the returns,
+# whereas $b^*$ needs the length of each step's score vector, which for a
+# network is a per-sample gradient over all its parameters.
 
 # %% [markdown]
 # ## Rollouts from a vector environment, and Gymnasium's autoreset
@@ -1006,9 +1064,18 @@ for _t, _n in ((25, 6), (1, 4)):
 # step that follows. So with `values[t] = V(obs[t])` for $t = 0, \dots, T$, the
 # bootstrap value of a truncation at step $t$ is `values[t + 1]`.
 #
-# In RLHF, episodes are responses, and the same two endings exist: a response
-# that ends with its end-of-sequence token is terminated; one cut off at the
-# maximum number of new tokens is truncated.
+# In RLHF, episodes are responses, and a response that ends with its
+# end-of-sequence token is terminated. One cut off at the maximum number of new
+# tokens is, in practice, usually treated as ended too: no bootstrap, and the
+# reward model, or an explicit penalty, charges for the missing end (TRL's PPO,
+# RLOO and online trainers have a `missing_eos_penalty` option that lowers the
+# score of such a response). The two cases differ because of what the limit
+# is. CartPole's 500 steps are a property of the experiment, not of the state:
+# the same state would have gone on paying, so $V$ stands in for that future.
+# The length limit of a response is part of the task the policy must learn:
+# the reward model scores the text as written, cut-off sentence included, and
+# there is no "rest of the response" after the cut whose value $V$ could
+# stand in for.
 
 # %% [markdown]
 # ## Exercise 5: debugging the returns of a rollout segment (3 points, about 20 min, medium)
@@ -1638,7 +1705,7 @@ check(
 # | RLHF model | role in this lesson's terms |
 # |---|---|
 # | **policy** (the LLM being tuned) | the **actor**: state = prompt + tokens so far, action = next token, `Categorical` over the vocabulary |
-# | **value model** (a value head on an LLM) | the **critic** $V(s)$: at every token, the predicted final score of the response |
+# | **value model** (a value head on an LLM) | the **critic** $V(s)$: at every token, the predicted return to come (the final score minus the KL penalties still ahead) |
 # | **reward model** (frozen) | part of the **environment**: scores the finished response, a reward at its last token |
 # | **reference policy** (frozen copy of the supervised model) | also the environment: a per-token penalty $-\beta \log\frac{\pi(a \mid s)}{\pi_{\text{ref}}(a \mid s)}$ added to the reward (lesson 03's KL cure) |
 #
@@ -1647,11 +1714,17 @@ check(
 # $c_V$ times the value head's squared error. PPO (lesson 06) changes how the
 # actor's term is weighted and clipped, lesson 05 how the advantages are
 # estimated, but the actor, the critic, the advantage and the stop-gradient
-# are all here. An episode is a response: terminated at its end-of-sequence
-# token, truncated at the maximum length. Critic-free methods (RLOO, GRPO)
-# replace $V(s)$ by the mean score of several responses to the same prompt: a
-# baseline again, estimated by sampling instead of learned, which saves the
-# fourth model's memory.
+# are all here. An episode is a response, ended at its end-of-sequence token
+# or at the maximum length (see the truncation section). Critic-free methods
+# replace $V(s)$ by a baseline estimated by sampling instead of learned, which
+# saves the fourth model's memory: they sample $k$ responses to each prompt.
+# RLOO (Kool et al., 2019; Ahmadian et al., 2024) gives each response the mean
+# score of the **other** $k - 1$ responses as its baseline: it leaves the
+# response's own score out, so the baseline does not depend on that response's
+# tokens, and the estimate stays unbiased, as with any baseline that does not
+# depend on the action. GRPO (Shao et al., 2024) subtracts the mean of the whole
+# group, the response itself included, and divides by the group's standard
+# deviation.
 #
 # ## Rollout workers and a learner
 #
@@ -1789,8 +1862,10 @@ _quiz.score()
 # ## Summary
 #
 # - Subtracting a baseline $b(s)$ keeps the policy gradient's expectation,
-#   and $b = V(s)$, the critic, cuts its variance the most: the advantage
-#   $G_t - V(S_t)$ keeps only what the action changed.
+#   and $b = V(s)$, the critic, is a near-optimal baseline that can be learned
+#   by regression (the exact minimiser $b^*$ weights the returns by the squared
+#   score, Weaver & Tao 2001; Greensmith et al. 2004): the advantage
+#   $G_t - V(S_t)$ keeps only what the action changed (and the noise).
 # - An actor-critic network shares a trunk between a logits head and a value
 #   head; its loss is the actor's term with the advantage **detached**, plus
 #   `value_coef` times the critic's squared error, minus an entropy bonus.
