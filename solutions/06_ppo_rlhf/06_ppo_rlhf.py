@@ -207,6 +207,14 @@ def _loss_and_grad(ratio, advantage, clip_eps=0.2):
     """The loss of one sample with this ratio (old log-prob 0) and its gradient w.r.t. the new one."""
     new = torch.tensor([float(np.log(ratio))], requires_grad=True)
     loss = ppo_clip_loss(new, torch.zeros(1), torch.tensor([float(advantage)]), clip_eps)
+    # a detached ratio (or a detour through numpy) would crash backward(): name the mistake instead
+    check(
+        getattr(loss, "requires_grad", False),
+        "the gradient of the loss w.r.t. new_log_probs",
+        expected="a torch loss that autograd connects to new_log_probs",
+        got="a loss without gradient (requires_grad is False)",
+        hint="keep the ratio in the graph: no .detach(), .item() or numpy on the way",
+    )
     loss.backward()
     return float(loss.detach()), float(new.grad[0])
 
@@ -230,13 +238,28 @@ check_close(
     atol=1e-5,
     hint="the clipped term is clip(r, 0.8, 1.2) * A, and the min picks it here",
 )
-### BEGIN HIDDEN TESTS
 check_close(
     _loss_and_grad(0.5, -1.0),
     (0.8, 0.0),
     "(loss, gradient) at ratio 0.5, A = -1 (below 1 - eps with A < 0: clipped, no gradient)",
     atol=1e-5,
+    hint="the min of r A and clip(r, 0.8, 1.2) A, for a negative advantage too",
 )
+check_close(
+    _loss_and_grad(0.5, 1.0),
+    (-0.5, -0.5),
+    "(loss, gradient) at ratio 0.5, A = 1 (below 1 - eps with A > 0)",
+    atol=1e-5,
+    hint="the min of the unclipped r A and the clipped term, not the clipped term alone",
+)
+check_close(
+    _loss_and_grad(1.25, 1.0, clip_eps=0.3),
+    (-1.25, -1.25),
+    "(loss, gradient) at ratio 1.25, A = 1 with clip_eps=0.3 (inside the wider range)",
+    atol=1e-5,
+    hint="use the clip_eps argument",
+)
+### BEGIN HIDDEN TESTS
 check_close(
     _loss_and_grad(1.5, -1.0),
     (1.5, 1.5),
@@ -245,15 +268,9 @@ check_close(
     hint="the min of r A and clip(r) A, not the clipped term alone",
 )
 check_close(
-    _loss_and_grad(0.5, 1.0),
-    (-0.5, -0.5),
-    "(loss, gradient) at ratio 0.5, A = 1 (the min keeps the unclipped term)",
-    atol=1e-5,
-)
-check_close(
-    _loss_and_grad(1.25, 1.0, clip_eps=0.3),
-    (-1.25, -1.25),
-    "(loss, gradient) at ratio 1.25, A = 1 with clip_eps=0.3 (inside the wider range)",
+    _loss_and_grad(1.05, 2.0, clip_eps=0.01),
+    (-2.02, 0.0),
+    "(loss, gradient) at ratio 1.05, A = 2 with clip_eps=0.01 (above 1 + eps: clipped)",
     atol=1e-5,
     hint="use the clip_eps argument",
 )
@@ -915,6 +932,14 @@ check_close(
     atol=1e-5,
     hint="the group [1, 3] has mean 2 and (sample) std sqrt(2); [0, 0] has std 0",
 )
+check_close(
+    group_relative_advantages(torch.tensor([1.0, 2.0, 3.0, 5.0, 5.0, 5.0]), 3),
+    [-1 / (1 + 1e-4), 0.0, 1 / (1 + 1e-4), 0.0, 0.0, 0.0],
+    "group_relative_advantages([1, 2, 3, 5, 5, 5], group_size=3): two groups of 3",
+    atol=1e-5,
+    hint="consecutive groups: [1, 2, 3] (mean 2, sample std 1), then [5, 5, 5]; "
+    "rewards.reshape(-1, group_size) has one group per row",
+)
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(4)
 _r = _rng.normal(size=(5, 6))
@@ -1021,16 +1046,29 @@ _zeros = torch.zeros(3)
 _loss = dpo_loss(_zeros, _zeros, _zeros, _zeros, 0.1)
 check_shape(_loss, (), "the loss (one number: the mean over the pairs)")
 check_close(
-    _loss, np.log(2), "dpo_loss when the policy equals the reference", hint="-log sigmoid(0)"
+    _loss,
+    np.log(2),
+    "dpo_loss of 3 pairs when the policy equals the reference",
+    hint="-log sigmoid(0) for each pair, averaged over the pairs",
 )
 check_close(
     dpo_loss(
-        torch.tensor([-1.0]), torch.tensor([-3.0]), torch.tensor([-2.0]), torch.tensor([-2.0]), 0.5
+        torch.tensor([-1.0]), torch.tensor([-4.0]), torch.tensor([-2.0]), torch.tensor([-3.0]), 0.5
     ),
     np.log1p(np.exp(-1.0)),
-    "dpo_loss for log-ratios +1 (chosen) and -1 (rejected), beta 0.5",
+    "dpo_loss for log-ratios +1 (chosen: -1 vs -2) and -1 (rejected: -4 vs -3), beta 0.5",
     atol=1e-6,
-    hint="the margin is beta * (1 - (-1)) = 1",
+    hint="each log-ratio is the policy's log-prob minus the reference's; "
+    "the margin is beta * (1 - (-1)) = 1",
+)
+check_close(
+    dpo_loss(
+        torch.tensor([-2000.0]), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]), 0.1
+    ),
+    200.0,
+    "dpo_loss for a margin of -200 (float32)",
+    atol=1e-3,
+    hint="use torch.nn.functional.logsigmoid: log(sigmoid(-200)) is -inf in float32",
 )
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(8)
@@ -1053,14 +1091,14 @@ check(
     got=(float(_chosen.grad), float(_rejected.grad)),
 )
 _far = dpo_loss(
-    torch.tensor([-2000.0]), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]), 0.1
+    torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([-1500.0]), 0.2
 )
 check_close(
     _far,
-    200.0,
-    "dpo_loss for a margin of -200 (float32)",
+    300.0,
+    "dpo_loss for a margin of -300 (float32)",
     atol=1e-3,
-    hint="use torch.nn.functional.logsigmoid: log(sigmoid(-200)) is -inf in float32",
+    hint="use torch.nn.functional.logsigmoid: log(sigmoid(-300)) is -inf in float32",
 )
 ### END HIDDEN TESTS
 
@@ -1138,13 +1176,13 @@ import torch
 from rlhelpers.testing import check_close, check_shape
 
 _prompt = torch.tensor([[5, 6], [7, 8]])
-_state = build_state(_prompt, torch.tensor([[1], [2]]))
-check_shape(_state, (2, 3), "build_state(prompts [2, 2], generated [2, 1])")
+_state = build_state(_prompt, torch.tensor([[1, 3], [2, 4]]))
+check_shape(_state, (2, 4), "build_state(prompts [2, 2], generated [2, 2])")
 check_close(
     _state,
-    [[5, 6, 1], [7, 8, 2]],
-    "build_state([[5, 6], [7, 8]], [[1], [2]])",
-    hint="the prompt first, then the generated tokens, along dim=1",
+    [[5, 6, 1, 3], [7, 8, 2, 4]],
+    "build_state([[5, 6], [7, 8]], [[1, 3], [2, 4]])",
+    hint="the prompt first, then every generated token so far, along the token dimension",
 )
 ### BEGIN HIDDEN TESTS
 _empty = build_state(_prompt, torch.zeros(2, 0, dtype=torch.long))
@@ -1238,8 +1276,9 @@ import torch
 from rlhelpers.testing import check_close, check_shape
 
 _mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
-_lp = torch.tensor([[-1.0, -2.0, -0.5, 0.0], [-1.0, 0.0, 0.0, 0.0]])
-_ref = torch.tensor([[-1.5, -1.0, -0.5, 0.0], [-3.0, 0.0, 0.0, 0.0]])
+# the padding holds log-probs too (of whatever token fills it): they must not leak into the rewards
+_lp = torch.tensor([[-1.0, -2.0, -0.5, -0.7], [-1.0, -0.3, -2.0, -0.1]])
+_ref = torch.tensor([[-1.5, -1.0, -0.5, -0.2], [-3.0, -0.9, -0.4, -0.6]])
 _rewards = kl_penalized_rewards(torch.tensor([2.0, -1.0]), _lp, _ref, 0.1, _mask)
 check_shape(_rewards, (2, 4), "the rewards of 2 responses padded to 4 tokens")
 check_close(
@@ -1247,7 +1286,8 @@ check_close(
     [[-0.05, 0.1, 2.0, 0.0], [-1.2, 0.0, 0.0, 0.0]],
     "kl_penalized_rewards(scores [2, -1], ..., beta 0.1, responses of 3 and 1 tokens)",
     atol=1e-6,
-    hint="the score goes on the LAST REAL token (index mask.sum() - 1), not on the first padding one",
+    hint="the score goes on the LAST REAL token (index mask.sum() - 1), not on the first padding "
+    "one; padding gets 0 (multiply the KL term by the mask)",
 )
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(5)
@@ -1539,7 +1579,6 @@ check(
     hint="check build_state, the score's position in kl_penalized_rewards, the sign of ppo_clip_loss, "
     "and that the fixed run uses your build_state with gamma=0.99",
 )
-### BEGIN HIDDEN TESTS
 check(
     _fixed.final.kl <= 10.0,
     "the fixed run's final sequence KL to the reference (nats)",
@@ -1547,6 +1586,7 @@ check(
     got=round(_fixed.final.kl, 3),
     hint="the fixed run keeps beta = 0.2, and the KL term of kl_penalized_rewards is -beta * (lp - ref)",
 )
+### BEGIN HIDDEN TESTS
 _broken_gain = _broken.final.score - _broken.initial.score
 check(
     _broken_gain <= 0.2,

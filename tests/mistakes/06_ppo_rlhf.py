@@ -38,6 +38,24 @@ MISTAKES = {
             "torch.exp(old_log_probs - new_log_probs)",
             "ratio 1.1",
         ),
+        # the minus sign forgotten: the objective returned as the loss, so descent lowers it
+        (
+            "return -torch.min(ratio * advantages, clipped * advantages).mean()",
+            "return torch.min(ratio * advantages, clipped * advantages).mean()",
+            "minus the mean",
+        ),
+        # a detached ratio: no gradient reaches the policy (backward would crash)
+        (
+            "ratio = torch.exp(new_log_probs - old_log_probs)",
+            "ratio = torch.exp(new_log_probs - old_log_probs).detach()",
+            "requires_grad",
+        ),
+        # the clip range hard-coded instead of the clip_eps argument
+        (
+            "torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps)",
+            "torch.clamp(ratio, 0.8, 1.2)",
+            "clip_eps",
+        ),
     ],
     "train_ppo": [
         # new and old log-probs swapped in the call: the ratio the wrong way, the policy unlearns
@@ -56,6 +74,14 @@ MISTAKES = {
             "torch.exp(-log_ratio) - 1.0 + log_ratio",
             "k3",
         ),
+        # k3 with the sign of log r flipped: (r - 1) + log r, neither unbiased nor >= 0
+        (
+            "torch.exp(log_ratio) - 1.0 - log_ratio",
+            "torch.exp(log_ratio) - 1.0 + log_ratio",
+            "k3",
+        ),
+        # the mean over the samples instead of one estimate per sample
+        ("return -log_ratio, torch.exp", "return -log_ratio.mean(), torch.exp", "k1"),
     ],
     "group_relative_advantages": [
         # the population std (ddof 0) instead of torch's default
@@ -68,6 +94,26 @@ MISTAKES = {
         ("(groups.std(dim=1, keepdim=True) + 1e-4)", "groups.std(dim=1, keepdim=True)", "std 0"),
         # one mean over the whole batch instead of each group's
         ("groups - groups.mean(dim=1, keepdim=True)", "groups - rewards.mean()", "group"),
+        # interleaved groups: reshape(G, -1) puts rewards G apart in one "group"
+        (
+            "groups = rewards.reshape(-1, group_size)",
+            "groups = rewards.reshape(group_size, -1)",
+            "consecutive groups",
+        ),
+        # the statistics over the wrong dimension (across the groups)
+        (
+            "centred = groups - groups.mean(dim=1, keepdim=True)\n"
+            "    return (centred / (groups.std(dim=1, keepdim=True) + 1e-4))",
+            "centred = groups - groups.mean(dim=0, keepdim=True)\n"
+            "    return (centred / (groups.std(dim=0, keepdim=True) + 1e-4))",
+            "group_relative_advantages",
+        ),
+        # the advantages left as [n_groups, G], not flattened back to [B]
+        (
+            "(centred / (groups.std(dim=1, keepdim=True) + 1e-4)).reshape(-1)",
+            "centred / (groups.std(dim=1, keepdim=True) + 1e-4)",
+            "shape",
+        ),
     ],
     "dpo_loss": [
         # log(sigmoid(.)) instead of logsigmoid: inf at large margins
@@ -84,6 +130,30 @@ MISTAKES = {
             "logsigmoid(beta * (rejected - chosen))",
             "margin",
         ),
+        # the log-ratios the wrong way round (reference minus policy)
+        (
+            "chosen = policy_chosen_logps - ref_chosen_logps\n"
+            "    rejected = policy_rejected_logps - ref_rejected_logps",
+            "chosen = ref_chosen_logps - policy_chosen_logps\n"
+            "    rejected = ref_rejected_logps - policy_rejected_logps",
+            "log-ratio",
+        ),
+        # each policy log-prob paired with the other response's reference log-prob
+        (
+            "chosen = policy_chosen_logps - ref_chosen_logps\n"
+            "    rejected = policy_rejected_logps - ref_rejected_logps",
+            "chosen = policy_chosen_logps - ref_rejected_logps\n"
+            "    rejected = policy_rejected_logps - ref_chosen_logps",
+            "log-ratio",
+        ),
+        # beta on the chosen log-ratio only
+        (
+            "logsigmoid(beta * (chosen - rejected))",
+            "logsigmoid(beta * chosen - rejected)",
+            "beta 0.5",
+        ),
+        # the sum over the pairs instead of the mean
+        ("(chosen - rejected)).mean()", "(chosen - rejected)).sum()", "averaged over the pairs"),
     ],
     "build_state": [
         # the generated tokens first, then the prompt
@@ -92,7 +162,13 @@ MISTAKES = {
         (
             "[prompt_tokens, generated_tokens]",
             "[prompt_tokens, generated_tokens[:, -1:]]",
-            "generated [3, 7]",
+            "generated [",
+        ),
+        # concatenated along the batch dimension
+        (
+            "[prompt_tokens, generated_tokens], dim=1",
+            "[prompt_tokens, generated_tokens], dim=0",
+            "shape",
         ),
     ],
     "kl_penalized_rewards": [
@@ -106,6 +182,18 @@ MISTAKES = {
         ),
         # the KL term with the wrong sign: a bonus for leaving the reference
         ("rewards = -beta * (log_probs", "rewards = beta * (log_probs", "kl_penalized_rewards"),
+        # beta forgotten
+        (
+            "rewards = -beta * (log_probs - ref_log_probs)",
+            "rewards = -(log_probs - ref_log_probs)",
+            "beta 0.1",
+        ),
+        # the score on the last column, whatever the response's length
+        (
+            "rewards[torch.arange(len(scores), device=rewards.device), last]",
+            "rewards[torch.arange(len(scores), device=rewards.device), -1]",
+            "LAST REAL",
+        ),
     ],
     "response_log_probs": [
         # the planted bug left in: the logits of the same position score the token
@@ -119,6 +207,15 @@ MISTAKES = {
             "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
             "logits[:, prompt_length - 1 : -1]",
             "demo's log-probs",
+        ),
+        # the softmax over the positions instead of the vocabulary
+        (
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=1)",
+            "after the prompt [0] (by hand)",
+            "the visible counting model's one-hot logits of 20 put each response token's mass at "
+            "one position as well as on one word, so either softmax gives it log-prob 0; only the "
+            "hidden random logits tell them apart (the visible case is the debugging demo's)",
         ),
     ],
     "run_case_study": [
