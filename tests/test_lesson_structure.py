@@ -170,3 +170,23 @@ def test_validate_catches_most_typical_mistakes(lesson):
         f"mistake table's rows (at least {VISIBLE_SHARE:.0%} needed); hidden only:\n"
         + "\n".join(hidden)
     )
+
+
+def test_every_grade_cell_prints_its_pass_line(lesson):
+    """The visible part of each grade cell ends with `checks_passed(...)` (rlhelpers.testing),
+    so a student tells a cell that ran to its end from one whose output is empty."""
+    for cell in lesson.code_cells:
+        if not cell.is_grade_test:
+            continue
+        visible = ast.parse(cell.source.split("### BEGIN HIDDEN TESTS")[0])
+        calls = [
+            node.value.func.id
+            for node in visible.body
+            if isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+        ]
+        assert calls and calls[-1] == "checks_passed", (
+            f"{lesson.lesson_id}: {cell.grade_id}'s visible checks should end with "
+            'checks_passed("<what>") (from rlhelpers.testing)'
+        )

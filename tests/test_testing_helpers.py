@@ -435,3 +435,33 @@ def test_a_student_array_is_compared_as_a_copy():
     got = np.array([1.0, 2.0])
     check_close(got, [1.0, 2.0], "x")
     assert got.flags.writeable and got.tolist() == [1.0, 2.0]
+
+
+# --------------------------------------------------------------------------- the pass line
+
+
+def test_checks_passed_counts_the_checks_that_passed(capsys):
+    from rlhelpers.testing import check, check_close, checks_passed
+
+    checks_passed("warm-up")  # starts the count afresh
+    capsys.readouterr()
+    check(True, "a true condition")
+    check_close([1.0, 2.0], [1.0, 2.0], "two numbers")
+    with pytest.raises(AssertionError):
+        check(False, "a false condition")
+    checks_passed("my_function")
+    assert capsys.readouterr().out == (
+        "my_function: 2 visible checks passed; hidden tests decide the grade\n"
+    )
+    checks_passed("nothing")
+    assert "nothing: 0 visible checks passed" in capsys.readouterr().out
+
+
+def test_a_quiz_answer_checked_for_its_form_counts_once(capsys):
+    from rlhelpers.testing import Quiz, checks_passed
+
+    checks_passed("warm-up")
+    capsys.readouterr()
+    Quiz(points=1).answered("answer_q1", "b", choices="abc")
+    checks_passed("quiz")
+    assert capsys.readouterr().out.startswith("quiz: 1 visible check passed;")

@@ -188,7 +188,7 @@ for n, r in enumerate([2.0, 4.0, 9.0], start=1):
 """incremental_update: hand-computed steps; with step 1/n it equals the batch mean."""
 import numpy as np
 
-from rlhelpers.testing import check_close
+from rlhelpers.testing import check_close, checks_passed
 
 check_close(
     incremental_update(0.0, 10.0, 0.1),
@@ -219,6 +219,7 @@ check_close(
     "incremental_update on arrays",
     hint="use NumPy arithmetic, element by element (no Python loop, no float() casts)",
 )
+checks_passed("incremental_update")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(101)
 for _length in (1, 7, 1000):
@@ -372,7 +373,7 @@ import warnings
 
 import numpy as np
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 with warnings.catch_warnings():  # a warning on stderr would count as a failed cell
     warnings.simplefilter("ignore")
@@ -393,6 +394,7 @@ check_close(
     hint="Q(a) is the mean of arm a's own entries, arm 0's is (1 + 2 + 6) / 3 = 3; "
     "with repeated indices, sums[actions] += rewards keeps only one of them",
 )
+checks_passed("fixed_arm_means")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(2718)
 for _T, _k in ((1, 3), (12, 2), (1000, 7), (50_000, 10)):
@@ -524,7 +526,7 @@ print(
 """epsilon_greedy: types and shapes, the greedy frequency 1 - eps + eps/k, random ties."""
 import numpy as np
 
-from rlhelpers.testing import check, check_between, check_close, check_shape
+from rlhelpers.testing import check, check_between, check_close, check_shape, checks_passed
 
 _rng = np.random.default_rng(2024)
 _a = epsilon_greedy(np.array([0.0, 2.0, 1.0]), 0.0, _rng)
@@ -566,6 +568,7 @@ check_between(
     "the frequency of arm 1 for Q = [1, 3, 3, 0], eps=0 (arms 1 and 2 are tied)",
     hint="break ties uniformly at random among the tied arms; np.argmax always returns the first one",
 )
+checks_passed("epsilon_greedy")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(77)
 # ties in the 1-D form too
@@ -722,7 +725,7 @@ plt.show()
 """softmax_probs: hand-computed values, temperature, stability for large values."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close
+from rlhelpers.testing import check, check_close, checks_passed
 
 check_close(
     softmax_probs(np.array([0.0, 0.0]), 1.0),
@@ -754,6 +757,7 @@ check_close(
     "softmax_probs on a (2, 2) array (one softmax per row)",
     hint="normalise over the last axis: sum(axis=-1, keepdims=True)",
 )
+checks_passed("softmax_probs")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(5)
 for _shape, _tau in (((7,), 0.3), ((4, 9), 2.5), ((2, 3, 5), 1.0), ((6,), 40.0)):
@@ -940,7 +944,14 @@ plt.show()
 import numpy as np
 
 from rlhelpers.bandits import Testbed
-from rlhelpers.testing import check, check_between, check_close, check_returns, check_shape
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_close,
+    check_returns,
+    check_shape,
+    checks_passed,
+)
 
 with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
     _reward, _optimal = check_returns(
@@ -1017,6 +1028,7 @@ check_between(
     "the average reward over steps 201-300 for eps=0.1 (1000 runs, a short Figure 2.2)",
     hint="a correct agent earns about 1.3 here; start from Q = 0 and update only the arm pulled",
 )
+checks_passed("run_testbed")
 ### BEGIN HIDDEN TESTS
 # Vectorised over runs: if the testbed is used, it is pulled once per step for all runs.
 _pull_counts = []
@@ -1210,7 +1222,7 @@ print(f"steps 301-1000: UCB {ucb_reward[300:].mean():.3f}, eps=0.1 {eps_reward[3
 """ucb_action: hand-computed choices, untried arms first, batches of runs."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
     _a = ucb_action(np.array([2.0, 1.0]), np.array([20, 2]), 22, 2.0)
@@ -1267,6 +1279,7 @@ check_close(
     "ucb_action on 3 runs at once",
     hint="one action per row: take the argmax over the last axis",
 )
+checks_passed("ucb_action")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(31)
 for _shape in ((9,), (300, 6)):
@@ -1319,7 +1332,7 @@ check(
 import numpy as np
 
 from rlhelpers.bandits import Testbed
-from rlhelpers.testing import check, check_between, check_returns, check_shape
+from rlhelpers.testing import check, check_between, check_returns, check_shape, checks_passed
 
 with np.errstate(all="ignore"):  # a warning on stderr would count as a failed cell
     _reward, _optimal = check_returns(
@@ -1343,6 +1356,7 @@ check_between(
     "the fraction optimal over steps 12-30",
     hint="after trying each arm once UCB should mostly pull promising arms; number the steps t = 1, 2, ...",
 )
+checks_passed("run_ucb_testbed")
 ### BEGIN HIDDEN TESTS
 with np.errstate(all="ignore"):
     _reward, _optimal = run_ucb_testbed(2.0, runs=2000, steps=1000, k=10, seed=2468)
@@ -1559,7 +1573,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_between, check_returns, check_shape, check_type
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_returns,
+    check_shape,
+    check_type,
+    checks_passed,
+)
 
 _args = ContextualArgs(steps=1000, epsilon=0.1, lr=0.05, seed=0)
 with warnings.catch_warnings():  # a warning on stderr would count as a failed cell
@@ -1603,6 +1624,7 @@ check_between(
     "the fraction of 1000 fresh contexts where the trained model's greedy arm is the best arm",
     hint="the network should predict each arm's expected reward from the context",
 )
+checks_passed("train_contextual_q")
 ### BEGIN HIDDEN TESTS
 # another seed, the same criteria
 _args = ContextualArgs(steps=1000, epsilon=0.1, lr=0.05, seed=7)
@@ -1698,13 +1720,14 @@ answer_q4 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: each answer has the right form (visible); each right answer scores 0.5 (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=2)
 _quiz.answered("answer_q1", answer_q1, number=True)
 _quiz.answered("answer_q2", answer_q2, number=True)
 _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, choices="abc")
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",

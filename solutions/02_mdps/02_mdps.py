@@ -276,7 +276,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401, F811
-from rlhelpers.testing import check, check_close, check_type
+from rlhelpers.testing import check, check_close, check_type, checks_passed
 
 
 class _EndChecker(gym.Wrapper):
@@ -325,6 +325,7 @@ check_close(
     hint="the episode also ends when truncated is True",
 )
 check_close(_result[0], -1.0, "the total reward of 'always up' (100 steps at -0.01)")
+checks_passed("run_episode")
 ### BEGIN HIDDEN TESTS
 
 
@@ -549,7 +550,7 @@ print(
 """policy_evaluation: the hand-computed chain, then Sutton & Barto and random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -572,6 +573,7 @@ _V = policy_evaluation(_P, _R, np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]), 0
 check_close(
     _V, [1 + 0.5 * 2, 2.0, 0.0], "V of 'always advance' on the chain (gamma = 0.5)", atol=1e-6
 )
+checks_passed("policy_evaluation")
 ### BEGIN HIDDEN TESTS
 from rlhelpers.envs.tabular import example_3_5, example_4_1  # noqa: F811
 
@@ -700,7 +702,7 @@ def q_from_v(P, R, V, gamma):
 """q_from_v: the hand-computed chain, then random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -717,6 +719,7 @@ check_close(
     "Q on the chain (V = [10/9, 4/3, 0], gamma = 0.5)",
     hint="Q(s,a) = R(s,a) + gamma * sum over s' of P(s'|s,a) V(s'): the value of the NEXT state",
 )
+checks_passed("q_from_v")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(4242)
 for _ in range(5):
@@ -810,7 +813,7 @@ def value_iteration(P, R, gamma, tol=1e-8):
 """value_iteration: the chain by hand, then Figure 3.5 and random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_returns, check_shape
+from rlhelpers.testing import check, check_close, check_returns, check_shape, checks_passed
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -840,6 +843,7 @@ check_close(
     "the greedy policy in states 0 and 1 (advance = action 1)",
     hint="put probability 1 on argmax_a Q(s, a)",
 )
+checks_passed("value_iteration")
 ### BEGIN HIDDEN TESTS
 from rlhelpers.envs.tabular import example_3_5, example_4_1
 
@@ -986,7 +990,7 @@ def policy_iteration(P, R, gamma):
 """policy_iteration: the chain by hand, then Figure 3.5 and agreement with value iteration on random MDPs."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_returns, check_shape
+from rlhelpers.testing import check, check_close, check_returns, check_shape, checks_passed
 
 _P = np.zeros((3, 2, 3))
 _R = np.zeros((3, 2))
@@ -1009,6 +1013,7 @@ check_close(
     hint="repeat evaluation + greedy improvement until the policy no longer changes",
 )
 check_close(_pi[:2], [[0.0, 1.0], [0.0, 1.0]], "the policy in states 0 and 1 (advance = action 1)")
+checks_passed("policy_iteration")
 ### BEGIN HIDDEN TESTS
 from rlhelpers.envs.tabular import example_3_5
 
@@ -1165,7 +1170,7 @@ def fixed_gridworld_model(size=4, slip=0.0, step_reward=-0.01, goal_reward=1.0):
 """fixed_gridworld_model: the goal is absorbing with reward 0 and the rest of the model is unchanged."""
 import numpy as np
 
-from rlhelpers.testing import check_close, check_returns, check_shape
+from rlhelpers.testing import check_close, check_returns, check_shape, checks_passed
 
 _P, _R = check_returns(fixed_gridworld_model(size=4), ("P", "R"), "fixed_gridworld_model(size=4)")
 check_shape(_P, (16, 4, 16), "P of the 4x4 model")
@@ -1203,6 +1208,7 @@ check_close(
     atol=1e-9,
     hint="five steps at -0.01 weighted 1, 0.9, ..., 0.9^4, then +1 weighted 0.9^5, then nothing",
 )
+checks_passed("fixed_gridworld_model")
 ### BEGIN HIDDEN TESTS
 from rlhelpers.envs.gridworld import gridworld_mdp
 
@@ -1309,7 +1315,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401, F811
-from rlhelpers.testing import check
+from rlhelpers.testing import check, checks_passed
 
 _P = gym.make("rlhelpers/GridWorld-v0").unwrapped.P
 _right_then_down = np.eye(4)[[1 if s % 4 < 3 else 2 for s in range(16)]]
@@ -1329,6 +1335,7 @@ check(
     got=_path,
     hint="stop after max_steps moves: the path then has max_steps + 1 states",
 )
+checks_passed("greedy_path")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(5)
 for _ in range(10):
@@ -1396,7 +1403,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401, F811
-from rlhelpers.testing import check, check_close
+from rlhelpers.testing import check, check_close, checks_passed
 
 check_close(
     Q_start_gamma0,
@@ -1411,6 +1418,7 @@ check(
     got=steps_to_goal_gamma099,
     hint="follow the gamma = 0.99 greedy policy from state 0 with greedy_path; count moves, not states",
 )
+checks_passed("gamma_experiment")
 ### BEGIN HIDDEN TESTS
 _P = gym.make("rlhelpers/GridWorld-v0").unwrapped.P
 _R = gym.make("rlhelpers/GridWorld-v0").unwrapped.R
@@ -1611,7 +1619,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401, F811
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _env = gym.make("rlhelpers/GridWorld-v0")
 _right_then_down = np.eye(4)[[1 if s % 4 < 3 else 2 for s in range(16)]]
@@ -1660,6 +1668,7 @@ check(
     hint="sample the action from policy[s] (the current state) with "
     "rng = np.random.default_rng(seed + 1); the same seed as env.reset correlates actions and slips",
 )
+checks_passed("mc_returns")
 ### BEGIN HIDDEN TESTS
 # The graded check: the same, with 2000 episodes on seed 0.
 _G = mc_returns(_env, _pi, 2000, 0.99, seed=0)
@@ -1852,7 +1861,7 @@ answer_q6 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 """Quiz: each answer has the right form (visible); each question scores half a point (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=3)
 _quiz.answered("answer_q1", answer_q1, choices="ab")
@@ -1861,6 +1870,7 @@ _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, choices="abc")
 _quiz.answered("answer_q5", answer_q5, number=True)
 _quiz.answered("answer_q6", answer_q6, choices="abc")
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",

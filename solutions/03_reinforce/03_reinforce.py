@@ -217,7 +217,7 @@ for token_prob in (0.9, 0.5):
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _result = sequence_prob_and_log_prob(torch.tensor([0.5, 0.25, 0.8]))
 check(
@@ -266,6 +266,7 @@ check_close(
     rtol=1e-4,
     hint="sum the per-token logs; log(product) is log(0) = -inf once the product underflowed",
 )
+checks_passed("sequence_prob_and_log_prob")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(31)
 _probs = 0.02 + 0.98 * torch.rand(3, 5, 40, generator=_gen)
@@ -483,7 +484,7 @@ print("z-scores (should be within about +-2):", z_scores.round(2))
 """analytic_gradient: two arms by hand; random bandits against autograd."""
 import torch
 
-from rlhelpers.testing import check_close
+from rlhelpers.testing import check_close, checks_passed
 
 check_close(
     analytic_gradient(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0])),
@@ -497,6 +498,7 @@ check_close(
     "analytic_gradient when both arms pay the same",
     hint="if every arm has the same mean, no change of the policy can change J",
 )
+checks_passed("analytic_gradient")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(5)
 for _k in (2, 3, 7):
@@ -525,7 +527,7 @@ check_close(
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _rows = score_function_gradients(
     torch.tensor([0.0, 0.0]), torch.tensor([0, 1]), torch.tensor([1.0, 2.0])
@@ -563,6 +565,7 @@ def _unbiased_check(theta, means, n, seed, what):
 
 
 _unbiased_check(torch.tensor([0.5, -0.5]), torch.tensor([1.0, 2.0]), 20_000, 0, "2 arms")
+checks_passed("score_function_gradients")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(8)
 _theta = torch.randn(4, generator=_gen, dtype=torch.float64)
@@ -672,7 +675,7 @@ print(
 import numpy as np
 import torch
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 check_close(
     discounted_returns(torch.tensor([1.0, 1.0, 1.0]), 0.9),
@@ -695,6 +698,9 @@ check_close(
     hint="returns[t] = rewards[t] + gamma * (1 - dones[t]) * returns[t + 1]: the 3 at t=2 of column 0 belongs to the next episode "
     "(convert bool dones with .float() before 1 - dones)",
 )
+
+
+checks_passed("discounted_returns")
 
 
 ### BEGIN HIDDEN TESTS
@@ -845,7 +851,7 @@ print("loss:", demo_loss.item(), " d loss / d log_probs:", demo_log_probs.grad.t
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _lp = torch.log(torch.tensor([0.5, 0.25]))
 check_close(
@@ -878,6 +884,7 @@ check(
     got=_g.grad,
     hint="call returns.detach() before using them",
 )
+checks_passed("reinforce_loss")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(11)
 _lp_data = -torch.rand(8, 5, generator=_gen) * 3
@@ -985,7 +992,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from rlhelpers.testing import check, check_close
+from rlhelpers.testing import check, check_close, checks_passed
 
 check_close(
     entropy_bonus(torch.zeros(3, 4)),
@@ -1013,6 +1020,7 @@ check_close(
     atol=1e-6,
     hint="softmax rounds the small probability to 0 and 0 * log(0) is nan: use log_softmax",
 )
+checks_passed("entropy_bonus")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(3)
 _logits = torch.randn(4, 6, 5, generator=_gen) * 3
@@ -1297,7 +1305,7 @@ print("fixed function, loss:", round(fixed_loss.item(), 4))
 import numpy as np
 import torch
 
-from rlhelpers.testing import check_close, check_returns
+from rlhelpers.testing import check_close, check_returns, checks_passed
 
 
 def _reference_rollout_loss(logits, actions, rewards, dones, mask, gamma):
@@ -1377,6 +1385,7 @@ check_close(
     hint="dones[3, 1] is set: step 3 must not receive the return of step 4, which belongs to the next episode",
 )
 _check_rollout(_logits, _actions, _rewards, _dones, _mask, 0.5, "the demo's rollout")
+checks_passed("fixed_rollout_loss")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(17)
 for _gamma, (_T, _N) in ((0.9, (30, 5)), (1.0, (12, 3)), (0.0, (8, 4))):
@@ -1578,7 +1587,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlhelpers.testing import check, check_between, check_returns, check_shape, check_type
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_returns,
+    check_shape,
+    check_type,
+    checks_passed,
+)
 
 
 def _p_action(policy, action, seed=2024):
@@ -1613,6 +1629,7 @@ check_between(
     "the trained policy's mean probability of action 2 (seed 0, 2048 episodes)",
     hint="minimise reinforce_loss with Adam; check the sign of the loss and that you use your log-probs of the actions taken",
 )
+checks_passed("train_pick_action")
 ### BEGIN HIDDEN TESTS
 _policy, _returns = train_pick_action(PickArgs(seed=4, target_action=0))
 check_between(
@@ -1972,7 +1989,7 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers.testing import check, check_returns, check_shape, check_type
+from rlhelpers.testing import check, check_returns, check_shape, check_type, checks_passed
 
 
 def _greedy_steps(policy):
@@ -2009,6 +2026,7 @@ check(
     got=_greedy_steps(_policy),
     hint="None means it never reaches the goal; check the sign of the loss and the discount (args.gamma)",
 )
+checks_passed("train_gridworld")
 ### BEGIN HIDDEN TESTS
 _policy, _returns = train_gridworld(GridArgs(seed=3))
 check(
@@ -2185,6 +2203,7 @@ from rlhelpers.testing import (
     check_returns,
     check_shape,
     check_type,
+    checks_passed,
 )
 
 _policy, _returns = check_returns(
@@ -2206,6 +2225,7 @@ check_between(
     "the greedy policy's mean return over 20 CartPole episodes (seed 0, 40 updates of 32 episodes)",
     hint="check the sign of the loss, that the returns are normalised, and that the log-probs are those of the actions taken",
 )
+checks_passed("train_cartpole")
 ### BEGIN HIDDEN TESTS
 _returns = np.asarray(_returns)
 check(
@@ -2281,13 +2301,14 @@ answer_q4 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=2)
 _quiz.answered("answer_q1", answer_q1, number=True)
 _quiz.answered("answer_q2", answer_q2, choices="abc")
 _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, choices="abc")
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",
