@@ -215,13 +215,13 @@ print("values:", demo_value.detach().cpu().numpy().round(3), " shape", tuple(dem
 print("parameters:", sum(p.numel() for p in demo_model.parameters()))
 
 # %% nbgrader={"grade": true, "grade_id": "test_ActorCritic", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""ActorCritic: the shapes of (dist, value); a shared trunk, and heads that do not share."""
+"""ActorCritic: the shapes of (dist, value); a shared trunk, heads that do not share, the hidden width."""
 import torch
 from torch import nn
 from torch.distributions import Categorical
 
 import rlhelpers
-from rlhelpers.testing import check, check_returns, check_shape, check_type
+from rlhelpers.testing import check, check_returns, check_shape, check_type, checks_passed
 
 
 def _grads(model, output):
@@ -233,10 +233,29 @@ def _grads(model, output):
     }
 
 
+def _forward(model, obs, what):
+    """model(obs), or a test failure that names the error forward raised."""
+    try:
+        return model(obs)
+    except Exception as error:  # a mistake in forward fails the test instead of crashing it
+        check(
+            False,
+            what,
+            expected="(dist, value)",
+            got=f"an error: {type(error).__name__}: {error}"[:300],
+            hint="read the error; a common cause: Categorical(probs=...) on the head's raw "
+            "outputs, which can be negative: the head gives logits, Categorical(logits=...)",
+        )
+
+
 torch.manual_seed(0)
 _model = ActorCritic(4, 2)
 check_type(_model, nn.Module, "ActorCritic(4, 2)", hint="class ActorCritic(nn.Module)")
-_dist, _value = check_returns(_model(torch.randn(5, 4)), ("dist", "value"), "model(obs)")
+_dist, _value = check_returns(
+    _forward(_model, torch.randn(5, 4), "model(obs) for a batch of 5"),
+    ("dist", "value"),
+    "model(obs)",
+)
 check_type(_dist, Categorical, "the first thing forward returns")
 check_shape(_dist.logits, (5, 2), "the logits for a batch of 5 observations and 2 actions")
 check_shape(
@@ -255,6 +274,21 @@ check(
     got="none: the two heads share nothing",
     hint="compute the trunk's features once and feed them to both heads",
 )
+check_shape(
+    _forward(_model, torch.randn(1, 4), "model(obs) for a batch of one")[1],
+    (1,),
+    "the value for a batch of one observation",
+    hint="squeeze(-1), not squeeze(): squeeze() also drops the batch dimension of size 1",
+)
+_sizes = {s for p in ActorCritic(4, 2, hidden=8).parameters() for s in p.shape}
+check(
+    8 in _sizes and 64 not in _sizes,
+    "the layer sizes of ActorCritic(4, 2, hidden=8)",
+    expected="hidden layers of width 8",
+    got=sorted(_sizes),
+    hint="use the `hidden` argument for the trunk's width (and the heads' input size)",
+)
+checks_passed("ActorCritic")
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(1)
 _model = ActorCritic(6, 3, hidden=16).to(rlhelpers.device())
@@ -392,7 +426,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 
 def _total(result):
@@ -416,13 +450,35 @@ check_close(
     atol=1e-5,
     hint=f"the actor term is {_actor:.4f} and the critic's MSE 2.5, times value_coef 0.5",
 )
+check(
+    torch.is_tensor(_loss) and _loss.requires_grad,
+    "the loss returned by actor_critic_loss",
+    expected="a tensor that carries gradients (so that loss.backward() trains the network)",
+    got=_loss if not torch.is_tensor(_loss) else "a tensor without gradients",
+    hint="build the loss from dist.log_prob(...) and values with torch operations; no .item()",
+)
 _loss.backward()
 check_close(
     _values.grad,
     [-2.0 * 0.5, 1.0 * 0.5],
     "the gradient of the loss w.r.t. the values (value_coef=0.5)",
-    hint="only the critic's term may reach the values: d/dV 0.5 * mean((V - G)^2) = (V - G) / B; detach the advantage",
+    hint="only the critic's term may reach the values: d/dV 0.5 * mean((V - G)^2) = (V - G) / B; "
+    "detach the advantage in the actor's term, not the values in the critic's",
 )
+# the same batch with an entropy bonus: entropies log 2 and -(0.25 log 0.25 + 0.75 log 0.75)
+_entropy = (np.log(2.0) - (0.25 * np.log(0.25) + 0.75 * np.log(0.75))) / 2
+check_close(
+    _total(
+        actor_critic_loss(
+            Categorical(logits=_logits), _actions, _returns, _values, 0.5, entropy_coef=0.1
+        )
+    ),
+    _actor + 0.5 * 2.5 - 0.1 * _entropy,
+    "the same loss with entropy_coef=0.1",
+    atol=1e-5,
+    hint=f"subtract entropy_coef * the mean entropy ({_entropy:.4f}): a bonus lowers the loss",
+)
+checks_passed("actor_critic_loss")
 ### BEGIN HIDDEN TESTS
 
 
@@ -651,7 +707,7 @@ plt.show()
 """baseline_variance: a tiny case by hand; the ratio on a fixed setting."""
 import torch
 
-from rlhelpers.testing import check, check_close, check_returns
+from rlhelpers.testing import check, check_close, check_returns, checks_passed
 
 # two batches of two episodes, P = 1: estimates without [1.5, 3.5], with [0.5, -0.5]
 _scores = torch.tensor([[[1.0], [-1.0]], [[1.0], [1.0]]])
@@ -672,6 +728,33 @@ check_close(
     "var_with for batch estimates [0.5, -0.5]",
     hint="weight each score by G - V, average over each batch, then take the variance over the batches",
 )
+# two batches of one episode, P = 2: estimates without [[2, 0], [0, 4]], with [[1, 0], [0, 3]]
+_without, _with = check_returns(
+    baseline_variance(
+        torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]),
+        torch.tensor([[2.0], [4.0]]),
+        torch.tensor([[1.0], [1.0]]),
+    ),
+    ("var_without", "var_with"),
+    "baseline_variance",
+)
+_per_component = (
+    "take the variance of each of the P components over the batches (dim 0), then sum over the "
+    "components (not one variance of all the numbers together)"
+)
+check_close(
+    _without,
+    2.0 + 8.0,
+    "var_without for P = 2 components, batch estimates [[2, 0], [0, 4]]",
+    hint=_per_component,
+)
+check_close(
+    _with,
+    0.5 + 4.5,
+    "var_with for P = 2 components, batch estimates [[1, 0], [0, 3]]",
+    hint=_per_component,
+)
+checks_passed("baseline_variance")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(21)
 _sc = torch.randn(300, 8, 6, generator=_gen, dtype=torch.float64)
@@ -984,25 +1067,51 @@ print("reset steps in the demo rollout (step, copy):", (~demo_mask).nonzero().to
 print("their rewards:", demo_rollout.rewards[~demo_mask].tolist())
 
 # %% nbgrader={"grade": true, "grade_id": "test_learning_mask", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-"""learning_mask: a hand-made rollout with a reset step in the middle and one at the start."""
+"""learning_mask: a hand-made rollout with reset steps after a termination, at the start, after a truncation."""
 import torch
 
-from rlhelpers.testing import check, check_shape
+from rlhelpers.testing import check, check_shape, checks_passed
 
 # column 0: an episode terminates with step 1, so step 2 is a reset step;
-# column 1: the previous segment ended an episode, so step 0 is a reset step
-_term = torch.tensor([[False, False], [True, False], [False, False], [False, False]])
-_trunc = torch.zeros(4, 2, dtype=torch.bool)
-_mask = learning_mask(_term, _trunc, torch.tensor([False, True]))
-check_shape(_mask, (4, 2), "learning_mask of a [4, 2] rollout")
-_expected = torch.tensor([[True, False], [True, True], [False, True], [True, True]])
-check(
-    torch.equal(torch.as_tensor(_mask).bool(), _expected),
-    "learning_mask for terminated at step 1 of column 0 and first_after_done [False, True]",
-    expected=_expected.tolist(),
-    got=torch.as_tensor(_mask).tolist(),
-    hint="step t is a reset step when step t - 1 ended an episode; step 0's previous step is first_after_done",
-)
+# column 1: the previous segment ended an episode, so step 0 is a reset step;
+# column 2: an episode is truncated with step 1, so step 2 is a reset step
+_term = torch.zeros(4, 3, dtype=torch.bool)
+_trunc = torch.zeros(4, 3, dtype=torch.bool)
+_term[1, 0] = True
+_trunc[1, 2] = True
+_mask = learning_mask(_term, _trunc, torch.tensor([False, True, False]))
+check_shape(_mask, (4, 3), "learning_mask of a [4, 3] rollout")
+_mask = torch.as_tensor(_mask).bool()
+for _column, _expected, _what, _hint in (
+    (
+        0,
+        [True, True, False, True],
+        "column 0 (terminated with step 1)",
+        "the reset step is the step AFTER the one that ended the episode: mask out step t when "
+        "step t - 1 ended an episode",
+    ),
+    (
+        1,
+        [False, True, True, True],
+        "column 1 (first_after_done True: the previous segment's last step ended an episode)",
+        "step 0's previous step is the previous segment's last one, which first_after_done describes",
+    ),
+    (
+        2,
+        [True, True, False, True],
+        "column 2 (truncated with step 1)",
+        "an episode ends when it is terminated OR truncated: the step after a truncation is a "
+        "reset step too",
+    ),
+):
+    check(
+        _mask[:, _column].tolist() == _expected,
+        f"learning_mask of {_what}",
+        expected=_expected,
+        got=_mask[:, _column].tolist(),
+        hint=_hint,
+    )
+checks_passed("learning_mask")
 ### BEGIN HIDDEN TESTS
 # truncation ends an episode too; so does a step that is both terminated and truncated
 _term = torch.tensor([[False], [False], [True], [False], [False]])
@@ -1191,31 +1300,101 @@ print(
 )
 
 # %% nbgrader={"grade": true, "grade_id": "test_segment_returns", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""segment_returns: a truncated and a terminated rollout by hand; reset steps; random rollouts."""
+"""segment_returns: one-column rollouts by hand (termination, truncation, the segment's end, both flags); inputs untouched; no gradient."""
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
-_rewards = torch.ones(4, 1)
-_values = torch.full((5, 1), 10.0)
-_flags = torch.tensor([[False], [False], [False], [True]])
-_none = torch.zeros(4, 1, dtype=torch.bool)
-_g3 = 1 + 0.9 * 10.0  # the truncated step: its reward plus gamma * V(final observation)
+
+def _returns_column(rewards, terminated, truncated, values, what):
+    """segment_returns of a one-column rollout (gamma = 0.9), as a list of its T returns."""
+    got = segment_returns(rewards, terminated, truncated, values, 0.9)
+    check_shape(got, tuple(rewards.shape), f"segment_returns of {what}")
+    return torch.as_tensor(got).detach()[:, 0]
+
+
+def _column(*flags):
+    """A bool tensor [4, 1], True at the given steps."""
+    return torch.tensor([[t in flags] for t in range(4)])
+
+
+_ones = torch.ones(4, 1)
+_none = _column()
+_values = torch.tensor([[10.0], [10.0], [10.0], [10.0], [20.0]])  # V(obs[t]), t = 0..4
+_args = (_ones, _column(3), _none, _values)
+_inputs = [x.clone() for x in _args]
 check_close(
-    segment_returns(_rewards, _none, _flags, _values, 0.9)[:, 0],
-    [1 + 0.9 * (1 + 0.9 * (1 + 0.9 * _g3)), 1 + 0.9 * (1 + 0.9 * _g3), 1 + 0.9 * _g3, _g3],
-    "the returns of 4 rewards of 1, truncated with step 3, V = 10 everywhere, gamma = 0.9",
-    atol=1e-5,
-    hint="a truncated episode goes on: returns[3] = rewards[3] + gamma * values[4]",
-)
-check_close(
-    segment_returns(_rewards, _flags, _none, _values, 0.9)[:, 0],
+    _returns_column(*_args, "4 rewards of 1, terminated with step 3"),
     [3.439, 2.71, 1.9, 1.0],
     "the returns of 4 rewards of 1, terminated with step 3, gamma = 0.9",
     atol=1e-5,
-    hint="a terminated episode is over: returns[3] = rewards[3]",
+    hint="a terminated episode is over: returns[3] = rewards[3]; before it, "
+    "returns[t] = rewards[t] + gamma * returns[t + 1]",
 )
+for _name, _before, _after in zip(
+    ("rewards", "terminated", "truncated", "values"),
+    _inputs,
+    _args,
+    strict=True,
+):
+    check(
+        torch.equal(_before, _after),
+        f"the {_name} tensor after calling segment_returns",
+        expected=f"unchanged: {_before[:, 0].tolist()}",
+        got=_after[:, 0].tolist(),
+        hint="do not modify an input in place: write the returns into a new tensor "
+        "(torch.zeros_like(rewards)), not into rewards itself",
+    )
+# 1 + 0.9 * 20 = 19 at step 3, then 1 + 0.9 * 19 = 18.1, 17.29, 16.561
+_goes_on = [16.561, 17.29, 18.1, 19.0]
+check_close(
+    _returns_column(_ones, _none, _column(3), _values, "a rollout truncated with step 3"),
+    _goes_on,
+    "the returns of 4 rewards of 1, truncated with step 3, values [10, 10, 10, 10, 20], gamma = 0.9",
+    atol=1e-5,
+    hint="a truncated episode goes on: returns[3] = rewards[3] + gamma * values[4], V of its "
+    "final observation (values[t + 1], not values[t])",
+)
+check_close(
+    _returns_column(_ones, _none, _none, _values, "a rollout without flags"),
+    _goes_on,
+    "the returns of 4 rewards of 1, no episode end, values [10, 10, 10, 10, 20], gamma = 0.9",
+    atol=1e-5,
+    hint="the episode still runs at the segment's end: the last step bootstraps from values[T]",
+)
+# truncated with step 1 (V of its final observation, obs[2], is 5); step 2 is the reset step
+# (reward 0) and a new episode runs from step 3 to the segment's end
+check_close(
+    _returns_column(
+        torch.tensor([[1.0], [1.0], [0.0], [1.0]]),
+        _none,
+        _column(1),
+        torch.tensor([[10.0], [10.0], [5.0], [10.0], [20.0]]),
+        "a rollout truncated with step 1",
+    ),
+    [1 + 0.9 * (1 + 0.9 * 5.0), 1 + 0.9 * 5.0, 0.9 * 19.0, 19.0],
+    "the returns of rewards [1, 1, 0, 1], truncated with step 1, values [10, 10, 5, 10, 20]",
+    atol=1e-5,
+    hint="a truncation in the middle of a segment: returns[1] = rewards[1] + gamma * values[2], "
+    "V of the final observation, not the return of the next episode",
+)
+check_close(
+    _returns_column(_ones, _column(3), _column(3), _values, "a rollout with both flags"),
+    [3.439, 2.71, 1.9, 1.0],
+    "the returns when step 3 is both terminated and truncated",
+    atol=1e-5,
+    hint="termination wins: the episode really ended, no bootstrap",
+)
+_got = segment_returns(_ones, _none, _column(3), _values.clone().requires_grad_(True), 0.9)
+check(
+    not torch.as_tensor(_got).requires_grad,
+    "whether the returns carry a gradient (values with requires_grad=True)",
+    expected="no: the returns are targets (detach the values)",
+    got="they require grad",
+    hint="start with values = values.detach(), as buggy_segment_returns does",
+)
+checks_passed("segment_returns")
 ### BEGIN HIDDEN TESTS
 
 
@@ -1649,6 +1828,7 @@ from rlhelpers.testing import (
     check_returns,
     check_shape,
     check_type,
+    checks_passed,
 )
 
 _model, _steps, _returns = check_returns(
@@ -1663,6 +1843,7 @@ check_between(
     hint="check the returns at truncations, that reset steps are masked out, that the values "
     "for the targets carry no gradient, and the sign of the loss",
 )
+checks_passed("train_a2c")
 ### BEGIN HIDDEN TESTS
 _steps, _returns = np.asarray(_steps, dtype=float), np.asarray(_returns, dtype=float)
 check_shape(_steps, _returns.shape, "the steps of the history (one per episode, like the returns)")
@@ -1816,13 +1997,14 @@ answer_q4 = 782
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=2)
 _quiz.answered("answer_q1", answer_q1, choices="abc")
 _quiz.answered("answer_q2", answer_q2, choices="abc")
 _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, number=True)
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",

@@ -22,12 +22,20 @@ MISTAKES = {
             "self.value_head(features)",
             "squeeze",
         ),
-        # the width argument ignored (the visible test uses the default 64)
+        # the width argument ignored
         (
             "        super().__init__()\n",
             "        super().__init__()\n        hidden = 64\n",
             "hidden",
         ),
+        # squeeze() instead of squeeze(-1): a batch of one loses its batch dimension
+        (
+            "self.value_head(features).squeeze(-1)",
+            "self.value_head(features).squeeze()",
+            "squeeze(-1)",
+        ),
+        # the head's raw outputs taken as probabilities: Categorical raises on negative numbers
+        ("Categorical(logits=self.logits_head", "Categorical(probs=self.logits_head", "logits"),
     ],
     "actor_critic_loss": [
         # the advantage not detached: the actor's term moves the critic
@@ -40,8 +48,26 @@ MISTAKES = {
         ),
         # value_coef ignored
         ("actor + value_coef * critic", "actor + critic", "value_coef"),
-        # the entropy added instead of subtracted (hidden tests with entropy_coef > 0)
+        # the entropy added instead of subtracted
         ("- entropy_coef * entropy", "+ entropy_coef * entropy", "entropy_coef"),
+        # a sum instead of the mean in the actor's term
+        (
+            "actor = -(dist.log_prob(actions) * advantages).mean()",
+            "actor = -(dist.log_prob(actions) * advantages).sum()",
+            "actor term",
+        ),
+        # the critic's term built from the detached advantages: nothing trains the critic
+        (
+            "critic = ((values - returns) ** 2).mean()",
+            "critic = (advantages**2).mean()",
+            "critic",
+        ),
+        # the loss returned as a Python number: backward() has nothing to follow
+        (
+            "return actor + value_coef * critic - entropy_coef * entropy",
+            "return (actor + value_coef * critic - entropy_coef * entropy).item()",
+            "gradients",
+        ),
         # a sum instead of the mean in the critic's term
         (
             "critic = ((values - returns) ** 2).mean()",
@@ -60,12 +86,28 @@ MISTAKES = {
             "without = (returns[..., None] * scores).mean(dim=0)",
             "var_without",
         ),
+        # the standard deviation instead of the variance
+        (".var(dim=0)", ".std(dim=0)", "unbiased variance"),
+        # one variance of all the numbers instead of the sum of the per-component variances
+        (
+            "return without.var(dim=0).sum(), with_baseline.var(dim=0).sum()",
+            "return without.var(), with_baseline.var()",
+            "each of the P components",
+        ),
+        # the pair in the wrong order
+        (
+            "return without.var(dim=0).sum(), with_baseline.var(dim=0).sum()",
+            "return with_baseline.var(dim=0).sum(), without.var(dim=0).sum()",
+            "var_without",
+        ),
     ],
     "learning_mask": [
         # masks out the step that ended the episode instead of the reset step after it
         ("return ~previous_done", "return ~done", "reset step"),
-        # a truncation is not counted as the end of an episode (hidden test)
+        # a truncation is not counted as the end of an episode
         ("done = terminated | truncated", "done = terminated", "OR truncated"),
+        # the mask inverted: True on the reset steps
+        ("return ~previous_done", "return previous_done", "reset step"),
         # the previous segment's last step forgotten: step 0 is always learned from
         (
             "torch.cat([first_after_done[None], done[:-1]])",
@@ -83,9 +125,23 @@ MISTAKES = {
             "        future = rewards[t] + gamma * (1.0 - ended) * future",
             "truncated episode goes on",
         ),
-        # bootstraps a truncation from V of the last observation acted in (hidden test)
+        # half a fix: only termination ends the return; right when the truncation is the
+        # segment's last step (future = values[T] already), wrong in the middle of the segment
+        (
+            "next_return = torch.where(truncated[t], values[t + 1], future)\n"
+            "        next_return = torch.where(terminated[t], 0.0, next_return)\n"
+            "        future = rewards[t] + gamma * next_return",
+            "ended = terminated[t].float()\n"
+            "        future = rewards[t] + gamma * (1.0 - ended) * future",
+            "next episode",
+        ),
+        # bootstraps a truncation from V of the last observation acted in
         ("values[t + 1], future)", "values[t], future)", "final observation"),
-        # truncation wins over termination when both are set (hidden test)
+        # the returns written into the rewards tensor: the caller's rewards are overwritten
+        ("returns = torch.zeros_like(rewards)", "returns = rewards", "in place"),
+        # the discount forgotten
+        ("future = rewards[t] + gamma * next_return", "future = rewards[t] + next_return", "gamma"),
+        # truncation wins over termination when both are set
         (
             "next_return = torch.where(truncated[t], values[t + 1], future)\n"
             "        next_return = torch.where(terminated[t], 0.0, next_return)",
@@ -93,9 +149,9 @@ MISTAKES = {
             "        next_return = torch.where(truncated[t], values[t + 1], next_return)",
             "really ended",
         ),
-        # no bootstrap at the segment's end (hidden test)
+        # no bootstrap at the segment's end
         ("future = values[n_steps]", "future = torch.zeros_like(rewards[0])", "values[T]"),
-        # the values not detached: the targets carry gradients (hidden test)
+        # the values not detached: the targets carry gradients
         ("    values = values.detach()\n", "", "targets"),
     ],
     "train_a2c": [
