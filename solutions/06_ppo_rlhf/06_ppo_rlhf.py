@@ -1273,13 +1273,22 @@ def kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask):
 """kl_penalized_rewards: by hand; the score on the last real token (not the first padding one); 0 on padding."""
 import torch
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape
 
 _mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
 # the padding holds log-probs too (of whatever token fills it): they must not leak into the rewards
 _lp = torch.tensor([[-1.0, -2.0, -0.5, -0.7], [-1.0, -0.3, -2.0, -0.1]])
 _ref = torch.tensor([[-1.5, -1.0, -0.5, -0.2], [-3.0, -0.9, -0.4, -0.6]])
-_rewards = kl_penalized_rewards(torch.tensor([2.0, -1.0]), _lp, _ref, 0.1, _mask)
+try:
+    _rewards = kl_penalized_rewards(torch.tensor([2.0, -1.0]), _lp, _ref, 0.1, _mask)
+except IndexError as _error:  # a float index (the sum of a float mask) cannot pick a column
+    check(
+        False,
+        "kl_penalized_rewards with a float mask",
+        expected="the rewards",
+        got=f"IndexError: {_error}",
+        hint="an index must be an integer tensor: mask.long().sum(dim=1) - 1",
+    )
 check_shape(_rewards, (2, 4), "the rewards of 2 responses padded to 4 tokens")
 check_close(
     _rewards,

@@ -182,6 +182,8 @@ MISTAKES = {
         ),
         # the KL term with the wrong sign: a bonus for leaving the reference
         ("rewards = -beta * (log_probs", "rewards = beta * (log_probs", "kl_penalized_rewards"),
+        # the index of the last token from a float mask: a float index
+        ("last = mask.long().sum(dim=1) - 1", "last = mask.sum(dim=1) - 1", "mask.long()"),
         # beta forgotten
         (
             "rewards = -beta * (log_probs - ref_log_probs)",
