@@ -15,8 +15,7 @@
 # output, a **critic** $V(s)$ that predicts the return from a state, and
 # weights each action by the **advantage** $G_t - V(S_t)$ instead: how much
 # better the episode went than the critic expected. The expected gradient
-# stays the same, its variance drops by orders of magnitude, and the critic
-# lets us learn from pieces of episodes. The result, **A2C** (advantage
+# stays the same while its variance drops by orders of magnitude. The result, **A2C** (advantage
 # actor-critic), is the skeleton of PPO, and PPO with a value head is how
 # RLHF tuned the first chat models.
 #
@@ -58,7 +57,7 @@
 # Write your code between the answer cells' markers (replace the
 # `raise NotImplementedError()`), and do not change the test cells. Each
 # exercise has hints that you can open when stuck; the first only nudges, the
-# last gives the key line.
+# last gives the key idea.
 
 # %% [markdown]
 # > **Notation.** The book (Sutton & Barto) numbers time so that the action
@@ -125,9 +124,7 @@ print("torch device:", DEVICE)
 # positive when things went better than expected from that state, negative
 # when worse. In CartPole most of the return is decided by the state (a pole
 # that is already falling will fall whatever we do), and the advantage removes
-# that part, leaving the part the action is responsible for. Lesson 03's return
-# normalisation subtracted one number for the whole batch; the critic subtracts
-# a different number in every state.
+# that part, leaving the part the action is responsible for.
 #
 # We do not know $V$, so we learn it with the same network: an **actor** head
 # (the policy's logits) and a **critic** head (a scalar $V_\phi(s)$, trained by
@@ -164,10 +161,13 @@ print("torch device:", DEVICE)
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines of forward</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `features = self.trunk(obs)`, then
-# `return Categorical(logits=self.logits_head(features)), self.value_head(features).squeeze(-1)`.
+# One trunk, run once per call, feeds both heads: that is what makes the
+# trunk shared. The logits head's raw output is exactly what `Categorical`
+# expects as `logits` (not as `probs`: it can be negative), and the value
+# head's `[batch, 1]` output must lose its last dimension only, so that a
+# batch of one still has a batch dimension.
 #
 # </details>
 
@@ -376,12 +376,14 @@ check(
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `advantages = (returns - values).detach()`,
-# `actor = -(dist.log_prob(actions) * advantages).mean()`,
-# `critic = ((values - returns) ** 2).mean()`,
-# `total = actor + value_coef * critic - entropy_coef * dist.entropy().mean()`.
+# The loss is three means over the batch, combined with the formula's signs
+# and weights. The advantage is computed from the values but cut from the
+# graph, so that the actor's term sends gradient only into the
+# log-probabilities. The critic's term uses the values themselves, with their
+# graph: it is the only term that trains them. The entropy is a bonus, so a
+# larger entropy must make the loss smaller.
 #
 # </details>
 
@@ -591,11 +593,13 @@ check(
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `estimates = (weights[..., None] * scores).mean(dim=1)` for
-# `weights = returns` and for `weights = returns - values`, then
-# `estimates.var(dim=0).sum()` for each.
+# Each batch gives one estimate, a vector of $P$ numbers. The total variance
+# treats each of the $P$ components as a random number of its own: take its
+# variance across the batches (the unbiased one, torch's default), then add
+# up the $P$ variances. Do it once with $G$ as the weight and once with
+# $G - V$.
 #
 # </details>
 
@@ -1024,18 +1028,20 @@ print("episodes finished in the segment:", len(demo_worker.episode_returns))
 # $t = 0$ the step before is the previous segment's last step, which
 # `first_after_done` describes. No loops are needed.
 #
-# <details><summary>Hint 1: shift by one</summary>
+# <details><summary>Hint 1: which flags matter</summary>
 #
-# Compute `done = terminated | truncated` (`[T, N]`). The mask at step $t$
-# depends on `done[t - 1]`: build the "done of the previous step" tensor by
-# putting `first_after_done` in front of `done[:-1]`.
+# An episode ends with a step that is terminated or truncated. Whether step
+# $t$ is a reset step is decided by the flags of another step: which one?
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `previous_done = torch.cat([first_after_done[None], done[:-1]])` and
-# `return ~previous_done`.
+# Shift by one: the mask at step $t$ is "step $t - 1$ did not end an episode".
+# Stack the "ended" flags of the previous steps into a `[T, N]` tensor: for
+# $t \ge 1$ they are the ended flags of the rollout without its last row, and
+# for $t = 0$ the row that `first_after_done` gives (`torch.cat` joins rows).
+# Then negate it.
 #
 # </details>
 
@@ -1213,11 +1219,13 @@ for _t, _n in ((25, 6), (1, 4)):
 #
 # </details>
 #
-# <details><summary>Hint 3: the key lines</summary>
+# <details><summary>Hint 3: the key idea</summary>
 #
-# `next_return = torch.where(truncated[t], values[t + 1], future)`, then
-# `next_return = torch.where(terminated[t], 0.0, next_return)` (termination
-# wins), and `future = rewards[t] + gamma * next_return`.
+# At each step, decide what the step's reward is followed by, in this order of
+# priority: nothing, if the episode terminated there; V of its final
+# observation, if it was truncated there; otherwise the next step's return.
+# The copies of a rollout can be in different cases at the same step, so
+# choose element by element (`torch.where`), not with an `if`.
 #
 # </details>
 
@@ -1545,11 +1553,15 @@ for _gamma, (_T, _N) in ((0.99, (32, 8)), (0.5, (7, 3)), (1.0, (1, 5))):
 #
 # </details>
 #
-# <details><summary>Hint 3: the stopping rule</summary>
+# <details><summary>Hint 3: the key idea of the stopping rule</summary>
 #
-# `recent = worker.episode_returns[-args.solved_window:]`; when
-# `(update + 1) % args.eval_every == 0 and len(recent) == args.solved_window and np.mean(recent) >= args.eval_from`,
-# `break` if `greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000) >= args.solved_return`.
+# Greedy evaluation episodes cost as much as training steps, so the rule
+# looks at them rarely: only after every `eval_every`-th update, and only once
+# the training history alone looks good (at least `solved_window` finished
+# episodes, whose last `solved_window` returns average `eval_from` or more).
+# Then one call of `greedy_mean_return`, with the seed that step 3 gives,
+# decides whether to leave the loop. The training returns are in
+# `worker.episode_returns`.
 #
 # </details>
 
@@ -1902,8 +1914,7 @@ check(
 # RLOO (Kool et al., 2019; Ahmadian et al., 2024) gives each response the mean
 # score of the **other** $k - 1$ responses as its baseline: it leaves the
 # response's own score out, so the baseline does not depend on that response's
-# tokens, and the estimate stays unbiased, as with any baseline that does not
-# depend on the action. GRPO (Shao et al., 2024) subtracts the mean of the whole
+# tokens, which keeps the estimate unbiased. GRPO (Shao et al., 2024) subtracts the mean of the whole
 # group, the response itself included, and divides by the group's standard
 # deviation.
 #
