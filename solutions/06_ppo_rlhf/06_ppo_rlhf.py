@@ -24,8 +24,9 @@
 # **Goals.** After this lesson you can
 # - write PPO's clipped objective and say exactly where clipping removes the
 #   gradient, and train PPO on CartPole faster than Stable-Baselines3 does;
-# - estimate the KL divergence to a reference policy from samples (k1, k3) and
-#   say why RLHF code prefers k3 when the KL is small;
+# - estimate the KL divergence to a reference policy from samples (k1, k2, k3),
+#   say why RLHF code prefers k3 when the KL is small, and why a KL estimate
+#   in the reward is not the same as one in the loss;
 # - compute GRPO's group-relative advantages and the DPO loss;
 # - set up RLHF as an RL problem: the state (prompt + tokens so far), the
 #   per-token reward (KL penalty, the score on the last real token), the
@@ -733,9 +734,11 @@ check(
 #   added $r - 1$ cancels $k_1$'s first-order noise, so its variance is far
 #   lower when the two policies are close, which is the regime RLHF stays in.
 #
-# TRL's PPO trainer puts $k_1$ into the per-token reward by default (recent
-# versions offer $k_3$ as an option), and TRL's GRPO trainer penalises its loss
-# with $k_3$.
+# A third one from the same note, $k_2 = (\log r)^2 / 2$, is never negative
+# and has low variance too, but it is **biased**: its mean is not the KL,
+# only close to it while the KL is small. The demo after the exercise
+# computes it beside the other two, and the section after the grade cell
+# asks what each one is good for when it enters a loss instead of a reward.
 
 # %% [markdown]
 # ## Exercise 3: the k1 and k3 estimators (2 points, about 15 min, easy)
@@ -772,15 +775,17 @@ def kl_estimates(log_probs, ref_log_probs):
 
 
 # %% [markdown]
-# Both estimators on samples, for two categorical distributions over 20
+# The estimators on samples, for two categorical distributions over 20
 # "tokens" that move apart: the exact KL, the mean of 20,000 per-sample
-# estimates (both match it), and their standard deviations relative to the
-# KL (one sample's noise in units of what it estimates).
+# estimates (those of $k_1$ and $k_3$ match it; $k_2$, computed in the demo,
+# drifts above it as the KL grows), and their standard deviations relative to
+# the KL (one sample's noise in units of what it estimates).
 
 
 # %%
 def kl_demo(n_samples=20_000, n_tokens=20, seed=0):
-    """{shift: (exact KL, mean k1, mean k3, std k1, std k3)} for a policy shifted from a reference."""
+    """{shift: (exact KL, mean k1, mean k2, mean k3, std k1, std k2, std k3)}, for a policy
+    shifted from a reference; k2 = (log r)^2 / 2 is computed here, beside your k1 and k3."""
     generator = torch.Generator().manual_seed(seed)
     ref_logits = torch.randn(n_tokens, generator=generator)
     direction = torch.randn(n_tokens, generator=generator)
@@ -791,21 +796,26 @@ def kl_demo(n_samples=20_000, n_tokens=20, seed=0):
         exact = float((log_pi.exp() * (log_pi - log_ref)).sum())
         samples = torch.multinomial(log_pi.exp(), n_samples, replacement=True, generator=generator)
         k1, k3 = kl_estimates(log_pi[samples], log_ref[samples])
-        rows[shift] = (exact, float(k1.mean()), float(k3.mean()), float(k1.std()), float(k3.std()))
+        k2 = (log_ref[samples] - log_pi[samples]) ** 2 / 2
+        means = [float(k.mean()) for k in (k1, k2, k3)]
+        rows[shift] = (exact, *means, *[float(k.std()) for k in (k1, k2, k3)])
     return rows
 
 
 kl_rows = kl_demo()
-print(" exact KL |  mean k1 |  mean k3 | std k1 / KL | std k3 / KL")
-for exact, m1, m3, s1, s3 in kl_rows.values():
-    print(f" {exact:8.4f} | {m1:8.4f} | {m3:8.4f} | {s1 / exact:11.1f} | {s3 / exact:11.1f}")
+print(" exact KL |  mean k1 |  mean k2 |  mean k3 | std/KL: k1 |   k2 |   k3")
+for exact, m1, m2, m3, s1, s2, s3 in kl_rows.values():
+    print(
+        f" {exact:8.4f} | {m1:8.4f} | {m2:8.4f} | {m3:8.4f} | {s1 / exact:10.2f} | "
+        f"{s2 / exact:4.2f} | {s3 / exact:4.2f}"
+    )
 kl_exact = np.array([row[0] for row in kl_rows.values()])
 plt.figure(figsize=(5, 3))
-plt.loglog(kl_exact, [row[3] / row[0] for row in kl_rows.values()], "o-", label="k1")
-plt.loglog(kl_exact, [row[4] / row[0] for row in kl_rows.values()], "s-", label="k3")
+for column, (name, marker) in enumerate((("k1", "o-"), ("k2", "^-"), ("k3", "s-")), start=4):
+    plt.loglog(kl_exact, [row[column] / row[0] for row in kl_rows.values()], marker, label=name)
 plt.xlabel("exact KL(pi || pi_ref) (nats)")
 plt.ylabel("std of one sample / KL")
-plt.title("Both unbiased; k3 far less noisy when the KL is small", fontsize=9)
+plt.title("k1 and k3 unbiased; k3 far less noisy when the KL is small", fontsize=9)
 plt.legend()
 plt.show()
 
@@ -859,6 +869,59 @@ check(
     hint="no mean or sum: one estimate per sample",
 )
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## The KL in the reward or in the loss
+#
+# The demo measured how well each estimator gives the **value** of the KL. A
+# penalty must also give the right **gradient**, and that depends on where it
+# enters.
+#
+# - **In the reward** (InstructGPT, TRL's PPO trainer, Exercise 7 below): the
+#   per-token $-\beta k_1$ is added to the rewards and treated like the score,
+#   a number without gradient; the policy gradient moves the policy through
+#   the advantages. Since $\mathbb{E}_\pi[k_1]$ is the KL, the policy-gradient
+#   theorem of lesson 03 makes this a noisy but unbiased estimate of the
+#   gradient of $-\beta\, \mathrm{KL}(\pi \,\|\, \pi_\text{ref})$ over the
+#   response. TRL's `PPOConfig` uses $k_1$ by default (`kl_estimator="k1"`,
+#   `"k3"` is the option).
+# - **In the loss**: lesson 03 adds $\beta\, \mathrm{KL}(\pi \,\|\, \pi_\text{ref})$
+#   to the loss computed **exactly**, summed over all actions from the two
+#   sets of logits, so autograd differentiates the true KL. Over a
+#   vocabulary, trainers differentiate a per-sample estimate instead, and then
+#   the estimator decides what is optimised: the gradient of an unbiased
+#   estimate is not an unbiased estimate of the gradient, because the samples
+#   came from $\pi$, which also depends on $\theta$, and autograd does not see
+#   that. With $\nabla \log r = -\nabla \log \pi(a)$ and on samples of the
+#   current policy:
+#   - $k_1$ as a loss has the gradient $\nabla \log \pi(a)$, whose mean
+#     $\sum_a \pi(a) \nabla \log \pi(a) = \nabla \sum_a \pi(a) = 0$: no pull
+#     towards the reference at all, only noise.
+#   - $k_3$ as a loss has the gradient $(1 - r)\, \nabla \log \pi(a)$, whose
+#     mean is $-\sum_a \pi_\text{ref}(a) \nabla \log \pi(a)$: the gradient of
+#     the **forward** $\mathrm{KL}(\pi_\text{ref} \,\|\, \pi)$, not of the
+#     reverse $\mathrm{KL}(\pi \,\|\, \pi_\text{ref})$ it estimates. Near
+#     $\pi_\text{ref}$ the two are close; far from it they pull differently.
+#   - $k_2$ as a loss has the gradient $-\log r\, \nabla \log \pi(a)$, whose
+#     mean is exactly the gradient of the reverse KL: the biased value
+#     estimator is the one with the right gradient.
+#
+# Tang and Munos (2025, "On a few pitfalls in KL divergence gradient
+# estimation for RL") work this out and find the $k_3$ loss in GRPO's
+# formulation (DeepSeekMath, 2024) and in open-source trainers; they also
+# point out that a per-token loss misses how each token changes the
+# distribution of the tokens after it. TRL's `GRPOTrainer` implements GRPO's
+# $\beta k_3$ term, but its `GRPOConfig` now defaults to `beta=0.0`: no KL
+# term at all, and no reference model loaded.
+#
+# **$k_3$ is not always the quieter one.** In the demo's table, relative to
+# the KL, $k_1$'s noise falls as the KL grows and $k_3$'s rises: at the
+# largest shift (a KL of 0.77 nats) one $k_3$ sample's standard deviation is
+# about 2.4 times the KL and $k_1$'s about 1.6 times, so there $k_3$ is the
+# noisier of the two. ($r = \pi_\text{ref} / \pi$ is large on tokens that $\pi$
+# has made rare, and $k_3$ grows like $r$ there.) $k_2$'s noise is about as
+# low as the lower of the other two at every shift, but its mean is already
+# about 1.0 for that KL of 0.77.
 
 # %% [markdown]
 # ## GRPO: a baseline without a critic
