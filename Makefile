@@ -7,15 +7,16 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND ?= Agg
 
-.PHONY: help venv browser-deps lab test stress-test lint format release validate autograde feedback grades bench clean \
+.PHONY: help venv browser-deps lab instructor-lab test stress-test lint format release validate autograde feedback grades bench clean \
 	sandbox-deps publish collect zip-collect student-bundle class-demo
 
 help:
-	@echo "make lab        set up and open JupyterLab on notebooks/ (students)"
+	@echo "make lab        set up and open JupyterLab on notebooks/ (students; no nbgrader exchange)"
+	@echo "make instructor-lab   release, then JupyterLab with the formgrader (instructors)"
 	@echo "make test       set up and run the whole test suite (maintainers, CI)"
 	@echo "make stress-test   the browser and lab tests with two CPU burners running (a busy machine)"
 	@echo "make release    regenerate notebooks/ from solutions/ (instructors)"
-	@echo "make validate NB=notebooks/01_bandits/01_bandits.ipynb   nbgrader's Validate from a terminal"
+	@echo "make validate NB=notebooks/01_bandits/01_bandits.ipynb   Validate from a terminal, a summary first"
 	@echo "make publish    release notebooks/ to students through nbgrader's exchange"
 	@echo "make collect    collect submissions from the exchange (zip-collect ZIP=... LESSON=...: from an LMS)"
 	@echo "make autograde | feedback | grades   grade collected submissions (see README)"
@@ -56,6 +57,10 @@ browser-deps:
 
 lab: $(STAMP)
 	$(PY) -m grader.lab
+
+# Releases every lesson first (the gradebook lists each with its points), makes the exchange.
+instructor-lab: $(STAMP)
+	$(PY) -m grader.lab --instructor
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check rlhelpers grader tests solutions bench
@@ -100,7 +105,7 @@ release: $(STAMP)
 
 validate: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
-	$(PY) -m nbgrader validate "$(NB)"
+	$(PY) -m grader.validate "$(NB)"
 
 # Autograding runs students' code in a bubblewrap sandbox (grader/sandbox.py).
 # Installs it when missing (as root, with apt-get); RLCOURSE_SANDBOX=off skips
@@ -137,6 +142,7 @@ feedback: $(STAMP)
 grades: $(STAMP)
 	$(PY) -m grader.autograde grades
 
+# Built from a fresh release in a temporary folder, whatever notebooks/ holds.
 student-bundle: $(STAMP)
 	$(PY) -m grader.bundle --out build/student-bundle.zip
 

@@ -207,10 +207,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(root: Path, tmp: Path):
-    """Yield a LabServer on course folder `root` (state under `tmp`), stopped afterwards."""
+def serve(root: Path, tmp: Path, instructor: bool = False):
+    """Yield a LabServer on course folder `root` (state under `tmp`), stopped afterwards.
+
+    `instructor`: `make instructor-lab`'s server, else `make lab`'s (a student's).
+    """
     (tmp / "state").mkdir()
-    server = LabServer(root, tmp / "state")
+    server = LabServer(root, tmp / "state", instructor)
     try:
         yield server
     finally:
@@ -218,10 +221,14 @@ def serve(root: Path, tmp: Path):
 
 
 class LabServer:
-    """`python -m grader.lab` (what `make lab` runs) serving the course folder `root`."""
+    """`python -m grader.lab` (what `make lab` runs) serving the course folder `root`.
 
-    def __init__(self, root: Path, state: Path):
+    With `instructor`, `python -m grader.lab --instructor` (`make instructor-lab`).
+    """
+
+    def __init__(self, root: Path, state: Path, instructor: bool = False):
         self.root = root
+        self.exchange = state / "exchange"
         self.port = free_port()
         self.token = secrets.token_hex(8)
         self.figure_log = state / "figures.jsonl"
@@ -239,7 +246,7 @@ class LabServer:
             JUPYTERLAB_SETTINGS_DIR=str(settings),
             JUPYTERLAB_WORKSPACES_DIR=str(state / "lab-workspaces"),
             IPYTHONDIR=str(state / "ipython"),
-            NBGRADER_EXCHANGE=str(state / "exchange"),  # (nbgrader_config.py reads it)
+            NBGRADER_EXCHANGE=str(self.exchange),  # (nbgrader_config.py reads it)
             PYTHONDONTWRITEBYTECODE="1",
             **{FIGURE_LOG_VARIABLE: str(self.figure_log)},
         )
@@ -252,6 +259,7 @@ class LabServer:
                 sys.executable,
                 "-m",
                 "grader.lab",
+                *(["--instructor"] if instructor else []),
                 "--no-browser",
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={self.port}",
@@ -284,6 +292,11 @@ class LabServer:
 
     def get_json(self, path: str):
         return json.loads(self.get(path)[1])
+
+    def log(self) -> str:
+        """What the server has written to its terminal so far."""
+        self._log.flush()
+        return self.log_path.read_text()
 
     def figures(self, lesson_id: str) -> list[dict]:
         """Axes of every figure rendered by the kernels of a lesson's notebook folder."""
