@@ -3,9 +3,11 @@
     python -m grader.bundle                  # build/student-bundle.zip
     python -m grader.bundle --out FILE.zip --root DIR
 
-The zip holds the released notebooks (notebooks/), the rlhelpers package,
-requirements.txt, environment.yml, a pyproject.toml that installs rlhelpers
-only, a small Makefile (lab, validate), a student README and jupyter-config/
+The zip holds the released notebooks (notebooks/, regenerated from the lesson
+sources in a temporary folder: answers saved into the working copy's notebooks/
+never ship), the rlhelpers package, requirements.txt, environment.yml, a
+pyproject.toml that installs rlhelpers only, a small Makefile (lab, validate),
+validate.py (grader/validate.py: a summary first), a student README and jupyter-config/
 (STUDENT_LAB_CONFIG: `make lab` shows what students use, Validate and the
 assignment list, and not nbgrader's instructor tools). It never holds
 solutions/, grader/, tests/, bench/ or nbgrader_config.py: the public
@@ -17,27 +19,62 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.course import COURSE_ID, RELEASE, REPO, lesson_ids, release_path
+from grader import release, validate
+from grader.course import COURSE_ID, RELEASE, REPO, SOURCES, copy_course, lesson_ids, release_path
 
 TOP = COURSE_ID
 LAB_CONFIG = "jupyter-config"
 """The bundle's Jupyter config folder (`make lab` puts it on JUPYTER_CONFIG_PATH)."""
+VALIDATE_SCRIPT = "validate.py"
+"""grader/validate.py, in the bundle: `make validate` with a summary first."""
 
 INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment")
-STUDENT_LAB_CONFIG = {
-    # the formgrader and create-assignment plugins of nbgrader's lab extension, off
-    "labconfig/page_config.json": {
-        "disabledExtensions": {plugin: True for plugin in INSTRUCTOR_PLUGINS}
-    },
-    # and the formgrader's server extension (its HTTP API) not loaded
-    "jupyter_server_config.json": {
-        "ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False}}
-    },
-}
-"""{file under a Jupyter config folder: its JSON}: students' lab, in the bundle and on the hub."""
+EXCHANGE_PLUGINS = (
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:menu",  # it only opens these two and the formgrader
+)
+"""nbgrader's lab plugins that need an exchange (a course server)."""
+
+
+def lab_config(plugins_off: tuple[str, ...], server_extensions_off: tuple[str, ...]) -> dict:
+    """{file under a Jupyter config folder: its JSON} that turns nbgrader's tools off."""
+    return {
+        "labconfig/page_config.json": {"disabledExtensions": dict.fromkeys(plugins_off, True)},
+        "jupyter_server_config.json": {
+            "ServerApp": {
+                "jpserver_extensions": {
+                    f"nbgrader.server_extensions.{name}": False for name in server_extensions_off
+                }
+            }
+        },
+    }
+
+
+STUDENT_LAB_CONFIG = lab_config(INSTRUCTOR_PLUGINS, ("formgrader",))
+"""A student's lab, in the bundle and on the hub: Validate, the assignment list, no formgrader."""
+SOLO_LAB_CONFIG = lab_config(
+    INSTRUCTOR_PLUGINS + EXCHANGE_PLUGINS, ("formgrader", "assignment_list", "course_list")
+)
+"""`make lab`, someone learning alone: Validate only, nothing that looks for an exchange."""
+
+
+def write_lab_config(folder: Path, config: dict) -> Path:
+    """Write a lab config (STUDENT_LAB_CONFIG, SOLO_LAB_CONFIG) into a Jupyter config folder."""
+    for name, data in config.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(lab_config_text(data))
+    return folder
+
+
+def lab_config_text(data: dict) -> str:
+    return json.dumps(data, indent=1) + "\n"
+
+
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same inputs give the same zip
 
 STUDENT_README = """\
@@ -95,7 +132,7 @@ lab: $(STAMP)
 
 validate: $(STAMP)
 \t@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
-\t$(PY) -m nbgrader validate "$(NB)"
+\t$(PY) {validate} "$(NB)"
 """
 
 
@@ -106,7 +143,10 @@ def student_pyproject(text: str) -> str:
 
 
 def files(root: Path = REPO) -> dict[str, bytes]:
-    """{path inside the zip: content} of the student bundle."""
+    """{path inside the zip: content} of the student bundle, with `root`'s notebooks/ as they are.
+
+    build() hands it a fresh release (clean_release), never a working copy's notebooks/.
+    """
     lessons = lesson_ids(root) or sorted(p.name for p in (root / RELEASE).iterdir() if p.is_dir())
     content: dict[str, bytes] = {}
     for lesson in lessons:
@@ -121,19 +161,38 @@ def files(root: Path = REPO) -> dict[str, bytes]:
         if (REPO / name).exists():
             content[name] = (REPO / name).read_bytes()
     content["pyproject.toml"] = student_pyproject((REPO / "pyproject.toml").read_text()).encode()
-    content["Makefile"] = STUDENT_MAKEFILE.replace("{lab_config}", LAB_CONFIG).encode()
+    makefile = STUDENT_MAKEFILE.replace("{lab_config}", LAB_CONFIG)
+    content["Makefile"] = makefile.replace("{validate}", VALIDATE_SCRIPT).encode()
+    content[VALIDATE_SCRIPT] = Path(validate.__file__).read_bytes()
     for name, data in STUDENT_LAB_CONFIG.items():
-        content[f"{LAB_CONFIG}/{name}"] = (json.dumps(data, indent=1) + "\n").encode()
+        content[f"{LAB_CONFIG}/{name}"] = lab_config_text(data).encode()
     listing = "\n".join(f"- `{release_path(Path(), lesson)}`" for lesson in lessons)
     content["README.md"] = STUDENT_README.format(lessons=listing, course_id=COURSE_ID).encode()
     return content
 
 
+def clean_release(root: Path, tmp: Path) -> Path:
+    """A copy of course `root` in `tmp` whose notebooks/ is regenerated from the lesson sources.
+
+    (notebooks/ of a working copy may hold answers an instructor saved in the lab.)
+    """
+    lessons = lesson_ids(root)
+    if not lessons:
+        raise FileNotFoundError(
+            f"{root / SOURCES} holds no lesson source: the bundle is built from a fresh release"
+        )
+    copy = copy_course(root, tmp, lessons)
+    release.release(copy, lessons)
+    return copy
+
+
 def build(out: Path, root: Path = REPO) -> Path:
-    """Write the student bundle zip (every file under TOP/, the course id)."""
+    """Write the student bundle zip (every file under TOP/, the course id) from a fresh release."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="student-bundle-") as tmp:
+        content = files(clean_release(root, Path(tmp)))
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in sorted(files(root).items()):
+        for name, data in sorted(content.items()):
             info = zipfile.ZipInfo(f"{TOP}/{name}", date_time=ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
