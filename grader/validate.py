@@ -27,7 +27,8 @@ from nbgrader.apps import validateapp
 from nbgrader.apps.validateapp import ValidateApp
 from nbgrader.validator import Validator
 
-EXERCISE_HEADING = re.compile(r"^#+\s*(Exercise\b[^\n(]*)", flags=re.MULTILINE)
+EXERCISE_HEADING = re.compile(r"^#+\s*(Exercise\b.*)$", flags=re.MULTILINE)
+POINTS_NOTE = re.compile(r"\s*\([^()]*\bpoints?\b[^()]*\)\s*$")  # "(2 points, about 10 min)"
 STUB = "raise NotImplementedError()"
 PASSED, FAILED, NOT_ATTEMPTED, BY_HAND = "passed", "failed", "not attempted", "graded by hand"
 
@@ -48,12 +49,12 @@ def exercises(notebook: NotebookNode) -> list[Exercise]:
     for cell in notebook.cells:
         heading = EXERCISE_HEADING.search(cell.source) if cell.cell_type == "markdown" else None
         if heading and not utils.is_solution(cell):
-            current = Exercise(heading.group(1).strip().rstrip(":"))
+            current = Exercise(POINTS_NOTE.sub("", heading.group(1)).strip().rstrip(":"))
             found.append(current)
         if not (utils.is_solution(cell) or utils.is_grade(cell)):
             continue
         if current is None:  # a graded cell before any heading: an exercise of its own
-            current = Exercise(cell.metadata.nbgrader.get("grade_id", "exercise"))
+            current = Exercise(f"({cell.metadata.nbgrader.get('grade_id', 'exercise')})")
             found.append(current)
         if utils.is_solution(cell):
             current.answers.append(cell)
@@ -87,7 +88,7 @@ def status(exercise: Exercise) -> tuple[str, str]:
     return PASSED, ""
 
 
-def summary(notebook: NotebookNode, width: int = 100) -> str:
+def summary(notebook: NotebookNode) -> str:
     """One line per exercise of an executed notebook, and a count."""
     rows = [(exercise.title, *status(exercise)) for exercise in exercises(notebook)]
     counts = {kind: sum(row[1] == kind for row in rows) for kind in (PASSED, FAILED, NOT_ATTEMPTED)}
@@ -98,8 +99,7 @@ def summary(notebook: NotebookNode, width: int = 100) -> str:
         "(the hidden tests decide the grade)"
     ]
     for title, state, message in rows:
-        line = f"  {state:<14} {title}" + (f": {message}" if message else "")
-        lines.append(line if len(line) <= width else line[: width - 3] + "...")
+        lines.append(f"  {state:<14} {title}" + (f": {message}" if message else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +115,7 @@ class SummaryValidator(Validator):
     # nbgrader's validate_and_print calls this first, then prints each failing cell
     def _print_num_failed(self, num_failed: int) -> None:
         if self.executed is not None:
-            self.stream.write(summary(self.executed, self.width) + "\n")
+            self.stream.write(summary(self.executed) + "\n")
         super()._print_num_failed(num_failed)
         self.stream.write("\n")
 
