@@ -54,7 +54,7 @@
 # Write your code between the answer cells' markers (replace the
 # `raise NotImplementedError()`), and do not change the test cells. Each
 # exercise has hints that you can open when stuck; the first only nudges, the
-# last gives the key line.
+# last gives the key idea (never the whole answer).
 
 # %% [markdown]
 # > **Notation.** The book (Sutton & Barto) numbers time so that the action
@@ -118,11 +118,10 @@ print("torch device:", DEVICE)
 # Read it case by case. When $\hat A_t > 0$ (a better action than expected)
 # the objective grows with $r_t$ up to $1 + \epsilon$ and is flat beyond: once
 # the action's probability went up by 20 %, this sample stops pushing. When
-# $\hat A_t < 0$ it is flat below $1 - \epsilon$. In the other directions the
-# min picks the **unclipped** term: if an update made a bad action *more*
-# likely ($r_t > 1 + \epsilon$, $\hat A_t < 0$), the full gradient pulls it
-# back. The min makes the objective a pessimistic bound: clipping can only
-# remove an incentive, never add one.
+# $\hat A_t < 0$ it is flat below $1 - \epsilon$. What the min does in the two
+# other directions (a ratio that moved the way its advantage did *not* want)
+# is the first question of the quiz at the end: work it out from the formula
+# once your function passes its tests.
 
 # %% [markdown]
 # ## Exercise 1: the clipped objective (3 points, about 20 min, medium)
@@ -145,10 +144,12 @@ print("torch device:", DEVICE)
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `ratio = torch.exp(new_log_probs - old_log_probs)`, then
-# `-torch.min(ratio * advantages, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * advantages).mean()`.
+# `torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps)` clips, and `torch.min` of
+# two tensors is element-wise. Multiply each ratio by the advantages *before*
+# taking the min: with a negative advantage, the smaller term is the other
+# one. And the optimiser minimises, while $L^{\text{CLIP}}$ is to be maximised.
 #
 # </details>
 
@@ -475,12 +476,29 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # problems: **short rollouts from several copies** (8 x 16 steps: the policy
 # is updated every 128 steps, with data that is barely stale; the zoo waits
 # 256, and in our trials 16 copies needed 1.5 times as many steps as 8),
-# **several epochs** on each batch (6 passes of 2 minibatches: 12 gradient
-# steps where A2C makes one), a **high learning rate** (5e-3, five times the zoo's 1e-3, which it
+# **several epochs** on each batch (6 passes, each cut into 2 minibatches,
+# where A2C makes a single gradient step), a **high learning rate** (5e-3, five times the zoo's 1e-3, which it
 # also decays; in our trials 1e-2 was faster on most seeds and never settled
 # on some), a **tiny network** (two layers of 32) and one torch thread. The rewards are scaled by
 # 0.1, as in lesson 04, so that the critic's squared error does not drown the
 # actor's term in the shared trunk.
+#
+# **Two things the clip does not do.** Many PPO implementations (OpenAI's
+# baselines, CleanRL by default, TRL) also **clip the value loss**: with
+# $V_\text{old}$ the value recorded when the batch was collected, they
+# minimise $\max\bigl((V - R)^2,\ (V_\text{old} + \operatorname{clip}(V - V_\text{old}, -c, c) - R)^2\bigr)$,
+# so the critic gains nothing by moving further than $c$ from its old
+# prediction (TRL's `cliprange_value`). Engstrom et al. (2020, "Implementation
+# Matters in Deep Policy Gradients") found that it does not help, and
+# Andrychowicz et al. (2021, "What Matters in On-Policy Reinforcement
+# Learning?") that it hurts, so this lesson uses the plain squared error. And
+# the ratio clip does **not** bound how far the new policy moves from the old
+# one (its KL): a clipped sample stops sending gradient, but the updates that
+# the other samples cause in later minibatches and epochs still change the
+# shared network, and with it that sample's ratio; Engstrom et al. measured
+# ratios far outside $[1 - \epsilon, 1 + \epsilon]$. That is why
+# implementations log an estimate of the KL between the old and the new
+# policy, and some stop a batch's epochs early when it grows too large.
 #
 # **Graded:** `train_ppo(seed=0)` with the default `PPOArgs` (at most 100,000
 # environment steps) must give a greedy policy with a **mean return of at
@@ -749,10 +767,12 @@ check(
 # estimate per sample (their means estimate the KL). Compute $r$ from the
 # difference of the log-probabilities.
 #
-# <details><summary>Hint: the key lines</summary>
+# <details><summary>Hint: the key idea</summary>
 #
-# `log_ratio = ref_log_probs - log_probs` (that is $\log r$); `k1 = -log_ratio`;
-# `k3 = torch.exp(log_ratio) - 1 - log_ratio`.
+# Compute $\log r$ once, from the definition $r = \pi_\text{ref}(a) / \pi(a)$
+# (which log-probability is subtracted from which?), and write both
+# estimators in terms of it, with `torch.exp` for $r$. No mean or sum: one
+# estimate per sample.
 #
 # </details>
 
@@ -937,8 +957,27 @@ check(
 # The group mean is lesson 04's baseline, estimated by sampling instead of
 # learned; dividing by the std puts every prompt on the same scale (an easy
 # prompt whose responses all score 0.9 to 1.0 still separates its best from
-# its worst). A group whose responses all score the same gets advantage 0:
-# nothing to learn from it.
+# its worst).
+#
+# That scale is a choice with a price. Liu et al. (2025, "Understanding
+# R1-Zero-Like Training: A Critical Perspective", the paper of **Dr. GRPO**)
+# point out two biases in GRPO as DeepSeekMath wrote it:
+# - **difficulty**: with right-or-wrong rewards, a question that the policy
+#   almost always (or almost never) solves has a small std, so dividing by it
+#   inflates its advantages: too easy and too hard questions weigh more in
+#   the update than questions of medium difficulty;
+# - **length**: GRPO's loss averages the token terms of each response
+#   ($1/|o_i|$ for a response of $|o_i|$ tokens) before averaging over the
+#   group, so each token of a long response weighs less: a long wrong answer
+#   is penalised less per token than a short one, and the policy is pushed
+#   towards long wrong answers (and short right ones).
+#
+# Dr. GRPO drops the std and replaces the $1/|o_i|$ by a constant. TRL's
+# `GRPOConfig` exposes both choices: `scale_rewards` (`"group"` by default,
+# `"batch"`, or `"none"` as Dr. GRPO recommends) and `loss_type` (`"grpo"` is
+# the per-response average; `"dr_grpo"` and the default `"dapo"` normalise
+# by a constant or by the batch's number of tokens). This lesson's exercise
+# keeps the original, std-normalised form.
 
 # %% [markdown]
 # ## Exercise 4: group-relative advantages (2 points, about 10 min, easy)
@@ -950,10 +989,13 @@ check(
 # standard deviation plus `1e-4`. Use torch's default `std` (the sample
 # standard deviation, dividing by $G - 1$, as TRL's GRPO trainer does).
 #
-# <details><summary>Hint: the key lines</summary>
+# <details><summary>Hint: the key idea</summary>
 #
-# `groups = rewards.reshape(-1, group_size)`; then
-# `((groups - groups.mean(1, keepdim=True)) / (groups.std(1, keepdim=True) + 1e-4)).reshape(-1)`.
+# Reshape so that each group is one row: with consecutive groups, is that
+# `reshape(-1, group_size)` or `reshape(group_size, -1)`? (Try both on
+# `torch.arange(6)` with groups of 3.) Then take each row's mean and std with
+# `keepdim=True`, so that they broadcast against the rows, and flatten the
+# result back to `[B]`.
 #
 # </details>
 
@@ -1025,9 +1067,8 @@ check_close(
 # %% [markdown]
 # ## DPO: preferences without a reward model and without sampling
 #
-# RLHF with PPO needs four models and a sampling loop. **DPO** (direct
-# preference optimisation, Rafailov et al., 2023) starts from the same
-# objective, maximise the reward minus $\beta$ times the KL to the reference,
+# **DPO** (direct preference optimisation, Rafailov et al., 2023) starts
+# from the objective of RLHF, maximise the reward minus $\beta$ times the KL to the reference,
 # whose optimal policy is known in closed form:
 # $\pi^*(y \mid x) \propto \pi_\text{ref}(y \mid x) \exp(r(x, y) / \beta)$.
 # Solved for the reward, $r(x, y) = \beta \log \frac{\pi^*(y \mid x)}{\pi_\text{ref}(y \mid x)} + \beta \log Z(x)$,
@@ -1042,12 +1083,8 @@ check_close(
 #   - \log \frac{\pi_\theta(y_l \mid x)}{\pi_\text{ref}(y_l \mid x)}\Bigr)\Bigr)\Bigr].$$
 #
 # The log-probabilities are of **whole responses** (sums over their tokens).
-# No reward model, no value head, no generation during training: one forward
-# pass of the policy and one of the frozen reference per pair. What it gives
-# up: it learns only from the fixed set of pairs (no exploration, no fresh
-# samples from the current policy), so it cannot discover better responses
-# than the data shows, and it can lower the likelihood of both responses of a
-# pair as long as the margin grows.
+# What DPO saves and what it gives up compared with PPO-based RLHF is written
+# answer B at the end of the lesson.
 
 # %% [markdown]
 # ## Exercise 5: the DPO loss (3 points, about 20 min, medium)
@@ -1067,9 +1104,13 @@ check_close(
 #
 # </details>
 #
-# <details><summary>Hint 2: the key line</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `-torch.nn.functional.logsigmoid(beta * ((policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - ref_rejected_logps))).mean()`.
+# Each response's log-ratio is the policy's log-probability minus the
+# reference's, for the same response; `torch.nn.functional.logsigmoid(z)` is
+# $\log \sigma(z)$ element-wise. Check the sign of your result: a pair that
+# the policy already prefers (a positive margin) must have a loss below
+# $\log 2$.
 #
 # </details>
 
@@ -1211,7 +1252,8 @@ for example in reference_eval.examples[:6]:
 #
 # <details><summary>Hint</summary>
 #
-# One call of `torch.cat`, along the token dimension (`dim=1`).
+# Which torch function joins tensors along a dimension they already have,
+# and which dimension of `[B, P]` counts the tokens?
 #
 # </details>
 
@@ -1302,10 +1344,12 @@ check_close(_state[:, :2], _p, "the prompt part of the state")
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `last = mask.long().sum(dim=1) - 1` (the index of each response's last real token);
-# `rewards[torch.arange(len(scores)), last] += scores`.
+# The number of real tokens of a row minus one is the index of its last real
+# token; make it an integer tensor (`mask.long()`), since a float cannot index.
+# Indexing `rewards` with a tensor of row numbers (`torch.arange`) and a
+# tensor of column numbers picks one entry per row.
 #
 # </details>
 
@@ -1778,7 +1822,7 @@ print(inspect.getsource(toylm.rlhf_step))
 # | GAE with `gamma = 1`, `lam = 0.95`, backwards over the tokens | advantages, one episode per response | `gae` (lesson 05) |
 # | `advantages = masked_whiten(advantages, mask)` | whitened over the batch's real tokens | the loop's `_whiten` (cf. PPO's per-minibatch normalisation) |
 # | `ratio = exp(new_logprobs - logprobs)`; `pg_loss = max(-A r, -A clip(r, 1 - eps, 1 + eps))` | the clipped objective | your `ppo_clip_loss` (Exercise 1) |
-# | `vf_loss` (clipped value loss) times `vf_coef` | the critic's regression on the returns | the value loss of Exercise 2 |
+# | `vf_loss = 0.5 * max((vpred - returns) ** 2, (vpredclipped - returns) ** 2)`, `vpredclipped` kept within `cliprange_value` of the old values; times `vf_coef` | the critic's regression on the returns, with value clipping | unclipped here: the plain squared error of Exercise 2 and of the loop's value loss |
 # | `num_ppo_epochs` over `num_mini_batches` | several epochs on each batch | `epochs` of `PPOArgs` and `RLHFConfig` |
 #
 # TRL discounts with $\gamma = 1$: a response is short and its score is all
@@ -1842,8 +1886,10 @@ _quiz.question(
     answer_q1,
     "b",
     explanation="with A < 0, min(r A, clip(r) A) = min(-1.5, -1.2) = -1.5, the unclipped term: an update "
-    "that made a bad action more likely is pulled back with the full gradient; clipping only removes "
-    "the incentive to go further in the direction the advantage wants.",
+    "that made a bad action more likely is pulled back with the full gradient (and likewise a good "
+    "action made less likely, r < 1 - eps with A > 0). The min makes the objective a pessimistic "
+    "bound: clipping only removes the incentive to go further in the direction the advantage "
+    "wants, never the one to undo a move the wrong way.",
 )
 _quiz.question(
     "answer_q2",
@@ -1892,6 +1938,16 @@ _quiz.score()
 # reward model left to score new outputs or to mix in other rewards (a
 # verifier, a length penalty) that an RL loop could use.
 # ### END SOLUTION
+
+# %% [markdown]
+# ## After written answer B: what DPO trades
+#
+# DPO needs no reward model and no value head, and no generation during
+# training: each pair costs one forward pass of the policy and one of the
+# frozen reference. In exchange it learns only from the fixed set of pairs (no
+# exploration, no fresh samples from the current policy), so it cannot
+# discover better responses than the data shows, and it can lower the
+# likelihood of both responses of a pair as long as their margin grows.
 
 # %% [markdown]
 # ## Summary
