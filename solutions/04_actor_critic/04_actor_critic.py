@@ -15,9 +15,9 @@
 # output, a **critic** $V(s)$ that predicts the return from a state, and
 # weights each action by the **advantage** $G_t - V(S_t)$ instead: how much
 # better the episode went than the critic expected. The expected gradient
-# stays the same while its variance drops by orders of magnitude. The result, **A2C** (advantage
-# actor-critic), is the skeleton of PPO, and PPO with a value head is how
-# RLHF tuned the first chat models.
+# stays the same while its variance drops by orders of magnitude. The
+# result, **A2C** (advantage actor-critic), is the skeleton of PPO, and PPO
+# with a value head is how RLHF tuned the first chat models.
 #
 # This is where the course stops being tabular: a neural network, a vectorised
 # environment, rollouts that cross episode boundaries, time limits. It is
@@ -876,11 +876,12 @@ for name, baseline in (("V(s)", perfect_critic), ("b*(s)", best_baseline)):
 # %% [markdown]
 # With $b^*$ the variance is about a fifth lower than with $V$. (Estimating
 # $b^*$ from the same episodes lets each episode's return enter its own
-# baseline, with a weight of about one in 6,400 here: a negligible bias for a
-# measurement, though a learner must avoid it.) Yet actor-critic methods learn $V$: it is
-# near-optimal, and it is *learnable* by plain regression on the returns,
-# whereas $b^*$ needs the length of each step's score vector, which for a
-# network is a per-sample gradient over all its parameters.
+# baseline, with a weight of roughly one in 6,400, the episodes of its state:
+# a negligible bias for a measurement, though a learner must avoid it.) Yet
+# actor-critic methods learn $V$: it is near-optimal, and it is *learnable*
+# by plain regression on the returns, whereas $b^*$ needs the length of each
+# step's score vector, which for a network is a per-sample gradient over all
+# its parameters.
 
 # %% [markdown]
 # ## Rollouts from a vector environment, and Gymnasium's autoreset
@@ -1245,7 +1246,8 @@ def buggy_segment_returns(rewards, terminated, truncated, values, gamma):
         gamma: discount factor.
 
     Returns:
-        float tensor [T, N] of returns, without gradient (they are targets).
+        a new float tensor [T, N] of returns, without gradient (they are targets);
+        the inputs are left unchanged.
     """
     values = values.detach()
     n_steps = rewards.shape[0]
@@ -1555,13 +1557,13 @@ for _gamma, (_T, _N) in ((0.99, (32, 8)), (0.5, (7, 3)), (1.0, (1, 5))):
 #
 # <details><summary>Hint 3: the key idea of the stopping rule</summary>
 #
-# Greedy evaluation episodes cost as much as training steps, so the rule
-# looks at them rarely: only after every `eval_every`-th update, and only once
-# the training history alone looks good (at least `solved_window` finished
-# episodes, whose last `solved_window` returns average `eval_from` or more).
-# Then one call of `greedy_mean_return`, with the seed that step 3 gives,
-# decides whether to leave the loop. The training returns are in
-# `worker.episode_returns`.
+# An evaluation plays `eval_episodes` whole greedy episodes (up to 500 steps
+# each), far more than one segment, so the rule looks at them rarely: only
+# after every `eval_every`-th update, and only once the training history alone
+# looks good (at least `solved_window` finished episodes, whose last
+# `solved_window` returns average `eval_from` or more). Then one call of
+# `greedy_mean_return`, with the seed that step 3 gives, decides whether to
+# leave the loop. The training returns are in `worker.episode_returns`.
 #
 # </details>
 
@@ -1913,10 +1915,10 @@ check(
 # saves the fourth model's memory: they sample $k$ responses to each prompt.
 # RLOO (Kool et al., 2019; Ahmadian et al., 2024) gives each response the mean
 # score of the **other** $k - 1$ responses as its baseline: it leaves the
-# response's own score out, so the baseline does not depend on that response's
-# tokens, which keeps the estimate unbiased. GRPO (Shao et al., 2024) subtracts the mean of the whole
-# group, the response itself included, and divides by the group's standard
-# deviation.
+# response's own score out, so the baseline does not depend on that
+# response's tokens, which keeps the estimate unbiased. GRPO (Shao et al.,
+# 2024) subtracts the mean of the whole group, the response itself included,
+# and divides by the group's standard deviation.
 #
 # ## Rollout workers and a learner
 #
