@@ -117,7 +117,8 @@ print("torch device:", DEVICE)
 #   = b(s)\, \nabla_\theta \sum_a \pi_\theta(a \mid s) = b(s)\, \nabla_\theta 1 = 0 .$$
 #
 # The natural baseline is the state's value $V(s)$, the return the policy
-# expects from $s$. The weight of an action then becomes the **advantage**
+# expects from $s$ (a near-optimal choice, though not the exact optimum: see
+# after Exercise 3). The weight of an action then becomes the **advantage**
 #
 # $$\hat A_t = G_t - V(S_t),$$
 #
@@ -358,10 +359,10 @@ check(
 # $V_i = G_i + |\log \pi_\theta(a_i \mid s_i)| / (2 c_V)$: averaged over the
 # actions, the critic would settle above the true value by the policy's
 # entropy divided by $2 c_V$, and the advantages would come out too low, by the
-# most for the states where the policy is least sure. The critic is trained by
-# its own term only, a mean squared error with weight $c_V$ = `value_coef`
-# (0.5 by convention), and the optional entropy bonus (lesson 03) has weight
-# $c_H$ = `entropy_coef`.
+# most for the states where the policy is least sure. The critic has its own
+# term, a mean squared error with weight $c_V$ = `value_coef` (0.5 by
+# convention), and the optional entropy bonus (lesson 03) has weight $c_H$ =
+# `entropy_coef`.
 #
 # Write `actor_critic_loss(dist, actions, returns, values, value_coef=0.5,
 # entropy_coef=0.0)` that returns the scalar $L$. You may also return its
@@ -382,7 +383,7 @@ check(
 # and weights. The advantage is computed from the values but cut from the
 # graph, so that the actor's term sends gradient only into the
 # log-probabilities. The critic's term uses the values themselves, with their
-# graph: it is the only term that trains them. The entropy is a bonus, so a
+# graph: it is the term meant to train them. The entropy is a bonus, so a
 # larger entropy must make the loss smaller.
 #
 # </details>
