@@ -15,8 +15,12 @@
 # after the next reward by the current estimate of the next state's value,
 # $R_{t+1} + \gamma V(S_{t+1})$. This trick, *bootstrapping*, is behind the
 # critic of actor-critic, the advantages of PPO (GAE), Q-learning and DQN. In
-# LLM terms: a value head that scores a half-written response can teach the
-# policy long before the reward model has seen the complete answer.
+# LLM terms: in RLHF with PPO the reward model still scores only the complete
+# answer, but a value head that predicts, after every token, the score the
+# answer will get turns that single number into one TD error per token. Those
+# spread the final score over the tokens as per-token advantages (credit
+# assignment), and the value subtracted as a baseline lowers the variance of
+# the policy gradient.
 #
 # **Goals.** After this lesson you can
 # - compute TD targets, n-step returns and GAE advantages for batches of
@@ -78,6 +82,7 @@ from tqdm.auto import tqdm
 import rlhelpers
 from rlhelpers.evaluation import evaluate_greedy_policy, tabular_greedy_path
 from rlhelpers.plotting import plot_grid_paths, plot_learning_curves
+from rlhelpers.testing import GradingError
 
 DEVICE = rlhelpers.device()
 print("torch device:", DEVICE)
@@ -117,15 +122,18 @@ print("torch device:", DEVICE)
 #
 # <details><summary>Hint 1: booleans</summary>
 #
-# `1 - dones` fails for a boolean array; convert first with
-# `np.asarray(dones, dtype=float)`.
+# NumPy computes `1 - dones` for a bool array (True counts as 1), but it
+# refuses `-dones` and `True - dones`, and `~dones` gives -1 and -2 for 0/1
+# integers (torch even refuses `1 - dones` for a bool tensor). Converting
+# once with `np.asarray(dones, dtype=float)` avoids all of these.
 #
 # </details>
 #
-# <details><summary>Hint 2: the key line</summary>
+# <details><summary>Hint 2: the key idea</summary>
 #
-# `return rewards + gamma * next_values * (1.0 - dones)`, after converting
-# the three arrays to float arrays.
+# `1 - dones` is a mask: 1 where the episode goes on, 0 where it terminated.
+# Multiply the bootstrap term, and only that term, by it; the reward of a
+# terminal step still counts.
 #
 # </details>
 
@@ -159,7 +167,7 @@ print(td_target(np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, 3.0]), np.array([
 """td_target: three steps by hand, a terminal step, and two environments side by side."""
 import numpy as np
 
-from rlhelpers.testing import check_close
+from rlhelpers.testing import check_close, checks_passed
 
 check_close(
     td_target(np.array([1.0, 0.0, 2.0]), np.array([0.5, 1.0, 3.0]), np.array([0, 0, 1]), 0.9),
@@ -176,8 +184,9 @@ check_close(
     ),
     [[2.0, -1.0], [0.0, 6.0]],
     "td_target for two environments (columns), bool dones, gamma=0.5",
-    hint="convert bool dones to floats before computing 1 - dones",
+    hint="True in dones means terminated: no bootstrap there, the reward alone",
 )
+checks_passed("td_target")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(501)
 for _shape in ((17,), (9, 4)):
@@ -245,11 +254,11 @@ for _shape in ((17,), (9, 4)):
 #
 # <details><summary>Hint 2: the key lines</summary>
 #
-# TD: `target = reward + gamma * V[next_state] * (not terminated)` and
-# `V[state] += alpha * (target - V[state])`. Monte Carlo: the returns of the
-# episode `G_t` in a list, then `for s, g in zip(states, returns): V[s] +=
-# alpha * (g - V[s])`, in time order. Append `V[1:-1].copy()` after each
-# episode (without `.copy()` every row is the same array).
+# TD: `target = reward + gamma * V[next_state] * (not terminated)`, then
+# move `V[state]` a step `alpha` towards it. Monte Carlo: the returns come
+# out of the backward loop last step first; pair each with its own state
+# before the updates, which go in time order. Append `V[1:-1].copy()` after
+# each episode (without `.copy()` every row is the same array).
 #
 # </details>
 
@@ -323,6 +332,45 @@ def mc_prediction(env, alpha, episodes, gamma=1.0, seed=0):
 
 
 # %% [markdown]
+# To check a prediction method by hand, some visible tests below replace the
+# random walk by `ScriptedWalk`: the same 7 states, but it replays episodes
+# given in advance, so you can follow every update with pencil and paper.
+# For example `ScriptedWalk([[4, 5, 6], [2, 1, 0]])` plays C, D, E, right end
+# (+1), then C, B, A, left end (0). It also records the seed of every reset.
+
+
+# %%
+class ScriptedWalk(gym.Env):
+    """The random walk's 7 states (0 and 6 the ends, every episode starts in C = 3),
+    replaying fixed episodes: each is the list of the states after each step."""
+
+    def __init__(self, episodes):
+        self.observation_space = gym.spaces.Discrete(7)
+        self.action_space = gym.spaces.Discrete(1)
+        self.episodes = episodes
+        self.reset_seeds = []  # the seed passed to each reset, None when there was none
+        self._path = iter(())
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.reset_seeds.append(seed)
+        self._path = iter(self.episodes[(len(self.reset_seeds) - 1) % len(self.episodes)])
+        return 3, {}
+
+    def step(self, action):
+        state = next(self._path, None)
+        if state is None:  # a GradingError names the mistake instead of a StopIteration
+            raise GradingError(
+                "env.step() was called after the episode had terminated: stop when "
+                "`terminated` or `truncated` is true, and call env.reset() for the next episode"
+            )
+        return state, float(state == 6), state in (0, 6), False, {}
+
+
+# %%
+print(td0_prediction(ScriptedWalk([[4, 5, 6], [2, 1, 0]]), 0.5, 2, gamma=0.5, seed=7))
+
+# %% [markdown]
 # The experiment of Figure 6.2 (right): 100 runs of 100 episodes for each
 # method and step size, each run on its own seed (the same seeds for every
 # curve). The error is measured against `env.unwrapped.true_values`.
@@ -362,7 +410,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401  (registers the random walk)
-from rlhelpers.testing import check, check_between, check_close, check_shape
+from rlhelpers.testing import check, check_between, check_close, check_shape, checks_passed
 
 _env = gym.make("rlhelpers/RandomWalk-v0")
 _history = td0_prediction(_env, 0.1, 1, seed=0)
@@ -381,6 +429,25 @@ check_close(
     "the estimate of the last state of the first episode",
     hint="the last step's target is its reward alone (0 on the left, 1 on the right): 0.5 + 0.1 * (target - 0.5)",
 )
+# C, D, E, right end (+1), then C, B, A, left end (0); alpha = 0.5, gamma = 0.5, V = 0.5 at the start.
+# Episode 1: C <- 0.5 + 0.5 * (0 + 0.5 * 0.5 - 0.5) = 0.375, D <- 0.375 the same way, E <- 0.75.
+# Episode 2: C <- 0.375 + 0.5 * (0.5 * 0.5 - 0.375) = 0.3125, B <- 0.375, A <- 0.5 + 0.5 * (0 - 0.5) = 0.25.
+_walk, _kwargs = ScriptedWalk([[4, 5, 6], [2, 1, 0]]), dict(gamma=0.5, seed=7)
+check_close(
+    td0_prediction(_walk, 0.5, 2, **_kwargs),
+    [[0.5, 0.5, 0.375, 0.375, 0.75], [0.25, 0.375, 0.3125, 0.375, 0.75]],
+    "td0_prediction(ScriptedWalk([[4, 5, 6], [2, 1, 0]]), alpha=0.5, 2 episodes, gamma=0.5, seed=7)",
+    hint="row k is V[1:-1] after episode k + 1 (append a copy); the target of a step before the end "
+    "is 0 + gamma * V(next state), discounted",
+)
+check(
+    _walk.reset_seeds == [_kwargs["seed"], None],
+    f"the seeds of the two resets of td0_prediction(..., episodes=2, seed={_kwargs['seed']})",
+    expected=[_kwargs["seed"], None],
+    got=_walk.reset_seeds,
+    hint="env.reset(seed=seed) before the first episode only, env.reset() before the others",
+)
+checks_passed("td0_prediction")
 
 
 ### BEGIN HIDDEN TESTS
@@ -440,7 +507,7 @@ import gymnasium as gym
 import numpy as np
 
 import rlhelpers  # noqa: F401  (registers the random walk)
-from rlhelpers.testing import check, check_between, check_close, check_shape
+from rlhelpers.testing import check, check_between, check_close, check_shape, checks_passed
 
 _env = gym.make("rlhelpers/RandomWalk-v0")
 _history = mc_prediction(_env, 0.1, 1, seed=0)
@@ -460,6 +527,25 @@ check(
     got=_history[0],
     hint="with gamma = 1 and a single reward at the end, G_t is the same for every step of the episode",
 )
+# C, D, E, right end (+1), then C, B, A, left end (0); alpha = 0.5, gamma = 0.5, V = 0.5 at the start.
+# Episode 1: returns C 0.25, D 0.5, E 1, so C <- 0.5 + 0.5 * (0.25 - 0.5) = 0.375, D stays, E <- 0.75.
+# Episode 2: every return is 0: C <- 0.1875, B <- 0.25, A <- 0.25.
+_walk, _kwargs = ScriptedWalk([[4, 5, 6], [2, 1, 0]]), dict(gamma=0.5, seed=7)
+check_close(
+    mc_prediction(_walk, 0.5, 2, **_kwargs),
+    [[0.5, 0.5, 0.375, 0.5, 0.75], [0.25, 0.25, 0.1875, 0.5, 0.75]],
+    "mc_prediction(ScriptedWalk([[4, 5, 6], [2, 1, 0]]), alpha=0.5, 2 episodes, gamma=0.5, seed=7)",
+    hint="G_t = rewards[t] + gamma * G_{t+1}, computed backwards, and each state updated towards its "
+    "own return: C towards 0.25, D towards 0.5, E towards 1 in the first episode",
+)
+check(
+    _walk.reset_seeds == [_kwargs["seed"], None],
+    f"the seeds of the two resets of mc_prediction(..., episodes=2, seed={_kwargs['seed']})",
+    expected=[_kwargs["seed"], None],
+    got=_walk.reset_seeds,
+    hint="env.reset(seed=seed) before the first episode only, env.reset() before the others",
+)
+checks_passed("mc_prediction")
 ### BEGIN HIDDEN TESTS
 
 
@@ -579,12 +665,13 @@ check_between(
 #
 # <details><summary>Hint 2: the inner loop</summary>
 #
-# For each `t`, walk `k = 0 .. min(n, T - t) - 1`, adding
-# `discount * alive * rewards[t + k]`, then multiply `alive` by
-# `1 - dones[t + k]` and `discount` by `gamma`. After the loop add
-# `discount * alive * values_ext[t + min(n, T - t)]`: `alive` is 0 once the
-# episode has ended, which stops both the rewards of the next episode and the
-# bootstrap.
+# For each `t`, walk the steps ahead, at most `n` and never past the end of
+# the array, keeping a `discount` (times `gamma` per step) and an `alive`
+# factor per environment: 1 while the episode goes on, 0 from the step after
+# a done. Multiplying every term by `alive`, the bootstrap after the loop
+# included, stops both the next episode's rewards and its values. Which
+# comes first for the reward of the done step itself: adding it, or setting
+# `alive` to 0?
 #
 # </details>
 
@@ -633,7 +720,7 @@ print(n_step_returns(np.ones(4), np.zeros(4), np.zeros(4), 0.5, 2, last_value=8.
 """n_step_returns: small cases by hand; on random data n = 1 is the TD target, n >= T the Monte Carlo return."""
 import numpy as np
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 check_close(
     n_step_returns(np.ones(4), np.zeros(4), np.zeros(4), 0.5, 2, last_value=8.0),
@@ -664,6 +751,7 @@ check_close(
     "n_step_returns for two environments (n=1, gamma=0.5, last_value=[2, 100])",
     hint="with [T, num_envs] arrays, last_value holds one value per column",
 )
+checks_passed("n_step_returns")
 
 
 ### BEGIN HIDDEN TESTS
@@ -758,11 +846,11 @@ check_shape(n_step_returns(_r, _v, _d, 0.9, 3, np.zeros(2)), (8, 2), "n_step_ret
 # episodes. Below, 4000 episodes from B, and for each the $n$-step return of
 # its first step, computed by your `n_step_returns` with that estimate. The
 # **bias** is the gap between the mean of these targets and the true value;
-# the **variance** is their spread. One transition (TD, $n = 1$) inherits
-# the error of the estimate it bootstraps from but hardly varies; the whole
-# episode (Monte Carlo, large $n$) has no bias at all but carries the noise
-# of every step of the walk. Every $n$, and every $\lambda$ of GAE below, is
-# a point on this dial.
+# the **variance** is their spread. Read off the plot where TD ($n = 1$) and
+# Monte Carlo (the last point) sit, and how both curves move in between:
+# every $n$, and every $\lambda$ of GAE below, is a point on this dial.
+# Questions 2 and 3 of the quiz ask about it, and the section after the quiz
+# explains it.
 
 
 # %%
@@ -824,7 +912,20 @@ print("n = T (MC):", f"bias^2 {bias_squared[-1]:.4f}, variance {variance[-1]:.4f
 # the array is inside $\delta_{T-1}$, through `last_value`). $\lambda$ is the
 # dial again: $\lambda = 0$ gives the TD error, one transition;
 # $\lambda = 1$ gives the Monte Carlo return minus the value, the whole
-# (remaining) episode. PPO uses $\lambda = 0.95$.
+# (remaining) episode.
+#
+# $\gamma$ also shortens how far the advantages look, but it is not the same
+# dial (Schulman et al. 2016, "High-Dimensional Continuous Control Using
+# Generalized Advantage Estimation", section 3). The objective we usually
+# care about is the undiscounted sum of rewards. A $\gamma < 1$ changes the
+# question: the advantages then measure discounted returns, so even an exact
+# value function gives a biased estimate of the gradient of the undiscounted
+# objective. What $\lambda < 1$ does to the bias is question 3 of the quiz;
+# the section after the quiz gives the paper's answer. RLHF with PPO usually
+# takes $\gamma = 1$ and $\lambda = 0.95$, the defaults of TRL's PPO trainer
+# (`gamma=1.0`, `lam=0.95`): an answer is a short episode scored at its end,
+# and a $\gamma < 1$ would shrink the share of that score that reaches its
+# first tokens.
 #
 # ## Exercise 4: GAE (3 points, about 20 min, medium)
 #
@@ -839,12 +940,12 @@ print("n = T (MC):", f"bias^2 {bias_squared[-1]:.4f}, variance {variance[-1]:.4f
 #
 # </details>
 #
-# <details><summary>Hint 2: the key lines</summary>
+# <details><summary>Hint 2: the backward loop</summary>
 #
-# `deltas = rewards + gamma * next_values * not_done - values`, then
-# `for t in reversed(range(T)): running = deltas[t] + gamma * lam *
-# not_done[t] * running; advantages[t] = running`, with `running` starting
-# at zeros of shape `rewards.shape[1:]`.
+# Keep the advantage of the step after, $A_{t+1}$, in one running array
+# (zeros of shape `rewards.shape[1:]` before the last step) and walk `t`
+# backwards through the formula above. The same `not_done[t]` that cuts
+# $V(S_{t+1})$ out of $\delta_t$ cuts $A_{t+1}$.
 #
 # </details>
 
@@ -887,7 +988,7 @@ print(gae(np.array([0.0, 0.0, 1.0]), np.array([0.5, 0.5, 0.5]), np.array([0, 0, 
 """gae: one episode by hand; on random data lam = 0 is the TD error and lam = 1 the return minus the value."""
 import numpy as np
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 check_close(
     gae(np.array([0.0, 0.0, 1.0]), np.array([0.5, 0.5, 0.5]), np.array([0, 0, 1]), 1.0, 0.5, 0.0),
@@ -908,6 +1009,7 @@ check_close(
     "gae for two environments (gamma=1, lam=1, last_value=[5, 6]); column 0 terminates at step 0",
     hint="a done at step t cuts both V(S_{t+1}) in delta_t and the A_{t+1} term",
 )
+checks_passed("gae")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(504)
 _T, _N = 15, 6
@@ -965,7 +1067,6 @@ check_close(
     "the advantages up to a done when the next episode's rewards and values change",
     hint="use dones[t] of the same step t in both places: delta_t and the recursion",
 )
-check_shape(gae(np.zeros(0), np.zeros(0), np.zeros(0), 0.9, 0.9, 0.0), (0,), "gae of empty arrays")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -990,10 +1091,10 @@ check_shape(gae(np.zeros(0), np.zeros(0), np.zeros(0), 0.9, 0.9, 0.0), (0,), "ga
 # <details><summary>Hint 2: whose done?</summary>
 #
 # In this course `dones[t]` says that the episode ended **with** step $t$.
-# The given code reads `dones[t + 1]`, the convention of codebases whose flag
-# marks the *first* step of a new episode (CleanRL stores "the next
-# observation starts a new episode" one step later). Use `dones[t]`, for
-# every $t$ including the last.
+# Some codebases store a flag that marks the *first* step of a new episode
+# instead (CleanRL's "the next observation starts a new episode"), which sits
+# one step later. Which step's flag does the given code read for step $t$,
+# and what does it assume about the last step of the array?
 #
 # </details>
 
@@ -1064,7 +1165,7 @@ print(
 """fixed_gae: the demo's rollout by hand; random rollouts with several episodes per column."""
 import numpy as np
 
-from rlhelpers.testing import check_close
+from rlhelpers.testing import check_close, checks_passed
 
 check_close(
     fixed_gae(
@@ -1080,6 +1181,7 @@ check_close(
     "fixed_gae when the last step of the array terminates (gamma=1, lam=1, last_value=7)",
     hint="a done at the last step cuts the bootstrap from last_value too",
 )
+checks_passed("fixed_gae")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(505)
 for _gamma, _lam, (_T, _N) in ((0.99, 0.95, (20, 4)), (1.0, 1.0, (9, 3)), (0.9, 0.0, (7, 2))):
@@ -1302,11 +1404,8 @@ plt.show()
 # 46,720 for $\lambda = 1$ against 45,440 (8 seeds); segments of 64 steps,
 # 76,800 against 97,280 (5 seeds, two $\lambda = 0.95$ runs unsolved).
 #
-# Why so little? The dial trades variance for bias, and here both are
-# small. Each segment has only 16 steps, so even the $\lambda = 1$ returns
-# are bootstrapped from $V$ after at most 16 steps: their variance is
-# already low. Early in training, when the critic is poor, $\lambda = 0.95$
-# leans harder on its errors. GAE is still the standard choice in PPO
+# Why so little? The section after the quiz comes back to it (the answer
+# would give question 3 away). GAE is still the standard choice in PPO
 # (lesson 06). And the measurement repeats lesson 01's advice: compare
 # methods on many seeds before you believe a curve.
 
@@ -1471,7 +1570,7 @@ import numpy as np
 
 import rlhelpers  # noqa: F401  (registers cliff walking)
 from rlhelpers.evaluation import tabular_greedy_path
-from rlhelpers.testing import check, check_between, check_returns, check_shape
+from rlhelpers.testing import check, check_between, check_returns, check_shape, checks_passed
 
 _env = gym.make("rlhelpers/CliffWalking-v0")
 _Q, _returns = check_returns(
@@ -1496,6 +1595,16 @@ check(
     got=(_returns[:10].mean(), _returns[-50:].mean()),
     hint="Q[state, action] += alpha * (reward + gamma * Q[next_state, next_action] - Q[state, action])",
 )
+_path = tabular_greedy_path(_Q, _env)
+check(
+    not (len(_path) == 14 and _path[-1] == 47),
+    "SARSA's greedy path after 100 episodes (alpha=0.5, epsilon=0.1)",
+    expected="not the 13-step path along the cliff edge: that is Q-learning's path",
+    got=_path,
+    hint="SARSA bootstraps from Q[next_state, next_action], the action it really takes next, "
+    "not from the max over the actions",
+)
+checks_passed("sarsa")
 ### BEGIN HIDDEN TESTS
 _Q, _returns = sarsa(_env, 500, alpha=0.1, epsilon=0.1, seed=10)
 # Greedy paths through rarely visited cells may loop on untried actions (still 0), and a
@@ -1526,7 +1635,14 @@ import numpy as np
 
 import rlhelpers  # noqa: F401  (registers cliff walking)
 from rlhelpers.evaluation import tabular_greedy_path
-from rlhelpers.testing import check, check_between, check_close, check_returns, check_shape
+from rlhelpers.testing import (
+    check,
+    check_between,
+    check_close,
+    check_returns,
+    check_shape,
+    checks_passed,
+)
 
 _env = gym.make("rlhelpers/CliffWalking-v0")
 _Q, _returns = check_returns(
@@ -1546,6 +1662,16 @@ check(
     got=_path[:20],
     hint="bootstrap from max_a Q[next_state, a], whatever action you take next",
 )
+_returns = np.asarray(_returns)
+check(
+    bool(np.any(_returns[-50:] <= -100)),
+    "the online returns of Q-learning's last 50 episodes (alpha=0.5, epsilon=0.1)",
+    expected="some falls into the cliff (a return of -100 or less): an epsilon-greedy agent on the "
+    "edge path steps off it now and then",
+    got=_returns[-50:],
+    hint="explore: with probability epsilon take a uniformly random action, else the greedy one",
+)
+checks_passed("q_learning")
 ### BEGIN HIDDEN TESTS
 _Q, _returns = q_learning(_env, 500, alpha=0.1, epsilon=0.1, seed=10)
 _path = tabular_greedy_path(_Q, _env)
@@ -1597,18 +1723,24 @@ check_between(
 # %% [markdown]
 # ## Deep Q-learning (DQN)
 #
-# A table cannot hold CartPole's continuous states. DQN (Mnih et al., 2013,
-# Atari) replaces the table by a network $Q_\theta(s, \cdot)$ (one output
-# per action) and minimises the TD error of Q-learning by gradient descent.
-# Done naively this is unstable; two tricks made it work:
+# A table cannot hold CartPole's continuous states. DQN replaces the table by
+# a network $Q_\theta(s, \cdot)$ (one output per action) and minimises the TD
+# error of Q-learning by gradient descent. Done naively this is unstable; two
+# tricks made it work on Atari games:
 # 1. **Experience replay**: transitions go into a large buffer and every
 #    update uses a random minibatch from it, so consecutive, strongly
 #    correlated transitions are not learned from one after the other, and
-#    each transition is reused many times.
-# 2. **A target network** $Q_{\bar\theta}$, a copy of the network that is
-#    refreshed only every few hundred updates, provides the targets
-#    $r + \gamma\,(1 - d) \max_{a'} Q_{\bar\theta}(s', a')$: the regression
-#    target no longer moves with every step of the network it trains.
+#    each transition is reused many times. The idea goes back to Lin (1992);
+#    the first DQN paper used it (Mnih et al. 2013, "Playing Atari with Deep
+#    Reinforcement Learning").
+# 2. **A target network** $Q_{\bar\theta}$, added in the second paper (Mnih
+#    et al. 2015, "Human-level control through deep reinforcement learning",
+#    *Nature*): a copy of the network, refreshed only every $C$ updates,
+#    provides the targets $r + \gamma\,(1 - d) \max_{a'} Q_{\bar\theta}(s', a')$.
+#    The paper's table of hyperparameters sets $C = 10{,}000$ ("target
+#    network update frequency", counted in parameter updates); our CartPole
+#    runs refresh every 100. Why a frozen copy helps is question 4 of the
+#    quiz, and the section after the quiz explains it.
 #
 # ## Exercise 7: a replay buffer (3 points, about 20 min, easy)
 #
@@ -1632,9 +1764,10 @@ check_between(
 #
 # <details><summary>Hint 2: sampling</summary>
 #
-# `index = self.rng.integers(0, self.size, size=batch_size)` and then
-# `{"obs": self.obs[index], ...}`. Sampling only below `size` matters while
-# the buffer is not full: the rest of the arrays is zeros, not transitions.
+# Draw `batch_size` indices with `self.rng.integers`, from 0 up to the number
+# stored, not the capacity (while the buffer is not full, the rest of the
+# arrays is zeros, not transitions), and index every array with the same
+# indices, so that each row of the batch stays one transition.
 #
 # </details>
 
@@ -1708,14 +1841,30 @@ print(
 """ReplayBuffer: length, keys, shapes and dtypes; overwriting the oldest; uniform sampling with replacement."""
 import numpy as np
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
+
+
+def _sample(buffer, batch_size):
+    """buffer.sample(batch_size), failing with a message (not a crash) when sampling raises."""
+    try:
+        return buffer.sample(batch_size)
+    except (ValueError, IndexError) as error:
+        check(
+            False,
+            f"sample({batch_size}) from a buffer holding {len(buffer)} transitions",
+            expected="a batch of stored transitions, drawn uniformly with replacement",
+            got=f"{type(error).__name__}: {error}",
+            hint="draw indices with replacement (a batch may be larger than the buffer), "
+            "and only below the number stored",
+        )
+
 
 _buffer = ReplayBuffer(capacity=3, obs_shape=(2,), seed=0)
 check(len(_buffer) == 0, "len of an empty buffer", expected=0, got=len(_buffer))
 for _k in range(2):
     _buffer.add(np.array([_k, -_k]), _k, float(_k + 1), np.array([_k + 1, 0]), False)
 check(len(_buffer) == 2, "len after 2 adds (capacity 3)", expected=2, got=len(_buffer))
-_batch = _buffer.sample(8)
+_batch = _sample(_buffer, 8)
 check(
     isinstance(_batch, dict) and set(_batch) == {"obs", "actions", "rewards", "next_obs", "dones"},
     "the keys of sample()",
@@ -1738,7 +1887,7 @@ check_close(
 for _k in range(2, 5):
     _buffer.add(np.array([_k, -_k]), _k, float(_k + 1), np.array([_k + 1, 0]), _k == 4)
 check(len(_buffer) == 3, "len after 5 adds (capacity 3)", expected=3, got=len(_buffer))
-_rewards = set(_buffer.sample(200)["rewards"].tolist())
+_rewards = set(_sample(_buffer, 200)["rewards"].tolist())
 check(
     _rewards == {3.0, 4.0, 5.0},
     "the rewards in a capacity-3 buffer after adding rewards 1, 2, 3, 4, 5",
@@ -1746,6 +1895,7 @@ check(
     got=_rewards,
     hint="write at position % capacity: the oldest transition goes first",
 )
+checks_passed("ReplayBuffer")
 ### BEGIN HIDDEN TESTS
 _buffer = ReplayBuffer(capacity=1000, obs_shape=(3, 2), seed=7)
 for _k in range(1500):
@@ -1828,7 +1978,10 @@ check_close(
 #
 # <details><summary>Hint 2: the target</summary>
 #
-# `with torch.no_grad(): y = rewards + gamma * (1 - dones) * target_net(next_obs).max(dim=1).values`.
+# `target_net(next_obs)` is `[B, A]`: the max runs over the actions of each
+# row (`dim=1`; `.max(dim=1)` returns values and indices, you want the
+# values), never over the whole batch. Compute the whole target inside a
+# `with torch.no_grad():` block.
 #
 # </details>
 
@@ -1869,7 +2022,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 
 def _linear(weight):
@@ -1892,6 +2045,14 @@ _batch = {
 # errors [0.5, 2.5]: Huber = mean(0.5 * 0.5**2, 2.5 - 0.5) = 1.0625
 _loss = dqn_loss(_q_net, _target_net, _batch, 0.5)
 check_shape(_loss, (), "dqn_loss", hint="return the mean over the batch, a scalar")
+check(
+    isinstance(_loss, torch.Tensor) and _loss.requires_grad,
+    "the loss returned by dqn_loss",
+    expected="a scalar tensor that requires grad (the optimiser calls loss.backward())",
+    got=f"{type(_loss).__name__}, requires_grad={getattr(_loss, 'requires_grad', None)}",
+    hint="return the loss tensor itself (no .item()), and compute Q(s, a) outside torch.no_grad(): "
+    "only the targets go inside",
+)
 check_close(
     _loss,
     1.0625,
@@ -1913,6 +2074,7 @@ check_close(
     "the gradient of dqn_loss w.r.t. the Q-network's weights",
     hint="only Q(s, a) of the actions taken carries the gradient",
 )
+checks_passed("dqn_loss")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(508)
 torch.manual_seed(508)
@@ -2022,8 +2184,11 @@ for _got, _want in zip((p.grad for p in _q_net.parameters()), _expected_grads, s
 # **Graded:** with the default `DQNArgs` (seed 0, 12,000 environment steps on
 # 8 copies, 1,500 iterations), the **greedy** policy (argmax of the Q-values)
 # must reach a **mean return of at least 100 over 20 evaluation episodes**; a
-# random policy gets about 22. The hidden tests also check that no reset step
-# entered the buffer. Training takes about 5 to 10 seconds.
+# random policy gets about 22. The tests also check that no reset step
+# entered the buffer: Validate looks for transitions that start from a state
+# where the episode had already terminated, and the hidden tests check every
+# sampled transition against CartPole's physics. Training takes about 5 to
+# 10 seconds.
 #
 # <details><summary>Hint 1: the reset step</summary>
 #
@@ -2204,12 +2369,38 @@ import torch
 from torch import nn
 
 from rlhelpers.evaluation import evaluate_greedy_policy
-from rlhelpers.testing import check, check_between, check_returns, check_type
+from rlhelpers.testing import check, check_between, check_returns, check_type, checks_passed
 
 _q_net, _returns, _buffer = check_returns(
     train_dqn(DQNArgs(seed=0)), ("q_net", "returns", "buffer"), "train_dqn(DQNArgs(seed=0))"
 )
 check_type(_q_net, nn.Module, "the Q-network returned by train_dqn")
+try:  # with replacement, 20,000 draws cover most of the (at most 10,000) stored transitions
+    _batch = _buffer.sample(20_000)
+    _stored = {k: np.asarray(_batch[k]) for k in ("obs", "actions", "rewards", "next_obs", "dones")}
+except (ValueError, IndexError, KeyError, TypeError, AttributeError) as _error:
+    check(
+        False,
+        "buffer.sample(20000) on the buffer returned by train_dqn",
+        expected="a dict of arrays (obs, actions, rewards, next_obs, dones), drawn with replacement",
+        got=f"{type(_error).__name__}: {_error}",
+        hint="return the ReplayBuffer itself; its sample draws its indices with replacement",
+    )
+# A transition starts from a state where the episode is still running: the pole within
+# 12 degrees and the cart within 2.4 (a margin absorbs float32 rounding). The observation
+# of a reset step is the last one of the old episode, which is past these limits.
+_past_limits = (np.abs(_stored["obs"][:, 0]) > 2.4 + 1e-4) | (
+    np.abs(_stored["obs"][:, 2]) > 12 * 2 * np.pi / 360 + 1e-4
+)
+check(
+    not _past_limits.any(),
+    "the observations of the transitions in the replay buffer",
+    expected="states of a running episode (|x| <= 2.4, |theta| <= 12 degrees)",
+    got=f"{int(_past_limits.sum())} of {len(_past_limits)} sampled transitions start from a state "
+    f"where the episode had already terminated, e.g. {_stored['obs'][_past_limits][:1]}",
+    hint="a copy whose episode ended at the previous step is being reset (next-step autoreset): "
+    "that step is no transition, leave it out of the buffer",
+)
 check_between(
     evaluate_greedy_policy(_q_net),
     100.0,
@@ -2218,6 +2409,7 @@ check_between(
     hint="check the targets (the target network's max, 0 after termination), the epsilon schedule, "
     "and that there is one gradient step per iteration once learning starts",
 )
+checks_passed("train_dqn")
 ### BEGIN HIDDEN TESTS
 _returns = np.asarray(_returns)
 check(
@@ -2250,7 +2442,6 @@ def _cartpole_step(obs, action):
 
 _n = len(_buffer)
 check(_n >= 5000, "len(buffer) after 12,000 steps", expected="at least 5000 transitions", got=_n)
-_stored = {k: np.asarray(v) for k, v in _buffer.sample(20_000).items()}  # most of the buffer
 _physical = np.all(
     np.abs(_cartpole_step(_stored["obs"], _stored["actions"]) - _stored["next_obs"]) < 1e-4, axis=1
 )
@@ -2322,13 +2513,14 @@ answer_q4 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=2)
 _quiz.answered("answer_q1", answer_q1, number=True)
 _quiz.answered("answer_q2", answer_q2, choices="abc")
 _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, choices="abc")
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",
@@ -2362,6 +2554,42 @@ _quiz.question(
 )
 ### END HIDDEN TESTS
 _quiz.score()
+
+# %% [markdown]
+# ## After the quiz: the dial explained
+#
+# **n-step targets** (questions 2 and 3). The bias-variance plot shows the
+# trade. The TD target ($n = 1$) contains one random step and the current
+# estimate $V(S_{t+1})$: it varies little, but it inherits every error of
+# that estimate. The Monte Carlo return contains no estimate at all: it is a
+# sample of $G_t$ itself, unbiased however wrong $V$ is, but it carries the
+# noise of every step of the walk. Each extra step of $n$ adds one real
+# reward (less weight on $V$, so less bias) and one more random step (more
+# variance).
+#
+# **GAE's two knobs.** $\lambda$ moves along the same dial: $\lambda = 0$
+# trusts $V$ after one step, $\lambda = 1$ never. Schulman et al. (2016,
+# section 3) make the difference with $\gamma$ precise: with the exact value
+# function of the $\gamma$-discounted problem, every $\lambda$ gives an
+# unbiased estimate of that problem's policy gradient, so $\lambda < 1$ adds
+# bias only through the errors of $V$; a $\gamma < 1$ biases the estimate for
+# the undiscounted objective even when $V$ is exact. The paper gives this as
+# the likely reason why its best $\lambda$ came out well below its best
+# $\gamma$; RLHF's usual pair, $\gamma = 1$ and $\lambda = 0.95$, follows the
+# same logic.
+#
+# **Why GAE bought little in lesson 04's A2C.** Both sides of the trade are
+# small there. Each segment has only 16 steps, so even the $\lambda = 1$
+# returns are bootstrapped from $V$ after at most 16 steps: their variance is
+# already low. Early in training, when the critic is poor,
+# $\lambda = 0.95$ leans harder on its errors.
+#
+# **The target network** (question 4). Without it the targets
+# $\max_{a'} Q_\theta(s', a')$ are read from the network being trained, so
+# every gradient step moves the targets too, and the regression chases a
+# moving goal. The frozen copy keeps them fixed for $C$ updates (100 in our
+# runs), so that each stretch of training is much like an ordinary
+# regression onto fixed targets.
 
 # %% [markdown]
 # ## Summary

@@ -25,6 +25,14 @@ MISTAKES = {
             "not_done = ~np.asarray(dones)",
             "td_target",
         ),
+        # the mask cuts the reward too: a terminal step's target becomes 0
+        (
+            "return rewards + gamma * next_values * not_done",
+            "return (rewards + gamma * next_values) * not_done",
+            "terminated",
+        ),
+        # gamma forgotten: the bootstrap is not discounted
+        ("rewards + gamma * next_values * not_done", "rewards + next_values * not_done", "gamma"),
     ],
     "td0_prediction": [
         # starts from V = 0 instead of the book's 0.5
@@ -47,6 +55,12 @@ MISTAKES = {
             "V[next_state] += alpha * (target - V[next_state])",
             "after one episode",
         ),
+        # gamma forgotten in the target: the visible scripted walk uses gamma = 0.5
+        (
+            "target = reward + gamma * V[next_state]",
+            "target = reward + V[next_state]",
+            "gamma=0.5",
+        ),
     ],
     "mc_prediction": [
         # no discount in the return: gamma ignored
@@ -63,6 +77,12 @@ MISTAKES = {
             "for s, g in list(zip(states, reversed(returns), strict=True))[:1]:",
             "mc_prediction",
         ),
+        # the returns, built last step first, paired with the states without reversing them
+        (
+            "zip(states, reversed(returns), strict=True)",
+            "zip(states, returns, strict=True)",
+            "own return",
+        ),
     ],
     "n_step_returns": [
         # the sum is not cut at the end of an episode
@@ -73,6 +93,20 @@ MISTAKES = {
             "returns[t] = total + alive * values_ext[t + horizon]",
             "last_value",
         ),
+        # the episode is cut before the done step's own reward is added
+        (
+            "            total = total + discount * alive * rewards[t + k]\n"
+            "            alive = alive * not_done[t + k]\n",
+            "            alive = alive * not_done[t + k]\n"
+            "            total = total + discount * alive * rewards[t + k]\n",
+            "ends with step 1",
+        ),
+        # off by one: bootstraps from the value one step too early
+        (
+            "values_ext[t + horizon]",
+            "values_ext[t + horizon - 1]",
+            "n=2",
+        ),
     ],
     "gae": [
         # the recursion runs on past a done
@@ -81,6 +115,14 @@ MISTAKES = {
         ("gamma * next_values * not_done - values", "gamma * next_values - values", "done"),
         # lambda forgotten in the recursion: lam = 1 whatever is asked
         ("gamma * lam * not_done[t] * running", "gamma * not_done[t] * running", "lam=0.5"),
+        # V(S_t) instead of V(S_{t+1}) in the TD error: next_values not shifted
+        (
+            "next_values = np.concatenate([values[1:], last_value[None]])",
+            "next_values = values",
+            "two environments",
+        ),
+        # returns the lambda-returns (advantages + values) instead of the advantages
+        ("    return advantages\n", "    return advantages + values\n", "gae("),
     ],
     "fixed_gae": [
         # the planted bug left in: the done of step t + 1 (another codebase's convention)
@@ -96,13 +138,20 @@ MISTAKES = {
             " * (1.0 - (dones[t + 1] if t + 1 < n_steps else 0.0)) * running",
             "fixed_gae",
         ),
+        # fixed for every step but the last, which still never terminates (the given code's
+        # special case kept)
+        (
+            "not_done = 1.0 - dones[t]  #",
+            "not_done = 1.0 if t == n_steps - 1 else 1.0 - dones[t]  #",
+            "last step",
+        ),
     ],
     "sarsa": [
         # bootstraps from the greedy action: that is Q-learning, the edge path
         (
             "Q[next_state, next_action] * (not terminated)",
             "Q[next_state].max() * (not terminated)",
-            "safe path",
+            "Q-learning's path",
         ),
         # counts only the last reward of each episode as its return
         ("returns[episode] += reward", "returns[episode] = reward", "online returns"),
@@ -114,6 +163,12 @@ MISTAKES = {
         (
             "Q[next_state].max() * (not terminated)",
             "Q[next_state].mean() * (not terminated)",
+            "13-step",
+        ),
+        # a typo: bootstraps from the current state's values instead of the next state's
+        (
+            "Q[next_state].max() * (not terminated)",
+            "Q[state].max() * (not terminated)",
             "13-step",
         ),
     ],
@@ -132,6 +187,18 @@ MISTAKES = {
         ),
         # len reports the capacity
         ("        return self.size\n", "        return self.capacity\n", "len"),
+        # samples without replacement: NumPy raises when the batch is larger than the buffer
+        (
+            "self.rng.integers(0, self.size, size=batch_size)",
+            "self.rng.choice(self.size, size=batch_size, replace=False)",
+            "replacement",
+        ),
+        # the count is not capped: len grows past the capacity
+        (
+            "self.size = min(self.size + 1, self.capacity)",
+            "self.size = self.size + 1",
+            "len after 5 adds",
+        ),
     ],
     "dqn_loss": [
         # targets from the network being trained instead of the target network
@@ -146,10 +213,35 @@ MISTAKES = {
         ("nn.functional.smooth_l1_loss(q, targets)", "nn.functional.mse_loss(q, targets)", "Huber"),
         # the targets computed with gradient: it reaches the target network
         ("with torch.no_grad():\n        targets =", "if True:\n        targets =", "no_grad"),
+        # returns a Python float: the optimiser has nothing to call backward() on
+        (
+            "return nn.functional.smooth_l1_loss(q, targets)",
+            "return nn.functional.smooth_l1_loss(q, targets).item()",
+            "requires grad",
+        ),
+        # Q(s, a) computed under no_grad too: the loss has no gradient at all
+        (
+            "    q = q_net(obs).gather(1, actions[:, None]).squeeze(1)\n",
+            "    with torch.no_grad():\n"
+            "        q = q_net(obs).gather(1, actions[:, None]).squeeze(1)\n",
+            "requires grad",
+        ),
+        # the max over the whole batch instead of over each row's actions
+        ("target_net(next_obs).max(dim=1).values", "target_net(next_obs).max()", "by hand"),
+        # Q(s, a) of the greedy action instead of the action taken
+        (
+            "q_net(obs).gather(1, actions[:, None]).squeeze(1)",
+            "q_net(obs).max(dim=1).values",
+            "by hand",
+        ),
     ],
     "train_dqn": [
         # the reset step of next-step autoreset goes into the buffer
         ("for i in np.flatnonzero(~autoreset):", "for i in range(args.n_envs):", "autoreset"),
+        # gradients accumulate over the updates: optimizer.zero_grad() forgotten
+        ("            optimizer.zero_grad()\n", "", "greedy policy"),
+        # the target network is never refreshed: it stays the random initial network
+        ("target_net.load_state_dict(q_net.state_dict())", "pass", "greedy policy"),
     ],
     "quiz": [
         # a number given as a string: the visible format check
