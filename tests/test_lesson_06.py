@@ -121,6 +121,18 @@ def test_kl_demo_unbiased_and_k3_less_noisy(lesson: Lesson) -> None:
     )
 
 
+def test_ppo_diagnostics_leave_the_run_unchanged(lesson: Lesson, ns: dict) -> None:
+    """The recorder of the demo run: the same run as without it, the functions restored after
+    it, and (the diagnostics' text) an explained variance below 0 in the last batches."""
+    demo = lesson.namespace_with("ppo_records")
+    _, steps, returns = ns["train_ppo"](seed=demo["DEMO_SEED"])
+    assert np.array_equal(steps, demo["ppo_steps"]) and np.array_equal(returns, demo["ppo_returns"])
+    assert demo["ppo_clip_loss"].__name__ == "ppo_clip_loss" and demo["gae"].__name__ == "gae"
+    records = demo["ppo_records"]
+    assert len(records["log_probs"]) == len(records["clip_fraction"]) > 0
+    assert max(records["explained_variance"][-3:]) < 0
+
+
 SB3_PPO_MEDIAN_STEPS = 14_336
 """SB3's PPO with the zoo's CartPole settings, median of seeds 0-2 (make bench, row 3)"""
 

@@ -73,6 +73,7 @@
 # %%
 import copy
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -655,12 +656,49 @@ def train_ppo(env_id="CartPole-v1", seed=0, args=None):
 # %% [markdown]
 # The cell below trains PPO on another seed than the grader's and shows its
 # learning curve; the closing note compares its figures with
-# Stable-Baselines3's PPO.
+# Stable-Baselines3's PPO. While it trains, the recorder defined first keeps
+# what CleanRL's PPO logs to tell a healthy run from a sick one; we plot it
+# after Exercise 3, which gives one of them.
+
+
+# %%
+@contextmanager
+def recording_ppo_diagnostics():
+    """While active, train_ppo's calls of `ppo_clip_loss` and `gae` (it calls both by name) also
+    record, per minibatch, the new and old log-probs and the clip fraction, and per batch the
+    critic's explained variance. They only read tensors and draw no random numbers, so the run
+    is the same as without them. Yields {name: list}."""
+    global ppo_clip_loss, gae
+    records = {"log_probs": [], "clip_fraction": [], "explained_variance": []}
+    clip_loss, advantages_of = ppo_clip_loss, gae
+
+    def recording_clip_loss(new_log_probs, old_log_probs, advantages, clip_eps=0.2):
+        with torch.no_grad():
+            records["log_probs"].append((new_log_probs.detach().cpu(), old_log_probs.cpu()))
+            ratio = torch.exp(new_log_probs - old_log_probs)
+            records["clip_fraction"].append(float(((ratio - 1).abs() > clip_eps).float().mean()))
+        return clip_loss(new_log_probs, old_log_probs, advantages, clip_eps)
+
+    def recording_gae(rewards, values, dones, gamma, lam, last_value):
+        advantages = advantages_of(rewards, values, dones, gamma, lam, last_value)
+        # returns - values = advantages: the share of the returns' variance the critic explains
+        # (over the whole batch: gae does not see which steps are the reset steps)
+        returns = advantages + np.asarray(values)
+        records["explained_variance"].append(1.0 - np.var(advantages) / np.var(returns))
+        return advantages
+
+    ppo_clip_loss, gae = recording_clip_loss, recording_gae
+    try:
+        yield records
+    finally:
+        ppo_clip_loss, gae = clip_loss, advantages_of
+
 
 # %%
 DEMO_SEED = 1  # the grader trains seed 0
 started = time.process_time()
-ppo_model, ppo_steps, ppo_returns = train_ppo(seed=DEMO_SEED)
+with recording_ppo_diagnostics() as ppo_records:
+    ppo_model, ppo_steps, ppo_returns = train_ppo(seed=DEMO_SEED)
 ppo_seconds = time.process_time() - started
 print(
     f"PPO: stopped after {int(ppo_steps[-1])} environment steps and {ppo_seconds:.1f} CPU-seconds; "
@@ -889,6 +927,45 @@ check(
     hint="no mean or sum: one estimate per sample",
 )
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ### PPO's diagnostics, with your k3
+#
+# CleanRL's PPO logs, for every update, three numbers that tell whether the
+# clipped steps behave (its `approx_kl`, `clipfrac` and
+# `explained_variance`); the recorder kept what they need during the demo
+# run above:
+# - the **approximate KL** between the policy that collected the batch and
+#   the updated one, on the batch's actions, which were sampled from
+#   $\pi_\text{old}$: your $k_3$ with $\pi = \pi_\text{old}$ and $\pi_\text{new}$
+#   in the reference's place, averaged over the minibatch. It measures how far
+#   each gradient step has moved the policy, which the clip alone does not
+#   bound (Exercise 2's note);
+# - the **clip fraction**: the share of the minibatch's samples whose ratio
+#   is outside $[1 - \epsilon, 1 + \epsilon]$;
+# - the **explained variance** of the returns by the critic,
+#   $1 - \operatorname{Var}(R - V) / \operatorname{Var}(R)$ on each batch: 1
+#   for a perfect critic, 0 for one no better than a constant, and below 0
+#   for a worse one. It drops below 0 in the last batches of this run, once
+#   the policy has become good: the scaled returns are then all close to
+#   $0.1 / (1 - 0.98) = 5$, their variance is tiny, and the critic's small
+#   errors weigh a lot against it.
+
+
+# %%
+def approximate_kls(records):
+    """Per minibatch step: the mean k3 estimate of KL(pi_old || pi_new) on pi_old's samples."""
+    return [float(kl_estimates(old, new)[1].mean()) for new, old in records["log_probs"]]
+
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 3))
+axes[0].plot(approximate_kls(ppo_records), lw=0.6)
+axes[1].plot(ppo_records["clip_fraction"], lw=0.6)
+axes[2].plot(ppo_records["explained_variance"])
+axes[0].set(title="approximate KL(pi_old || pi_new)", xlabel="gradient step")
+axes[1].set(title="clip fraction", xlabel="gradient step")
+axes[2].set(title="explained variance (cut at -1)", xlabel="batch", ylim=(-1.0, 1.05))
+plt.show()
 
 # %% [markdown]
 # ## The KL in the reward or in the loss
