@@ -1,9 +1,10 @@
 """An instructor opens the formgrader from JupyterLab's Nbgrader menu.
 
-On a throw-away copy of the course, released with `grader.release` (which
-registers every lesson in the gradebook), the formgrader's Manage Assignments
-table lists every lesson and its Manual Grading table gives each lesson's
-points: the sum of the points of its graded cells.
+On a fresh clone (a throw-away copy of the course: the committed notebooks,
+no gradebook), `make instructor-lab` releases before it opens, so the
+formgrader's Manage Assignments table lists every lesson and its Manual
+Grading table gives each lesson's points: the sum of the points of its
+graded cells. Screenshots: build/screenshots/formgrader-*.png.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from browser_tools import UI_WAIT_S
 from playwright.sync_api import Error as PlaywrightError
 
-from grader import course, release
+from grader import course
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, browser_tools.NEEDS_CHROMIUM]
 
@@ -25,9 +26,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, browser_tools.NEEDS_CHROMIU
 @pytest.fixture(scope="module")
 def instructor_lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("instructor")
-    root = browser_tools.throwaway_course(tmp, notebooks=False)
-    release.release(root)
-    yield from browser_tools.serve(root, tmp)
+    root = browser_tools.throwaway_course(tmp)
+    yield from browser_tools.serve(root, tmp, instructor=True)
 
 
 def table_rows(frame) -> dict[str, list[str]]:
@@ -90,4 +90,5 @@ def test_formgrader_lists_the_lessons_with_their_points(
         assert re.fullmatch(rf"0 / {points:g}", shown), (
             f"the formgrader shows {lesson_id}'s score as {shown!r}, not 0 / {points:g}"
         )
+    assert "Unwritable directory" not in instructor_lab.log(), instructor_lab.log()[-3000:]
     record_property("wall time", f"{time.monotonic() - started:.0f} s")
