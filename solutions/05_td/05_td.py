@@ -415,6 +415,7 @@ from rlhelpers.testing import check, check_between, check_close, check_shape, ch
 _env = gym.make("rlhelpers/RandomWalk-v0")
 _history = td0_prediction(_env, 0.1, 1, seed=0)
 check_shape(_history, (1, 5), "td0_prediction(env, 0.1, episodes=1)", hint="one row per episode")
+_history = np.asarray(_history, dtype=float)  # a list of rows is read as the array it stands for
 _changed = np.flatnonzero(~np.isclose(_history[0], 0.5))
 check(
     len(_changed) == 1 and _changed[0] in (0, 4),
@@ -512,6 +513,7 @@ from rlhelpers.testing import check, check_between, check_close, check_shape, ch
 _env = gym.make("rlhelpers/RandomWalk-v0")
 _history = mc_prediction(_env, 0.1, 1, seed=0)
 check_shape(_history, (1, 5), "mc_prediction(env, 0.1, episodes=1)", hint="one row per episode")
+_history = np.asarray(_history, dtype=float)  # a list of rows is read as the array it stands for
 _moved = _history[0][~np.isclose(_history[0], 0.5)]
 check(
     len(_moved) >= 1 and not np.isclose(_history[0, 2], 0.5),
@@ -1845,9 +1847,10 @@ from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 
 def _sample(buffer, batch_size):
-    """buffer.sample(batch_size), failing with a message (not a crash) when sampling raises."""
+    """buffer.sample(batch_size) with its values as arrays; fails with a message, not a crash."""
     try:
-        return buffer.sample(batch_size)
+        batch = buffer.sample(batch_size)
+        return {k: np.asarray(v) for k, v in batch.items()} if isinstance(batch, dict) else batch
     except (ValueError, IndexError) as error:
         check(
             False,
@@ -1901,7 +1904,7 @@ _buffer = ReplayBuffer(capacity=1000, obs_shape=(3, 2), seed=7)
 for _k in range(1500):
     _buffer.add(np.full((3, 2), _k), _k % 4, float(_k), np.full((3, 2), _k + 1), _k % 7 == 0)
 check(len(_buffer) == 1000, "len after 1500 adds (capacity 1000)", expected=1000, got=len(_buffer))
-_batch = _buffer.sample(20_000)
+_batch = _sample(_buffer, 20_000)
 for _key, _shape, _kind in (
     ("obs", (20_000, 3, 2), "f"),
     ("next_obs", (20_000, 3, 2), "f"),
@@ -1936,7 +1939,7 @@ check(
     hint="sample every stored transition with the same probability",
 )
 check(
-    len(set(_buffer.sample(2000)["rewards"].tolist())) < 2000,
+    len(set(_sample(_buffer, 2000)["rewards"].tolist())) < 2000,
     "sampling 2000 of 1000 transitions",
     expected="works, with repeats (with replacement)",
     got="no repeats",
