@@ -16,11 +16,11 @@
 # $R_{t+1} + \gamma V(S_{t+1})$. This trick, *bootstrapping*, is behind the
 # critic of actor-critic, the advantages of PPO (GAE), Q-learning and DQN. In
 # LLM terms: in RLHF with PPO the reward model still scores only the complete
-# answer, but a value head that predicts, after every token, the score the
-# answer will get turns that single number into one TD error per token. Those
-# spread the final score over the tokens as per-token advantages (credit
-# assignment), and the value subtracted as a baseline lowers the variance of
-# the policy gradient.
+# answer, but a value head that predicts, after every token, the return still
+# to come (the final score, less a per-token KL penalty) turns that single
+# number into one TD error per token. Those spread the final score over the
+# tokens as per-token advantages (credit assignment), and the value
+# subtracted as a baseline lowers the variance of the policy gradient.
 #
 # **Goals.** After this lesson you can
 # - compute TD targets, n-step returns and GAE advantages for batches of
