@@ -203,7 +203,7 @@ plt.show()
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 
 def _loss_and_grad(ratio, advantage, clip_eps=0.2):
@@ -262,6 +262,7 @@ check_close(
     atol=1e-5,
     hint="use the clip_eps argument",
 )
+checks_passed("ppo_clip_loss")
 ### BEGIN HIDDEN TESTS
 check_close(
     _loss_and_grad(1.5, -1.0),
@@ -722,6 +723,7 @@ from rlhelpers.testing import (
     check_returns,
     check_shape,
     check_type,
+    checks_passed,
 )
 
 _model, _steps, _returns = check_returns(
@@ -736,6 +738,7 @@ check_between(
     hint="check the order of the arguments of ppo_clip_loss, that only valid steps enter the "
     "loss, that the advantages are normalised per minibatch and that zero_grad comes before backward",
 )
+checks_passed("train_ppo")
 ### BEGIN HIDDEN TESTS
 _steps, _returns = np.asarray(_steps, dtype=float), np.asarray(_returns, dtype=float)
 check_shape(_steps, _returns.shape, "the steps of the history (one per episode, like the returns)")
@@ -882,7 +885,7 @@ plt.show()
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_returns
+from rlhelpers.testing import check, check_close, check_returns, checks_passed
 
 _k1, _k3 = check_returns(
     kl_estimates(torch.log(torch.tensor([0.5, 0.25])), torch.log(torch.tensor([0.25, 0.5]))),
@@ -903,6 +906,7 @@ check_close(
     atol=1e-6,
     hint="k3 = (r - 1) - log r with r = pi_ref / pi",
 )
+checks_passed("kl_estimates")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(11)
 _ref = torch.log_softmax(torch.randn(12, generator=_gen, dtype=torch.float64), -1)
@@ -1103,7 +1107,7 @@ print(group_relative_advantages(torch.tensor([1.0, 0.0, 0.0, 0.0, 0.9, 1.0, 0.9,
 import numpy as np
 import torch
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 _adv = group_relative_advantages(torch.tensor([1.0, 3.0, 0.0, 0.0]), 2)
 check_shape(_adv, (4,), "the advantages of 4 rewards in groups of 2")
@@ -1122,6 +1126,7 @@ check_close(
     hint="consecutive groups: [1, 2, 3] (mean 2, sample std 1), then [5, 5, 5]; "
     "rewards.reshape(-1, group_size) has one group per row",
 )
+checks_passed("group_relative_advantages")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(4)
 _r = _rng.normal(size=(5, 6))
@@ -1221,7 +1226,7 @@ print("no preference learned yet (policy = reference):", float(dpo_loss(*torch.z
 import numpy as np
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _zeros = torch.zeros(3)
 _loss = dpo_loss(_zeros, _zeros, _zeros, _zeros, 0.1)
@@ -1251,6 +1256,7 @@ check_close(
     atol=1e-3,
     hint="use torch.nn.functional.logsigmoid: log(sigmoid(-200)) is -inf in float32",
 )
+checks_passed("dpo_loss")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(8)
 _x = [torch.tensor(_rng.normal(-20, 5, 50)) for _ in range(4)]
@@ -1355,7 +1361,7 @@ def build_state(prompt_tokens, generated_tokens):
 """build_state: prompt then generated tokens, row by row, for t = 0 and t > 0."""
 import torch
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 _prompt = torch.tensor([[5, 6], [7, 8]])
 _state = build_state(_prompt, torch.tensor([[1, 3], [2, 4]]))
@@ -1366,6 +1372,7 @@ check_close(
     "build_state([[5, 6], [7, 8]], [[1, 3], [2, 4]])",
     hint="the prompt first, then every generated token so far, along the token dimension",
 )
+checks_passed("build_state")
 ### BEGIN HIDDEN TESTS
 _empty = build_state(_prompt, torch.zeros(2, 0, dtype=torch.long))
 check_close(_empty, [[5, 6], [7, 8]], "build_state with no generated token yet (t = 0)")
@@ -1457,7 +1464,7 @@ def kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask):
 """kl_penalized_rewards: by hand; the score on the last real token (not the first padding one); 0 on padding."""
 import torch
 
-from rlhelpers.testing import check, check_close, check_shape
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
 
 _mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
 # the padding holds log-probs too (of whatever token fills it): they must not leak into the rewards
@@ -1482,6 +1489,7 @@ check_close(
     hint="the score goes on the LAST REAL token (index mask.sum() - 1), not on the first padding "
     "one; padding gets 0 (multiply the KL term by the mask)",
 )
+checks_passed("kl_penalized_rewards")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(5)
 _B, _L = 6, 7
@@ -1601,7 +1609,7 @@ print(response_log_probs(counting_logits(counting), counting, prompt_length=2))
 import torch
 from torch import nn
 
-from rlhelpers.testing import check_close, check_shape
+from rlhelpers.testing import check_close, check_shape, checks_passed
 
 
 def _counting_logits(sequences, vocab_size=10):
@@ -1618,6 +1626,7 @@ check_close(
     atol=1e-6,
     hint="position j's logits predict the token at j + 1: the response is scored by logits[:, P - 1 : -1]",
 )
+checks_passed("response_log_probs")
 ### BEGIN HIDDEN TESTS
 _logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]]))
 check_close(
@@ -1756,7 +1765,7 @@ print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
 import torch
 
 from rlhelpers import toylm
-from rlhelpers.testing import check, check_returns
+from rlhelpers.testing import check, check_returns, checks_passed
 
 _broken, _fixed = check_returns(
     run_case_study(seed=0), ("broken", "fixed"), "run_case_study(seed=0)"
@@ -1779,6 +1788,7 @@ check(
     got=round(_fixed.final.kl, 3),
     hint="the fixed run keeps beta = 0.2, and the KL term of kl_penalized_rewards is -beta * (lp - ref)",
 )
+checks_passed("run_case_study")
 ### BEGIN HIDDEN TESTS
 _broken_gain = _broken.final.score - _broken.initial.score
 check(
@@ -1950,13 +1960,14 @@ answer_q4 = "b"
 
 # %% nbgrader={"grade": true, "grade_id": "test_quiz", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 """quiz: the answers have the right form (visible); each right answer scores half a point (hidden)."""
-from rlhelpers.testing import Quiz
+from rlhelpers.testing import Quiz, checks_passed
 
 _quiz = Quiz(points=2)
 _quiz.answered("answer_q1", answer_q1, choices="abc")
 _quiz.answered("answer_q2", answer_q2, number=True)
 _quiz.answered("answer_q3", answer_q3, choices="abc")
 _quiz.answered("answer_q4", answer_q4, choices="abc")
+checks_passed("quiz")
 ### BEGIN HIDDEN TESTS
 _quiz.question(
     "answer_q1",
