@@ -10,6 +10,7 @@ nbgrader's own (`nbgrader.utils.is_grade` / `is_solution`).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,22 @@ SOURCE_SOLUTION = WORK / "source_solution"
 DOWNLOADED = WORK / "downloaded"
 GRADEBOOK = WORK / "gradebook.db"
 """The SQLite gradebook, unless NBGRADER_DB_URL names another database."""
+
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""The one rule for a student id, whatever its source (an LMS zip, the exchange, the hub):
+1-64 letters, digits, '.', '_' or '-', starting with a letter or a digit. The id names a
+folder under grader/work/, so '.', '..', '/' and the empty id can never be one."""
+
+
+def student_id_problem(student: str) -> str | None:
+    """Why `student` is not a valid student id (STUDENT_ID), or None when it is."""
+    if STUDENT_ID.fullmatch(student):
+        return None
+    return (
+        f"{student[:80]!r} is not a valid student id (1-64 letters, digits, '.', '_' or '-', "
+        "starting with a letter or a digit)"
+    )
 
 
 def cell_timeout() -> int:

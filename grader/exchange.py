@@ -17,13 +17,16 @@ without following links (`SafeCollect`, grader/submission.py): a symbolic link
 a student planted (pointing at the instructor's solutions, say) is left out
 with a warning. zip-collect skips, with a warning that names it, every entry
 of an LMS download that is not a plain notebook at a safe path (an absolute
-path, `..`, a link, another kind of file) and collects the rest.
+path, `..`, a link, another kind of file) or whose student id breaks the one
+rule of grader/course.py (`STUDENT_ID`), and collects the rest; collect leaves
+out, with a warning, a submission whose student id breaks it.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import re
 import shutil
 import stat
 import sys
@@ -32,13 +35,40 @@ from pathlib import Path, PurePosixPath
 
 from nbgrader.exchange.default import ExchangeCollect
 
-from grader.course import COURSE_ID, DOWNLOADED, REPO, lesson_ids, submitted_dir
+from grader.course import (
+    COURSE_ID,
+    DOWNLOADED,
+    REPO,
+    lesson_ids,
+    load_config,
+    student_id_problem,
+    submitted_dir,
+)
 from grader.nbgrader_cli import run_nbgrader
 from grader.submission import copy_folder
 
 
+def collectable(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """(kept, refused): nbgrader's submission records whose student id is valid, and why not."""
+    kept, refused = [], []
+    for record in records:
+        problem = student_id_problem(str(record.get("username", "")))
+        if problem is None:
+            kept.append(record)
+        else:
+            refused.append(f"{record.get('filename', '?')}: {problem}")
+    return kept, refused
+
+
 class SafeCollect(ExchangeCollect):
-    """nbgrader's collect, copying each submission without following links."""
+    """nbgrader's collect, copying each submission without following links; a submission
+    whose student id breaks course.STUDENT_ID is reported and never written."""
+
+    def copy_files(self):
+        self.src_records, refused = collectable(self.src_records)
+        for reason in refused:
+            self.log.warning("collect: left out %s", reason)
+        super().copy_files()
 
     def do_copy(self, src, dest, log=None):
         ignore = list(self.coursedir.ignore)
@@ -126,15 +156,19 @@ def zip_collect(root: Path, lesson: str, source: Path) -> list[str]:
     # nbgrader's ZipCollectApp reads <downloaded_directory>/<lesson>/archive
     archive = root / DOWNLOADED / lesson / "archive"
     archive.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(load_config(root).FileNameCollectorPlugin.named_regexp)
     skipped = []
     if source.is_dir():
         for path in sorted(source.rglob("*")):
+            problem = name_problem(path.name, pattern)
             if path.is_symlink():
                 skipped.append(f"{path.relative_to(source)}: a symbolic link")
+            elif path.is_file() and problem is not None:
+                skipped.append(f"{path.relative_to(source)}: {problem}")
             elif path.is_file():
                 shutil.copy2(path, archive / path.name)
     elif zipfile.is_zipfile(source):
-        skipped = copy_safe_entries(source, archive / source.name)
+        skipped = copy_safe_entries(source, archive / source.name, pattern)
     else:
         raise ValueError(f"{source} is neither a folder nor a zip file")
     for reason in skipped:
@@ -159,12 +193,29 @@ def entry_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def copy_safe_entries(source: Path, target: Path) -> list[str]:
-    """Write the notebooks of zip `source` at safe paths to zip `target`; the skipped entries."""
+def name_problem(name: str, pattern: re.Pattern | None) -> str | None:
+    """Why a collected file name gives no valid student id (None: it does, or no pattern).
+
+    `pattern` is nbgrader's FileNameCollectorPlugin.named_regexp (its `student_id` group).
+    """
+    found = pattern.match(name) if pattern is not None else None
+    if found is None or "student_id" not in found.groupdict():
+        return None  # not a submission's name: nbgrader's zip_collect ignores it
+    return student_id_problem(found.group("student_id"))
+
+
+def copy_safe_entries(source: Path, target: Path, pattern: re.Pattern | None = None) -> list[str]:
+    """Write the notebooks of zip `source` at safe paths to zip `target`; the skipped entries.
+
+    With `pattern` (the file-name pattern), an entry whose student id breaks
+    course.STUDENT_ID is skipped too.
+    """
     skipped = []
     with zipfile.ZipFile(source) as given, zipfile.ZipFile(target, "w") as kept:
         for info in given.infolist():
-            problem = entry_problem(info)
+            problem = entry_problem(info) or (
+                None if info.is_dir() else name_problem(info.filename, pattern)
+            )
             if problem is not None:
                 skipped.append(f"{info.filename!r}: {problem}")
             elif not info.is_dir():

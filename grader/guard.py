@@ -6,8 +6,12 @@ but a student's answer cell can still monkeypatch what the test cells call
 or a new ``check_close`` in the notebook's globals). :class:`GuardedExecute`
 therefore, without changing any cell:
 
-1. runs a hidden set-up snippet before the first cell: it imports the modules
-   that test cells rely on and snapshots their namespaces. The list is derived
+1. runs a hidden set-up snippet (:func:`kernel_guard`) before the first cell: it
+   imports the modules that test cells rely on and snapshots their namespaces,
+   reads the source of the check helpers (``rlhelpers.testing``), and installs an
+   audit hook that refuses what reaches into a running check (trace and profile
+   hooks, more audit hooks, changing a loaded function's code, gc's object walks,
+   ctypes into the interpreter). The module list is derived
    from the import statements of the released notebook's non-answer cells
    (``import gymnasium``, ``from rlhelpers.envs.tabular import ...`` give
    gymnasium, rlhelpers.envs and rlhelpers.envs.tabular), plus builtins, math,
@@ -16,9 +20,16 @@ therefore, without changing any cell:
    handed-in ``numpy.py`` or ``rlhelpers/`` cannot stand in for the real ones;
 2. runs a hidden restore snippet before every grade cell: every attribute of
    those modules goes back to its snapshot, ``sys.modules`` entries are put
-   back, and the import statements of the released notebook's own (non-answer)
-   cells run again, so ``np``, ``torch``, ``check_close`` ... in the notebook's
-   globals are the real ones again;
+   back, threading's hooks, torch's function and dispatch modes, gc callbacks
+   and signal handlers are removed, the threads the notebook started are
+   stopped, the check helpers are loaded afresh from the source read at set-up,
+   and the import statements of the released notebook's own (non-answer) cells
+   run again, so ``np``, ``torch``, ``check_close`` ... in the notebook's globals
+   are the real ones again; gc is off and thread switches rare until the cell
+   ends. What it found is kept as a ``GUARD_MARK`` line of the grade cell's
+   output (and named in the outcome); if the snippet fails, the grade cell is
+   not run and scores 0. README ("What the guard does before each test") says
+   what this cannot prevent;
 3. starts the kernel through :class:`grader.sandbox.SandboxedKernelManager`,
    telling it which modules the notebook imports (the sandbox exposes them);
 4. survives a kernel that dies (``os._exit``, a crash, the memory limit): the
@@ -37,6 +48,7 @@ see nbgrader_config.py); on a timeout the cell is interrupted and scores 0.
 from __future__ import annotations
 
 import ast
+import inspect
 
 import nbformat
 from jupyter_core.utils import run_sync
@@ -51,6 +63,7 @@ from grader.sandbox import SandboxedKernelManager, output_limit
 GUARD = "__rlcourse_guard__"
 BASE_MODULES = [
     "builtins",
+    "sys",
     "math",
     "numpy",
     "numpy.testing",
@@ -59,43 +72,229 @@ BASE_MODULES = [
     "rlhelpers.testing",
 ]
 TORCH_MODULES = ["torch", "torch.testing", "torch.nn.functional"]
+CHECKS_MODULE = "rlhelpers.testing"
+"""The check helpers: loaded again from their source before every grade cell."""
 STDERR_MARK = "[stderr, costs no points] "
 """Starts the text a grade cell wrote to stderr, kept as ordinary output."""
 CUT_MARK = "[output cut]"
 """Starts the line that says a cell's output was cut at the output limit."""
+GUARD_MARK = "[grading guard] "
+"""Starts the line that says what the guard undid or refused before a grade cell."""
 SETUP_TIMEOUT = 120
 """Seconds the hidden set-up (importing what test cells use) may take at least."""
+GRADE_SWITCH_INTERVAL_S = 1.0
+"""sys.setswitchinterval while a grade cell runs: another thread waits up to this long."""
+THREAD_STOP_S = 0.5
+"""Seconds the guard waits, in all, for the threads a notebook started to stop
+(once per thread: a thread blocked in C code dies when it wakes)."""
 
-SETUP = """\
-def _rlcourse_guard_setup(names):
-    import importlib, os, sys
-    here = {{"", ".", os.getcwd()}}
+
+def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C901, PLR0915
+    """Runs in the kernel, before the notebook's first cell; returns (before, after).
+
+    Set-up: moves the working directory to the end of sys.path, imports `names`
+    and snapshots their namespaces, compiles the source of `checks_module`, and
+    installs an audit hook (the first one: it cannot be removed) that refuses, for
+    the rest of the kernel's life, what reaches into a running check: adding an
+    audit hook, sys.settrace / sys.setprofile, changing the code or defaults of a
+    function of a module loaded at set-up or of the check helpers, gc's object walks and ctypes'
+    access to the interpreter's API or to raw memory.
+
+    before() (before every grade cell) undoes what the notebook's code could have
+    installed and returns what it found, in words: the modules' attributes,
+    threading's trace and profile hooks, torch's function and dispatch modes,
+    gc callbacks and thresholds, signal handlers; it stops the threads the
+    notebook started (an asynchronous SystemExit), loads `checks_module` afresh
+    from the source read at set-up, switches gc off and makes thread switches
+    rare. after() (after every grade cell) turns gc and thread switches back.
+    Everything in here runs in the student's process: see README, "What the
+    guard cannot prevent".
+    """
+    import ctypes
+    import gc
+    import importlib
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+    import types
+
+    here = {"", ".", os.getcwd()}
     sys.path[:] = [p for p in sys.path if p not in here] + [p for p in sys.path if p in here]
     for name in names:
         try:
             importlib.import_module(name)
-        except Exception:
+        except Exception:  # noqa: BLE001, S110  (a name that is not a module)
             pass
     snapshot = [(n, sys.modules[n], dict(vars(sys.modules[n]))) for n in names if n in sys.modules]
+    checks = sys.modules.get(checks_module)
+    pristine = None
+    if getattr(checks, "__file__", None):
+        with open(checks.__file__, encoding="utf-8") as handle:
+            code = compile(handle.read(), checks.__file__, "exec", dont_inherit=True)
+        pristine = (checks.__file__, checks.__spec__, code)
+    main = sys.modules["__main__"]
+    loaded = frozenset(
+        id(vars(m)) for m in list(sys.modules.values()) if hasattr(m, "__dict__") and m is not main
+    )
+    found = []
+    refused_events = frozenset(
+        {
+            "sys.addaudithook",
+            "sys.settrace",
+            "sys.setprofile",
+            "gc.get_objects",
+            "gc.get_referrers",
+            "gc.get_referents",
+            "ctypes.cdata",
+        }
+    )
+    function_parts = frozenset({"__code__", "__defaults__", "__kwdefaults__"})
+    function_type = types.FunctionType
+
+    def audit(event, args):
+        if event in refused_events:
+            what = event
+        elif (
+            event == "object.__setattr__"
+            and type(args[0]) is function_type
+            and args[1] in function_parts
+            and (
+                id(args[0].__globals__) in loaded
+                or args[0].__globals__.get("__name__") == checks_module
+            )
+        ):
+            what = f"changing {args[0].__qualname__}.{args[1]}"
+        elif event == "ctypes.dlsym" and str(args[1]).startswith(("Py", "_Py")):
+            what = f"ctypes.pythonapi.{args[1]}"
+        else:
+            return
+        found.append(what)
+        raise RuntimeError(f"the grading guard refuses {what}")
+
+    set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    thread_id, exception = ctypes.c_ulong, ctypes.py_object(SystemExit)
+    sys.addaudithook(audit)
     modules, setattr_, getattr_, missing = sys.modules, setattr, getattr, object()
-    def restore():
+    threads, signalled = set(threading.enumerate()), set()
+    callbacks, thresholds = list(gc.callbacks), gc.get_threshold()
+    interval = sys.getswitchinterval()
+    handlers = {}
+    for number in signal.valid_signals():
+        try:
+            handlers[number] = signal.getsignal(number)
+        except (OSError, ValueError):
+            pass
+
+    def restore_modules():
         for name, module, attributes in snapshot:
             modules[name] = module
             for key, value in attributes.items():
                 if getattr_(module, key, missing) is not value:
                     try:
                         setattr_(module, key, value)
-                    except Exception:
+                    except Exception:  # noqa: BLE001, S110
                         pass
-    return restore
-{guard} = _rlcourse_guard_setup({names!r})
-del _rlcourse_guard_setup
+
+    def remove_hooks(report):
+        for kind in ("trace", "profile"):
+            if getattr_(threading, f"_{kind}_hook", None) is not None:
+                report.append(f"a thread {kind} hook (threading.set{kind})")
+                getattr_(threading, f"set{kind}")(None)
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            report.append("a trace or profile hook that could not be removed")
+        torch = modules.get("torch")
+        if torch is not None:
+            while torch._C._len_torch_function_stack():
+                mode = torch._C._pop_torch_function_stack()
+                report.append(f"a torch function mode ({type(mode).__name__})")
+            while torch._C._len_torch_dispatch_stack():
+                mode = torch._C._pop_torch_dispatch_stack()
+                report.append(f"a torch dispatch mode ({type(mode).__name__})")
+        if gc.callbacks != callbacks:
+            report.append(f"{len(gc.callbacks) - len(callbacks)} gc callback(s)")
+            gc.callbacks[:] = callbacks
+        if gc.get_threshold() != thresholds:
+            gc.set_threshold(*thresholds)
+        for number, handler in handlers.items():
+            if signal.getsignal(number) is not handler:
+                report.append(f"a handler of signal {number}")
+                signal.signal(number, handler)
+
+    def stop_threads(report):
+        # A thread gets the SystemExit at its next Python instruction: one blocked in C
+        # (a sleep, a lock) dies when it wakes, unless it catches the exception.
+        started = [t for t in threading.enumerate() if t not in threads and t.ident]
+        for thread in started:
+            set_async_exc(thread_id(thread.ident), exception)
+        deadline = time.monotonic() + stop_within
+        for thread in started:
+            if thread not in signalled:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            signalled.add(thread)
+            state = "still running" if thread.is_alive() else "stopped"
+            report.append(f"a thread the notebook started ({thread.name}), {state}")
+
+    def load_checks():
+        if pristine is None:
+            return
+        file, spec, code = pristine
+        fresh = types.ModuleType(checks_module)
+        fresh.__file__, fresh.__spec__ = file, spec
+        modules[checks_module] = fresh
+        exec(code, vars(fresh))  # noqa: S102  (the source read before any student cell)
+        package, _, leaf = checks_module.rpartition(".")
+        if package in modules:
+            setattr_(modules[package], leaf, fresh)
+
+    def before():
+        report, found[:] = [f"refused {what}" for what in found], []
+        restore_modules()
+        remove_hooks(report)
+        stop_threads(report)
+        load_checks()
+        gc.disable()
+        sys.setswitchinterval(switch_interval)
+        return list(dict.fromkeys(report))
+
+    def after():
+        gc.enable()
+        sys.setswitchinterval(interval)
+
+    return before, after
+
+
+SETUP = """\
+{source}
+{guard} = kernel_guard({names!r}, {checks!r}, {interval!r}, {stop!r})
+del kernel_guard
 """
 
 RESTORE = """\
-{guard}()
+print(*{guard}[0](), sep="\\n")
 {imports}
 """
+
+AFTER = "{guard}[1]()\n"
+"""The hidden snippet after a grade cell: gc and thread switches as before."""
+
+
+def setup_code(names: list[str]) -> str:
+    """The hidden set-up snippet: kernel_guard's source and its call, bound to GUARD."""
+    return SETUP.format(
+        source=inspect.getsource(kernel_guard),
+        guard=GUARD,
+        names=names,
+        checks=CHECKS_MODULE,
+        interval=GRADE_SWITCH_INTERVAL_S,
+        stop=THREAD_STOP_S,
+    )
+
+
+def restore_code(imports: list[str]) -> str:
+    """The hidden snippet before a grade cell: prints what it undid, re-runs `imports`."""
+    return RESTORE.format(guard=GUARD, imports="\n".join(imports))
 
 
 def notebook_imports(notebook: NotebookNode) -> list[str]:
@@ -188,6 +387,26 @@ def mark_stderr(cell: NotebookNode) -> bool:
     return marked
 
 
+_GUARD_FAILED = (
+    "the grading guard could not undo what earlier cells changed, so this test was not run"
+)
+
+
+def _printed(cell: NotebookNode) -> list[str]:
+    """The non-empty lines a (hidden) cell printed on stdout."""
+    text = "".join(
+        o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"
+    )
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _guard_notice(found: list[str]) -> NotebookNode:
+    """The output that says what the guard undid or refused before a grade cell."""
+    return nbformat.v4.new_output(
+        "stream", name="stdout", text=f"{GUARD_MARK}found before this test: {'; '.join(found)}\n"
+    )
+
+
 def _error_output(ename: str, message: str) -> NotebookNode:
     return nbformat.v4.new_output(
         "error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]
@@ -211,10 +430,9 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         reference = reference_notebook(self.release_directory, resources) or nb
-        self._setup_code = SETUP.format(guard=GUARD, names=guarded_modules(reference))
-        self._restore_code = RESTORE.format(
-            guard=GUARD, imports="\n".join(notebook_imports(reference))
-        )
+        self._setup_code = setup_code(guarded_modules(reference))
+        self._restore_code = restore_code(notebook_imports(reference))
+        self._after_code = AFTER.format(guard=GUARD)
         self._import_modules = top_level_modules(reference)
         self._guard_ready = False
         self._dead_at: int | None = None
@@ -287,11 +505,18 @@ class GuardedExecute(Execute):
                 finally:
                     self.timeout = timeout
                 self._guard_ready = True
-            if is_graded(cell):
-                self._run_hidden(self._restore_code, index)
+            if not is_graded(cell):
+                return super().preprocess_cell(cell, resources, index)
+            restored = self._run_hidden(self._restore_code, index)
+            if any(o.output_type == "error" for o in restored.outputs):
+                cell.outputs = [_error_output("GuardError", _GUARD_FAILED)]
+                return cell, resources
+            found = _printed(restored)
             cell, resources = super().preprocess_cell(cell, resources, index)
-            if is_graded(cell):
-                mark_stderr(cell)
+            mark_stderr(cell)
+            if found:
+                cell.outputs.insert(0, _guard_notice(found))
+            self._run_hidden(self._after_code, index)
             return cell, resources
         except CellTimeoutError:
             # the interrupt at the time limit was swallowed (the kernel stays busy)
@@ -335,6 +560,9 @@ def output_notes(notebook: NotebookNode) -> dict[str, list[str]]:
             found.append(f"wrote to stderr (kept, no points lost): {first.strip()[:100]}")
         if any(t.lstrip("\n").startswith(CUT_MARK) for t in texts):
             found.append(f"output cut at {output_limit() // 1024} KiB")
+        guarded = [t[len(GUARD_MARK) :].strip() for t in texts if t.startswith(GUARD_MARK)]
+        if guarded and is_graded(cell):
+            found.append(f"grading guard: {guarded[0][:300]}")
         if found:
             notes[grade_id(cell)] = found
     return notes

@@ -374,6 +374,120 @@ LINKS: dict[str, Callable[[Path, str], dict[str, Path]]] = {"cheater": solution_
 """Kinds that plant symbolic links where the instructor's tools copy from (the demo does it)."""
 
 
+# --------------------------------------------------------------------------- code that stays
+# active while a check runs (issue 32): each one puts a wrong first answer behind a trick
+# that made the checks pass before the guard undid it.
+
+CODE_SWAP = """\
+import rlhelpers.testing as _testing
+def _always_passes(*args, **kwargs):
+    return None
+try:  # the helpers' own function objects, changed in place: re-binding restores nothing
+    for _name in _testing.__all__:
+        if _name.startswith("check"):
+            _helper = getattr(_testing, _name)
+            getattr(_helper, "__wrapped__", _helper).__code__ = _always_passes.__code__
+except RuntimeError as _error:
+    print("changing check_close:", _error)
+"""
+
+TORCH_MODE = """\
+import sys
+import torch
+from torch.overrides import TorchFunctionMode
+class _Expected(TorchFunctionMode):
+    \"\"\"Answers `tensor.detach()` with the value that the calling check expects.\"\"\"
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        frame = sys._getframe(1)
+        while frame is not None and func is torch.Tensor.detach:
+            if frame.f_code.co_name == "check_close" and "expected" in frame.f_locals:
+                return torch.as_tensor(frame.f_locals["expected"], dtype=torch.float64)
+            frame = frame.f_back
+        return func(*args, **(kwargs or {}))
+def _install():
+    if not torch._C._len_torch_function_stack():
+        _Expected().__enter__()
+_install()
+"""
+
+TRACE_HOOK = """\
+import sys, threading
+def _tracer(frame, event, arg):
+    \"\"\"On entering a check, its `got` becomes its `expected` (written back after the hook).\"\"\"
+    if event == "call" and frame.f_code.co_name == "check_close":
+        frame.f_locals["got"] = frame.f_locals["expected"]
+    return None
+try:
+    threading.settrace(_tracer)
+    sys.settrace(_tracer)
+except RuntimeError as _error:
+    print("sys.settrace:", _error)
+"""
+
+GC_CALLBACK = """\
+import gc, sys
+def _rewrite(phase, info):
+    \"\"\"In a collection inside a check: its copy of the answer becomes the expected.\"\"\"
+    frame = sys._getframe(1)
+    while frame is not None:
+        names = frame.f_locals
+        if frame.f_code.co_name == "check_close" and "expected_array" in names:
+            names["got_array"][...] = names["expected_array"]
+        frame = frame.f_back
+gc.callbacks.append(_rewrite)
+gc.set_threshold(1)  # a collection at nearly every allocation
+"""
+
+THREAD = """\
+import sys, threading, time
+def _patch_the_checks():
+    \"\"\"Every millisecond: the helpers' comparison says 'close' for everything.\"\"\"
+    import numpy
+    while True:
+        checks = sys.modules.get("rlhelpers.testing")
+        if checks is not None:
+            vars(checks)["_less_equal"] = lambda a, b: numpy.ones(numpy.shape(a), dtype=bool)
+        time.sleep(0.001)
+threading.Thread(target=_patch_the_checks, daemon=True, name="patcher").start()
+"""
+
+AUDIT_HOOK = """\
+import sys, numpy
+def _on_event(event, args):
+    \"\"\"Whenever a cell is compiled (grade cells too): patches the helpers again.\"\"\"
+    checks = sys.modules.get("rlhelpers.testing")
+    if event == "compile" and checks is not None:
+        vars(checks)["_less_equal"] = lambda a, b: numpy.ones(numpy.shape(a), dtype=bool)
+sys.addaudithook(_on_event)
+"""
+
+ACTIVE_CODE = {
+    "code_swap": (CODE_SWAP, "0.0"),
+    "torch_mode": (TORCH_MODE, "_install() or torch.tensor(0.0)"),
+    "trace_hook": (TRACE_HOOK, "0.0"),
+    "gc_callback": (GC_CALLBACK, "0.0"),
+    "thread": (THREAD, "time.sleep(0.02) or 0.0"),
+    "audit_hook": (AUDIT_HOOK, "0.0"),
+}
+"""{kind: (the trick, the wrong answer every function of the first answer cell returns)}"""
+
+
+def active_code(kind: str) -> Builder:
+    """A builder: right answers, but the first is wrong, with the trick of ACTIVE_CODE[kind]."""
+
+    def build(lesson, release, instructor, context) -> Files:
+        notebook = fill_answers(release, instructor)
+        trick, value = ACTIVE_CODE[kind]
+        index = _answer_indices(notebook)[0]
+        names = _defined_names(notebook.cells[index].source)
+        wrong = "".join(f"def {name}(*args, **kwargs):\n    return {value}\n\n" for name in names)
+        notebook.cells[index].source = trick + "\n\n" + wrong
+        return _files(lesson, notebook)
+
+    build.__doc__ = f"The first answer wrong behind {kind}: {ACTIVE_CODE[kind][0].splitlines()[0]}"
+    return build
+
+
 KINDS: dict[str, Builder] = {
     "perfect": perfect,
     "partial": partial,
@@ -395,6 +509,7 @@ KINDS: dict[str, Builder] = {
     "noisy": noisy,
     "copy_paste": copy_paste,
     "cheater": cheater,
+    **{kind: active_code(kind) for kind in ACTIVE_CODE},
 }
 """Every simulated student; the demo adds 'twice' (untouched, then perfect)."""
 
@@ -426,6 +541,19 @@ EXPECTED = {
     "cheater": "objects that pretend to be the expected value, links to the solutions: "
     "refused by the test helpers, the links left out: 0 points",
     "twice": "two submissions kept in the exchange, the later (perfect) one graded",
+    "code_swap": "a wrong first answer, the helpers' code changed in place: refused by the "
+    "guard's audit hook, the helpers loaded afresh: that exercise 0, the others full",
+    "torch_mode": "a wrong first answer (a tensor), a torch function mode that answers the "
+    "check's tensor reads with the expected value: popped, and checks read tensors with modes "
+    "off: that exercise 0, the others full",
+    "trace_hook": "a wrong first answer, sys.settrace / threading.settrace rewriting the "
+    "check's locals: refused / removed: that exercise 0, the others full",
+    "gc_callback": "a wrong first answer, a gc callback rewriting the check's copy: removed, "
+    "gc off during grade cells: that exercise 0, the others full",
+    "thread": "a wrong first answer, a thread that keeps patching the helpers: stopped before "
+    "the grade cell: that exercise 0, the others full",
+    "audit_hook": "a wrong first answer, an audit hook patching the helpers when a cell is "
+    "compiled: refused (the guard's hook came first): that exercise 0, the others full",
 }
 
 

@@ -107,13 +107,21 @@ def _is_tensor(value: Any) -> bool:
 
 
 def _tensor_to_numpy(value: Any) -> np.ndarray:
-    """Detach a tensor, move it to the CPU and return a numpy copy (bfloat16 -> float32)."""
-    value = value.detach().cpu()
-    if value.is_complex():
-        return value.resolve_conj().numpy().copy()
-    if value.is_floating_point() and value.element_size() < 4:
-        value = value.float()  # numpy has no bfloat16
-    return value.numpy().copy()
+    """Detach a tensor, move it to the CPU and return a numpy copy (bfloat16 -> float32).
+
+    Only the C methods of ``torch._C.TensorBase`` run (an immutable type, unlike
+    ``torch.Tensor``), with torch function modes and dispatch modes switched off:
+    a mode the student installed never sees the value being read.
+    """
+    torch = sys.modules["torch"]
+    base = torch._C.TensorBase
+    with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
+        value = base.cpu(base.detach(value))
+        if base.is_complex(value):
+            return base.numpy(base.resolve_conj(value)).copy()
+        if base.is_floating_point(value) and base.element_size(value) < 4:
+            value = base.float(value)  # numpy has no bfloat16
+        return base.numpy(value).copy()
 
 
 def _show_array(array: np.ndarray) -> str:

@@ -43,6 +43,13 @@ EXPECTED_POINTS = {
     "copy_paste": (2, 3),
     "cheater": (0, 0),
     "twice": (2, 3),
+    # code that stays active while a check runs (issue 32): the wrong first answer scores 0
+    "code_swap": (0, 3),
+    "torch_mode": (0, 3),
+    "trace_hook": (0, 3),
+    "gc_callback": (0, 3),
+    "thread": (0, 3),
+    "audit_hook": (0, 3),
 }
 # (status, text that the outcome's details must contain)
 EXPECTED_OUTCOME = {
@@ -76,6 +83,21 @@ EXPECTED_OUTCOME = {
         "test_discounted_sum: GradingError: discounted_sum([1, 1, 1], 0.5) is not right.",
         "test_greedy_action: GradingError",
     ),
+    **{
+        kind: (
+            "graded",
+            "test_discounted_sum: GradingError: discounted_sum([1, 1, 1], 0.5) is not right.",
+            f"test_discounted_sum: grading guard: found before this test: {found}",
+        )
+        for kind, found in {
+            "code_swap": "refused changing check.__code__",
+            "torch_mode": "a torch function mode (_Expected)",
+            "trace_hook": "refused sys.settrace; a thread trace hook (threading.settrace)",
+            "gc_callback": "1 gc callback(s)",
+            "thread": "a thread the notebook started (patcher), stopped",
+            "audit_hook": "refused sys.addaudithook",
+        }.items()
+    },
 }
 DEMO_ONLY_OUTCOME = {
     "cheater": ("not copied: more_answers.py: more_answers.py is a symbolic link",),

@@ -228,7 +228,10 @@ def test_a_second_run_resumes_and_grades_the_same(demo_run, demo_environment):
     before = {(o.student, o.score) for o in demo_run.outcomes}
     said = []
     autograde.autograde(root, echo=said.append)
-    assert said == [f"nothing new to grade in {course.submitted_dir(root)} (21 graded before)"]
+    graded = len(EXPECTED_POINTS)
+    assert said == [
+        f"nothing new to grade in {course.submitted_dir(root)} ({graded} graded before)"
+    ]
     # an interrupted run: the state lost two entries -> only those two are graded again
     state = autograde.load_state(root)
     for kind in ("perfect", "tamper"):
@@ -315,6 +318,8 @@ def test_zip_collect_from_an_lms_download(demo_run, tmp_path):
         archive.writestr(f"../dave_{FIXTURE}.ipynb", release.read_bytes())  # leaves the archive
         archive.writestr(f"/tmp/erin_{FIXTURE}.ipynb", release.read_bytes())  # absolute
         archive.writestr("frank_notes.txt", "not a notebook")
+        archive.writestr(f".._{FIXTURE}.ipynb", release.read_bytes())  # a student id that is ..
+        archive.writestr(f"folder/.._{FIXTURE}.ipynb", release.read_bytes())
     skipped = exchange.zip_collect(root, FIXTURE, download)
     for student in ("alice", "bob"):
         assert sha256(course.submitted_path(root, student, FIXTURE)) == sha256(release)
@@ -324,8 +329,12 @@ def test_zip_collect_from_an_lms_download(demo_run, tmp_path):
         f"'../dave_{FIXTURE}.ipynb'",
         f"'/tmp/erin_{FIXTURE}.ipynb'",
         "'frank_notes.txt'",
+        f"'.._{FIXTURE}.ipynb'",
+        f"'folder/.._{FIXTURE}.ipynb'",
     ]
+    assert "'..' is not a valid student id" in skipped[-1]
     assert not (root.parent / f"dave_{FIXTURE}.ipynb").exists()
+    assert not (course.work(root) / FIXTURE).exists(), "written outside grader/work/submitted"
     # autograde finds the collected submissions next to the class's, and nothing else
     found = autograde.submissions(root, [FIXTURE])
     assert sorted(found) == sorted((s, FIXTURE) for s in [*EXPECTED_POINTS, "alice", "bob"])

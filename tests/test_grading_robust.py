@@ -211,3 +211,56 @@ def test_a_broken_environment_stops_grading_and_writes_no_grade(tmp_path, monkey
     key = autograde.environment_key(root, FIXTURE)
     monkeypatch.setenv("PYTHONPATH", str(other))
     assert autograde.environment_key(root, FIXTURE) != key, "a changed environment is checked"
+
+
+# --------------------------------------------------------------------------- student ids (issue 29)
+
+
+@pytest.mark.parametrize(
+    ("student", "valid"),
+    [
+        ("alice", True),
+        ("j.doe-2", True),
+        ("A_b", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        ("..", False),
+        (".", False),
+        ("", False),
+        (".hidden", False),
+        ("a/b", False),
+        ("../etc", False),
+        ("a b", False),
+        ("a+b", False),
+        ("é", False),
+    ],
+)
+def test_one_rule_for_student_ids(student, valid):
+    assert (course.student_id_problem(student) is None) is valid
+
+
+def test_a_student_id_that_is_a_path_is_reported_and_never_written(tmp_path):
+    """Zip entries and exchange records with an invalid student id are left out, with why."""
+    import re
+
+    pattern = re.compile(course.load_config(REPO).FileNameCollectorPlugin.named_regexp)
+    source, target = tmp_path / "download.zip", tmp_path / "kept.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr(f"alice_{FIXTURE}.ipynb", "{}")
+        archive.writestr(f".._{FIXTURE}.ipynb", "{}")
+        archive.writestr(f"sub/.._{FIXTURE}.ipynb", "{}")
+    skipped = exchange.copy_safe_entries(source, target, pattern)
+    assert [s.split(":")[0] for s in skipped] == [
+        f"'.._{FIXTURE}.ipynb'",
+        f"'sub/.._{FIXTURE}.ipynb'",
+    ]
+    assert all("'..' is not a valid student id" in s for s in skipped)
+    with zipfile.ZipFile(target) as kept:
+        assert kept.namelist() == [f"alice_{FIXTURE}.ipynb"]
+    records = [
+        {"username": "bob", "filename": f"bob+{FIXTURE}+1"},
+        {"username": "..", "filename": f"..+{FIXTURE}+1"},
+    ]
+    kept_records, refused = exchange.collectable(records)
+    assert kept_records == records[:1]
+    assert refused == [f"..+{FIXTURE}+1: " + course.student_id_problem("..")]

@@ -201,10 +201,8 @@ def test_the_guard_puts_back_a_module_that_only_the_lesson_imports(tmp_path):
     lesson = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("from rlhelpers.bandits import Testbed")]
     )
-    setup = guard.SETUP.format(guard=guard.GUARD, names=guard.guarded_modules(lesson))
-    restore = guard.RESTORE.format(
-        guard=guard.GUARD, imports="\n".join(guard.notebook_imports(lesson))
-    )
+    setup = guard.setup_code(guard.guarded_modules(lesson))
+    restore = guard.restore_code(guard.notebook_imports(lesson))
     answer = (
         "import rlhelpers.bandits\n"
         "real = rlhelpers.bandits.Testbed\n"
