@@ -521,22 +521,21 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 #
 # <details><summary>Hint 2: the minibatch loop</summary>
 #
-# `size = -(-M // args.minibatches)`; `for epoch in range(args.epochs):`
-# `order = torch.randperm(M, device=DEVICE)`; `for start in range(0, M, size):`
-# `index = order[start:start + size]`; `dist, values = model(obs[index])`;
-# `adv = advantages[index]`; `adv = (adv - adv.mean()) / (adv.std() + 1e-8)`;
-# `loss = ppo_clip_loss(dist.log_prob(actions[index]), old_log_probs[index], adv, args.clip_eps) + args.value_coef * ((values - returns[index]) ** 2).mean()`.
+# Each epoch, shuffle the `M` indices (`torch.randperm`) and cut them into
+# `args.minibatches` slices. For each slice: run the model on its observations,
+# normalise that slice's advantages to mean 0 and standard deviation 1, and take
+# one Adam step on your `ppo_clip_loss` plus `args.value_coef` times the critic's
+# mean squared error against the slice's returns.
 #
 # </details>
 #
 # <details><summary>Hint 3: the stopping rule</summary>
 #
-# `recent = worker.episode_returns[-args.solved_window:]`; when
-# `(update + 1) % args.eval_every == 0 and len(recent) == args.solved_window and np.mean(recent) >= args.eval_from`,
-# `greedy = greedy_mean_return(model, args.eval_episodes, seed=seed + 10_000)`; if
-# `greedy > best_return`, store `best_return, best_state = greedy, copy.deepcopy(model.state_dict())`;
-# `break` if `greedy >= args.solved_return`. After the loop,
-# `if best_state is not None: model.load_state_dict(best_state)`.
+# Evaluating the greedy policy is expensive: do it only every `args.eval_every`
+# updates, and only once the last `args.solved_window` training episodes average
+# at least `args.eval_from` (with a seed the training never used). Keep a copy of
+# the best weights seen so far, stop as soon as the greedy mean reaches
+# `args.solved_return`, and load the best weights before you return.
 #
 # </details>
 
