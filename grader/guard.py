@@ -206,11 +206,11 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
             report.append("a trace or profile hook that could not be removed")
         torch = modules.get("torch")
         if torch is not None:
-            while torch._C._len_torch_function_stack():
+            for _ in range(torch._C._len_torch_function_stack()):
                 mode = torch._C._pop_torch_function_stack()
                 report.append(f"a torch function mode ({type(mode).__name__})")
-            while torch._C._len_torch_dispatch_stack():
-                mode = torch._C._pop_torch_dispatch_stack()
+            for _ in range(torch._C._len_torch_dispatch_stack()):
+                mode = torch._C._pop_torch_dispatch_stack(None)  # None: the user's modes
                 report.append(f"a torch dispatch mode ({type(mode).__name__})")
         if gc.callbacks != callbacks:
             report.append(f"{len(gc.callbacks) - len(callbacks)} gc callback(s)")

@@ -211,3 +211,84 @@ def test_the_guard_puts_back_a_module_that_only_the_lesson_imports(tmp_path):
     check = "print(rlhelpers.bandits.Testbed is real, Testbed is real)\n"
     printed = run_in_sandbox(setup + answer + restore + check, tmp_path)
     assert printed.split()[-2:] == ["True", "True"], printed
+
+
+GUARDED_ANSWER = """
+import gc, signal, sys, threading, warnings
+from concurrent.futures import ThreadPoolExecutor
+import torch
+from tqdm import tqdm
+from torch.utils._python_dispatch import TorchDispatchMode
+import rlhelpers.testing
+
+def right(values):
+    \"\"\"A right answer that uses tqdm, a thread pool, warnings and torch.\"\"\"
+    warnings.warn("slow")
+    with ThreadPoolExecutor(2) as pool:
+        squares = list(pool.map(lambda v: v * v, tqdm(values)))
+    return torch.tensor(squares, dtype=torch.float64)
+
+class Zeros(TorchDispatchMode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return torch.zeros(2, dtype=torch.float64)  # every tensor op: the 'expected' zeros
+tries = {}
+for what, attempt in {
+    "profile": lambda: sys.setprofile(lambda *a: None),
+    "kwdefaults": lambda: setattr(
+        rlhelpers.testing.check_close.__wrapped__, "__kwdefaults__", {"atol": 1e9}),
+    "gc walk": lambda: gc.get_referrers(rlhelpers.testing),
+}.items():
+    try:
+        attempt()
+        tries[what] = "allowed"
+    except RuntimeError:
+        tries[what] = "refused"
+old_check = rlhelpers.testing.check_close
+Zeros().__enter__()
+signal.signal(signal.SIGALRM, lambda *a: None)
+stale = ThreadPoolExecutor(1)
+stale.submit(lambda: None).result()
+"""
+
+GUARDED_CHECK = """
+from rlhelpers.testing import check_close
+print("tries", tries)
+print("fresh", check_close is not old_check)
+print("gc off", not gc.isenabled())
+check_close(right([1.0, 2.0]), [1.0, 4.0], "right")
+try:
+    check_close(torch.tensor([1.0, 2.0], dtype=torch.float64), [0.0, 0.0], "wrong")
+    print("wrong passed")
+except AssertionError:
+    print("wrong failed")
+__rlcourse_guard__[1]()
+print("gc back", gc.isenabled())
+"""
+
+
+def test_the_guard_refuses_or_undoes_what_could_act_in_a_check(tmp_path):
+    """Hooks, modes, handlers and threads from an answer are refused or undone before a test;
+    a right answer that uses torch, tqdm, threads and warnings still passes."""
+    import nbformat
+
+    from grader import guard
+
+    lesson = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("from rlhelpers.testing import check_close")]
+    )
+    setup = guard.setup_code(guard.guarded_modules(lesson))
+    restore = guard.restore_code(guard.notebook_imports(lesson))
+    printed = run_in_sandbox(setup + GUARDED_ANSWER + restore + GUARDED_CHECK, tmp_path)
+    assert "tries {'profile': 'refused', 'kwdefaults': 'refused', 'gc walk': 'refused'}" in printed
+    for found in (
+        "refused sys.setprofile",
+        "refused changing check_close.__kwdefaults__",
+        "refused gc.get_referrers",
+        "a torch dispatch mode (Zeros)",
+        "a handler of signal 14",
+        "a thread the notebook started",
+    ):
+        assert found in printed, printed
+    for line in ("fresh True", "gc off True", "wrong failed", "gc back True"):
+        assert line in printed, printed
+    assert "GradingError" not in printed.split("wrong failed")[0], printed
