@@ -97,8 +97,8 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     installs an audit hook (the first one: it cannot be removed) that refuses, for
     the rest of the kernel's life, what reaches into a running check: adding an
     audit hook, sys.settrace / sys.setprofile, changing the code or defaults of a
-    function of a module loaded at set-up or of the check helpers, gc's object walks and ctypes'
-    access to the interpreter's API or to raw memory.
+    function of a module loaded at set-up or of the check helpers, gc's object
+    walks and ctypes' access to the interpreter's API or to raw memory.
 
     before() (before every grade cell) undoes what the notebook's code could have
     installed and returns what it found, in words: the modules' attributes,
@@ -107,8 +107,8 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     notebook started (an asynchronous SystemExit), loads `checks_module` afresh
     from the source read at set-up, switches gc off and makes thread switches
     rare. after() (after every grade cell) turns gc and thread switches back.
-    Everything in here runs in the student's process: see README, "What the
-    guard cannot prevent".
+    Everything in here runs in the student's process: README ("What the guard
+    does before each test") says what it still cannot prevent.
     """
     import ctypes
     import gc
@@ -177,7 +177,7 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     thread_id, exception = ctypes.c_ulong, ctypes.py_object(SystemExit)
     sys.addaudithook(audit)
     modules, setattr_, getattr_, missing = sys.modules, setattr, getattr, object()
-    threads, signalled = set(threading.enumerate()), set()
+    setup_threads, signalled = frozenset(sys._current_frames()), set()
     callbacks, thresholds = list(gc.callbacks), gc.get_threshold()
     interval = sys.getswitchinterval()
     handlers = {}
@@ -223,18 +223,25 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
                 signal.signal(number, handler)
 
     def stop_threads(report):
-        # A thread gets the SystemExit at its next Python instruction: one blocked in C
-        # (a sleep, a lock) dies when it wakes, unless it catches the exception.
-        started = [t for t in threading.enumerate() if t not in threads and t.ident]
-        for thread in started:
-            set_async_exc(thread_id(thread.ident), exception)
-        deadline = time.monotonic() + stop_within
-        for thread in started:
-            if thread not in signalled:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            signalled.add(thread)
-            state = "still running" if thread.is_alive() else "stopped"
-            report.append(f"a thread the notebook started ({thread.name}), {state}")
+        # Every thread that runs Python code has a frame in sys._current_frames (threads
+        # started with _thread too). It gets the SystemExit at its next instruction: one
+        # blocked in C (a sleep, a lock) dies when it wakes, unless it catches it.
+        names = {t.ident: t.name for t in threading.enumerate()}
+        started = [i for i in sys._current_frames() if i not in setup_threads]
+        for ident in started:
+            set_async_exc(thread_id(ident), exception)
+        waiting, deadline = (
+            [i for i in started if i not in signalled],
+            time.monotonic() + stop_within,
+        )
+        while waiting and time.monotonic() < deadline:
+            time.sleep(0.002)
+            waiting = [i for i in waiting if i in sys._current_frames()]
+        signalled.update(started)
+        alive = sys._current_frames()
+        for ident in started:
+            state = "still running" if ident in alive else "stopped"
+            report.append(f"a thread the notebook started ({names.get(ident, ident)}), {state}")
 
     def load_checks():
         if pristine is None:

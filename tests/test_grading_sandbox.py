@@ -248,6 +248,16 @@ Zeros().__enter__()
 signal.signal(signal.SIGALRM, lambda *a: None)
 stale = ThreadPoolExecutor(1)
 stale.submit(lambda: None).result()
+import _thread, time
+spins = []
+def spin():
+    while True:
+        spins.append(1)
+        time.sleep(0.001)
+_thread.start_new_thread(spin, ())  # not in threading.enumerate()
+deadline = time.monotonic() + 60
+while not spins and time.monotonic() < deadline:  # running Python code
+    time.sleep(0.001)
 """
 
 GUARDED_CHECK = """
@@ -255,6 +265,9 @@ from rlhelpers.testing import check_close
 print("tries", tries)
 print("fresh", check_close is not old_check)
 print("gc off", not gc.isenabled())
+spun = len(spins)
+time.sleep(0.05)
+print("raw thread stopped", len(spins) == spun)
 check_close(right([1.0, 2.0]), [1.0, 4.0], "right")
 try:
     check_close(torch.tensor([1.0, 2.0], dtype=torch.float64), [0.0, 0.0], "wrong")
@@ -289,6 +302,8 @@ def test_the_guard_refuses_or_undoes_what_could_act_in_a_check(tmp_path):
         "a thread the notebook started",
     ):
         assert found in printed, printed
-    for line in ("fresh True", "gc off True", "wrong failed", "gc back True"):
+    assert printed.count("a thread the notebook started") == 2, printed
+    for line in ("fresh True", "gc off True", "raw thread stopped True", "wrong failed"):
         assert line in printed, printed
+    assert "gc back True" in printed, printed
     assert "GradingError" not in printed.split("wrong failed")[0], printed
