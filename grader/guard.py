@@ -237,11 +237,12 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
         while waiting and time.monotonic() < deadline:
             time.sleep(0.002)
             waiting = [i for i in waiting if i in sys._current_frames()]
-        signalled.update(started)
         alive = sys._current_frames()
         for ident in started:
-            state = "still running" if ident in alive else "stopped"
-            report.append(f"a thread the notebook started ({names.get(ident, ident)}), {state}")
+            if ident not in signalled:  # said once, not before every grade cell
+                state = "still running" if ident in alive else "stopped"
+                report.append(f"a thread the notebook started ({names.get(ident, ident)}), {state}")
+        signalled.update(started)
 
     def load_checks():
         if pristine is None:
