@@ -101,7 +101,7 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     walks and ctypes' access to the interpreter's API or to raw memory.
 
     before() (before every grade cell) undoes what the notebook's code could have
-    installed and returns what it found, in words: the modules' attributes,
+    installed and prints what it found, a line each: the modules' attributes,
     threading's trace and profile hooks, torch's function and dispatch modes,
     gc callbacks and thresholds, signal handlers; it stops the threads the
     notebook started (an asynchronous SystemExit), loads `checks_module` afresh
@@ -176,7 +176,7 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
     thread_id, exception = ctypes.c_ulong, ctypes.py_object(SystemExit)
     sys.addaudithook(audit)
-    modules, setattr_, getattr_, missing = sys.modules, setattr, getattr, object()
+    modules, setattr_, getattr_, missing, say = sys.modules, setattr, getattr, object(), print
     setup_threads, signalled = frozenset(sys._current_frames()), set()
     callbacks, thresholds = list(gc.callbacks), gc.get_threshold()
     interval = sys.getswitchinterval()
@@ -264,7 +264,8 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
         load_checks()
         gc.disable()
         sys.setswitchinterval(switch_interval)
-        return list(dict.fromkeys(report))
+        for line in dict.fromkeys(report):
+            say(line)  # the builtin print of set-up, to the restored sys.stdout
 
     def after():
         gc.enable()
@@ -280,7 +281,7 @@ del kernel_guard
 """
 
 RESTORE = """\
-print(*{guard}[0](), sep="\\n")
+{guard}[0]()
 {imports}
 """
 
