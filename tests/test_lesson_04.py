@@ -17,29 +17,32 @@ LESSON_ID = "04_actor_critic"
 
 
 def test_structure(lesson: Lesson) -> None:
-    """7 autograded exercises, two written answers, points as announced (21 + 4)."""
+    """8 autograded exercises (9 grade cells: Exercise 6 has two parts), two written answers,
+    points as announced (26 + 4)."""
     tests = [c for c in lesson.cells if c.is_grade_test]
     written = [c for c in lesson.cells if c.is_written_answer]
-    assert len(tests) == 7 and len(written) == 2
+    assert len(tests) == 9 and len(written) == 2
     autograded = sum(c.nbgrader["points"] for c in tests)
     manual = sum(c.nbgrader["points"] for c in written)
-    assert (autograded, manual) == (21, 4)
+    assert (autograded, manual) == (26, 4)
     intro = lesson.cells[0].source
-    assert "Points: 25" in intro and "21 autograded in 7 exercises" in intro
+    assert "Points: 30" in intro and "26 autograded in 8 exercises" in intro
     headings = [c.source for c in lesson.cells if c.source.startswith("## Exercise")]
-    assert len(headings) == 7
-    announced = sum(int(h.split("(")[1].split(" point")[0]) for h in headings)
+    assert len(headings) == 8
+    announced = sum(
+        sum(int(p) for p in h.split("(")[1].split(" point")[0].split(" + ")) for h in headings
+    )
     assert announced == autograded, "the exercise headings' points add up to the autograded total"
 
 
 def test_announced_time_adds_up(lesson: Lesson) -> None:
-    """The introduction's '2 hours 10 minutes' is the sum of the exercise headings' minutes."""
+    """The introduction's '2 hours 45 minutes' is the sum of the exercise headings' minutes."""
     headings = [
         c.source.splitlines()[0] for c in lesson.cells if c.source.startswith("## Exercise")
     ]
     minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
-    assert minutes == 130
-    assert "headings add up to 2 hours 10\n# minutes" in lesson.path.read_text()
+    assert minutes == 165
+    assert "headings add up to 2 hours 45\n# minutes" in lesson.path.read_text()
 
 
 # --------------------------------------------------------------------------- exercises 1-2
@@ -187,7 +190,90 @@ def test_buggy_segment_returns_is_right_without_truncations(ns: dict) -> None:
     torch.testing.assert_close(ns["buggy_segment_returns"](*args), ns["segment_returns"](*args))
 
 
-# --------------------------------------------------------------------------- exercise 6
+# --------------------------------------------------------------------------- exercise 6: probes
+
+
+def test_a2c_update_loss_is_train_a2cs_update(ns: dict) -> None:
+    """The prose: a2c_update_loss with the A2CArgs' reward_scale and coefficients is the loss
+    train_a2c minimises (its update written out, on a real CartPole segment)."""
+    torch.manual_seed(0)
+    envs = gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="vector_entry_point")
+    worker = ns["RolloutWorker"](envs, seed=0)
+    model = ns["ActorCritic"](4, 2)
+    args = ns["A2CArgs"](entropy_coef=0.01)
+    for _ in range(3):  # segments with episode ends in them
+        rollout = worker.collect(model, 16)
+        with torch.no_grad():
+            _, all_values = model(rollout.obs.reshape(-1, 4))
+        returns = ns["segment_returns"](
+            args.reward_scale * rollout.rewards,
+            rollout.terminated,
+            rollout.truncated,
+            all_values.reshape(17, 4),
+            args.gamma,
+        )
+        mask = ns["learning_mask"](rollout.terminated, rollout.truncated, rollout.first_after_done)
+        dist, values = model(rollout.obs[:-1][mask])
+        inline = ns["actor_critic_loss"](
+            dist, rollout.actions[mask], returns[mask], values, args.value_coef, args.entropy_coef
+        )
+        given = ns["a2c_update_loss"](
+            model, rollout, args.gamma, args.reward_scale, args.value_coef, args.entropy_coef
+        )
+        torch.testing.assert_close(given, inline)
+    envs.close()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mystery_losses_fail_the_probes_the_answers_name(ns: dict, seed: int) -> None:
+    """Exercise 6's answers hold on other seeds too: each mystery loss passes the probes before
+    the one the answer names and fails that one; the explanations' numbers (Probe 1: V near
+    1 / (1 - 0.7^2) = 1.96 without the terminal mask; Probe 2: V near 0 with [B, 1] targets;
+    Probe 4: the policy on action 0 with the arguments swapped); a2c_update_loss passes all five."""
+    train = ns["train_on_probe"]
+    answers = {"mystery_loss_1": 4, "mystery_loss_2": 1, "mystery_loss_3": 2}
+    for name, first in answers.items():
+        for number in range(1, first + 1):
+            passed, values, probs = train(f"rlhelpers/Probe{number}-v0", ns[name], seed=seed)
+            assert passed == (number < first), (name, number, values, probs)
+        if first == 1:
+            assert 1.7 < values[0.0] < 2.2, values
+        elif first == 2:
+            assert all(abs(v) < 0.2 for v in values.values()), values
+        else:
+            assert probs[0.0][0] > 0.9, probs
+    for number in range(1, 6):
+        passed, values, probs = train(
+            f"rlhelpers/Probe{number}-v0", ns["a2c_update_loss"], seed=seed
+        )
+        assert passed, (number, values, probs)
+
+
+def test_localised_bugs_give_partial_credit(lesson: Lesson, ns: dict, capsys) -> None:
+    """Each of the six answers is worth a third of a point; a wrong one's explanation is never
+    printed."""
+    from lesson_runner import cell_result
+
+    def score(old=None, new=None):
+        scratch = lesson.with_mistake(ns, "localised_bugs", old, new) if old else dict(ns)
+        return cell_result(lesson.cell("test_localised_bugs").source, scratch)
+
+    assert score() == 2.0
+    capsys.readouterr()
+    assert score("first_failure_2 = 1", "first_failure_2 = 3") == pytest.approx(2 * 5 / 6, abs=1e-5)
+    out = capsys.readouterr().out
+    assert "first_failure_2: not right." in out and "1.96" not in out
+    assert "broken_part_2: right." in out
+
+
+def test_localised_bugs_stub_is_placeholders(lesson: Lesson) -> None:
+    """The release shows `name = None` placeholders, not a bare raise."""
+    visible = lesson.cell("localised_bugs").source.split("### BEGIN SOLUTION")[0]
+    for n in range(1, 4):
+        assert f"first_failure_{n} = None" in visible and f"broken_part_{n} = None" in visible
+
+
+# --------------------------------------------------------------------------- exercise 7
 
 
 def test_quiz_q4_counts_the_updates(lesson: Lesson, ns: dict) -> None:
@@ -224,7 +310,7 @@ def test_a2c_beats_the_sb3_figures(ns: dict) -> None:
     assert np.median(ends) < 60_000, ends
 
 
-# --------------------------------------------------------------------------- exercise 7: quiz
+# --------------------------------------------------------------------------- exercise 8: quiz
 
 
 def test_quiz_gives_partial_credit(lesson: Lesson, ns: dict, capsys) -> None:

@@ -5,6 +5,7 @@ Mistakes and seed sweeps: tests/mistakes/05_td.py (run by test_lesson_mistakes.p
 
 from __future__ import annotations
 
+import ast
 import re
 
 import gymnasium as gym
@@ -253,3 +254,30 @@ def test_a2c_plot_compares_two_lambdas_on_the_same_seed(lesson: Lesson) -> None:
         assert len(steps) == len(returns) > 20
         assert steps[-1] < 100_000  # the stopping rule was met within the budget
         assert returns[-20:].mean() >= 300  # the rule's first condition
+
+
+def test_dqn_on_probes_learns_the_expected_values(lesson: Lesson, ns: dict) -> None:
+    """The probe demo before Exercise 9: the reference dqn_loss learns Probe 1's and Probe 3's
+    values; without the terminal mask Probe 1 comes out near 1 / (1 - gamma) = 3.3, as the prose
+    says; without the discount in the target Probe 1 stays right and Probe 3 goes wrong."""
+    for number in (1, 3):
+        learned, expected = ns["dqn_on_probe"](f"rlhelpers/Probe{number}-v0")
+        assert all(abs(learned[o] - expected[o]) < 0.05 for o in expected), (learned, expected)
+
+    def with_mistake(old: str, new: str) -> dict:
+        """The namespace with dqn_loss edited, and dqn_on_probe defined again to call it."""
+        scratch = lesson.with_mistake(ns, "dqn_loss", old, new)
+        source = next(c.source for c in lesson.code_cells if "def dqn_on_probe" in c.source)
+        tree = ast.parse(source)
+        definition = [n for n in tree.body if getattr(n, "name", None) == "dqn_on_probe"]
+        exec(compile(ast.Module(definition, []), "<dqn_on_probe>", "exec"), scratch)
+        return scratch
+
+    no_mask = with_mistake("gamma * (1.0 - dones) *", "gamma *")
+    learned, _ = no_mask["dqn_on_probe"]("rlhelpers/Probe1-v0")
+    assert abs(learned[0.0] - 1 / (1 - 0.7)) < 0.2, learned
+    reads_obs = with_mistake("target_net(next_obs)", "target_net(obs)")
+    learned, _ = reads_obs["dqn_on_probe"]("rlhelpers/Probe1-v0")
+    assert abs(learned[0.0] - 1.0) < 0.05, learned
+    learned, expected = reads_obs["dqn_on_probe"]("rlhelpers/Probe3-v0")
+    assert abs(learned[0.0] - expected[0.0]) > 0.3, learned

@@ -32,12 +32,14 @@
 #   automatic resets correctly;
 # - tell **truncation** (a time limit) from **termination** (the episode really
 #   ended) and bootstrap from $V$ where, and only where, the episode goes on;
+# - check an agent on probe environments before any real task, and localise a
+#   planted bug with them;
 # - train A2C until it solves CartPole-v1, and compare it with REINFORCE;
 # - read the four-model PPO set-up of RLHF as an actor-critic, and the
 #   rollout-workers-and-learner pattern behind today's RL infrastructure.
 #
-# **Points: 25** (21 autograded in 7 exercises, 4 for two written answers).
-# **Time:** about 3 hours: the exercises' headings add up to 2 hours 10
+# **Points: 30** (26 autograded in 8 exercises, 4 for two written answers).
+# **Time:** about 3 hours 35 minutes: the exercises' headings add up to 2 hours 45
 # minutes, the two written answers take about 20 minutes, and reading the
 # theory and watching the experiments about 30 more. The whole notebook runs in
 # about a minute on a laptop CPU.
@@ -1484,7 +1486,592 @@ for _gamma, (_T, _N) in ((0.99, (32, 8)), (0.5, (7, 3)), (1.0, (1, 5))):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 6: A2C solves CartPole (5 points, about 30 min, hard)
+# ## Probe environments: the first debugging tool
+#
+# When an agent does not learn CartPole, the bug can be anywhere: the network,
+# the returns, the mask, a sign in the loss, a shape, the optimiser, the
+# hyperparameters. A run that stays at a return of 20 says *that* something is
+# wrong, never *where*. Andy Jones' blog post "Debugging RL, Without the
+# Agonizing Pain" (2021) proposes **probe environments**: problems so small
+# that the right answer is known exactly, each built so that only a few parts
+# of the agent can make it fail. ARENA's chapter 2 has its students run their
+# DQN and PPO on such probes before any real environment. `rlhelpers`
+# registers five of them, `rlhelpers/Probe1-v0` ... `rlhelpers/Probe5-v0`.
+# Every episode is one step long (Probe 3: two steps), and every observation
+# is a float32 vector of length 1, so the network of Exercise 1 takes it with
+# `obs_dim=1`:
+#
+# | probe | actions | observation | reward | a correct agent learns | if it fails, look at |
+# |---|---|---|---|---|---|
+# | 1 | 1 | always 0 | +1 | $V(0) = 1$ | the critic's loss: its sign, scale or target |
+# | 2 | 1 | +1 or -1, at random | the observation | $V(\pm 1) = \pm 1$ | whether the critic sees its input: shapes, broadcasting, batches |
+# | 3 | 1 | 0, then 1 | 0, then +1 | $V(0) = \gamma$, $V(1) = 1$ | discounting and bootstrapping between the steps of an episode |
+# | 4 | 2 | always 0 | +1 for action 1, -1 for action 0 | $\pi(1 \mid 0) = 1$, $V = 1$ | the actor's term: its sign, the log-probabilities |
+# | 5 | 2 | +1 or -1, at random | +1 if the action matches the sign, else -1 | action 1 on +1, action 0 on -1; $V = 1$ | whether the actor sees its input |
+#
+# Run them in order, 1 to 5: the first one that fails says which part of the
+# agent to read first. Each probe's environment knows its right answers:
+# `gym.make("rlhelpers/Probe3-v0").unwrapped.expected_values(gamma)` is
+# `{0.0: gamma, 1.0: 1.0}`, a dict from observation to value, and
+# `expected_policy()` maps each observation to its optimal action
+# probabilities (`[1.0]` when there is one action). Here the probes use
+# $\gamma = 0.7$: far enough from 1 that a discount applied wrongly shows in
+# $V(0)$.
+#
+# What do we train on them? The A2C update of this lesson, built from your
+# answers so far. `a2c_update_loss(model, rollout, gamma)` (given below) is
+# the loss of one segment: targets from `segment_returns`, the reset steps left
+# out by `learning_mask`, and `actor_critic_loss` on the rest. (Exercise 7's
+# A2C minimises the same loss, with the rewards scaled.)
+
+
+# %%
+def a2c_update_loss(model, rollout, gamma, reward_scale=1.0, value_coef=0.5, entropy_coef=0.0):
+    """The A2C loss of one segment (a scalar tensor), from your answers to Exercises 1, 2, 4 and 5.
+
+    Args:
+        model: an ActorCritic.
+        rollout: a Rollout of T steps in N copies (RolloutWorker.collect).
+        gamma: discount factor.
+        reward_scale: the returns are computed from the rewards times this.
+        value_coef, entropy_coef: actor_critic_loss's weights.
+    """
+    n_steps, n_envs = rollout.rewards.shape
+    with torch.no_grad():  # V of all T + 1 observations, for the targets only
+        _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+    returns = segment_returns(
+        reward_scale * rollout.rewards,
+        rollout.terminated,
+        rollout.truncated,
+        all_values.reshape(n_steps + 1, n_envs),
+        gamma,
+    )
+    mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+    dist, values = model(rollout.obs[:-1][mask])  # with gradient, the learning steps only
+    loss = actor_critic_loss(
+        dist, rollout.actions[mask], returns[mask], values, value_coef, entropy_coef
+    )
+    return loss[0] if isinstance(loss, tuple | list) else loss
+
+
+@dataclass
+class ProbeArgs:
+    """Settings of one probe run (train_on_probe's `args`)."""
+
+    num_envs: int = 32
+    """copies of the probe stepping together"""
+    n_steps: int = 2
+    """steps per copy in a segment (one update per segment)"""
+    updates: int = 50
+    """Adam steps: the whole budget"""
+    lr: float = 0.05
+    """Adam learning rate (high: the problems are tiny)"""
+    hidden: int = 16
+    """width of the ActorCritic's hidden layers"""
+    gamma: float = 0.7
+    """discount factor"""
+    value_tol: float = 0.2
+    """passed needs |V(obs) - expected value| <= this for every observation"""
+    policy_tol: float = 0.2
+    """passed needs |pi(a | obs) - expected probability| <= this for every action and observation"""
+
+
+# %% [markdown]
+# ## Exercise 6: localise a bug with the probes (3 + 2 points, about 35 min, medium)
+#
+# **Part 1 (3 points).** Write `train_on_probe(probe_id, agent_loss, seed=0,
+# args=None)`, which trains a small actor-critic on one probe with a given
+# loss function and says whether it learned what the probe expects
+# (`args=None` means `ProbeArgs()`):
+#
+# 1. `rlhelpers.seed_everything(seed)`; the probe's copies
+#    `gym.make_vec(probe_id, num_envs=args.num_envs, vectorization_mode="sync")`
+#    (the probes have no vectorised implementation: "sync" steps the copies one
+#    after the other in this process); a `RolloutWorker(envs, seed)`; an
+#    `ActorCritic(1, n_actions, args.hidden)` on `DEVICE`, with `n_actions`
+#    read from `envs.single_action_space`; Adam with `args.lr`.
+# 2. `args.updates` times: collect `args.n_steps` steps, compute
+#    `loss = agent_loss(model, rollout, args.gamma)` and take one Adam step on
+#    it.
+# 3. Read the right answers from `gym.make(probe_id).unwrapped`:
+#    `expected_values(args.gamma)` and `expected_policy()`. Run the trained
+#    model once, without gradient, on all the observations of
+#    `expected_values` (a batch of shape `[k, 1]`).
+#
+# Return `(passed, values, probs)`: `values` maps each of those observations
+# to the model's $V$ (a float), `probs` maps it to its action probabilities (a
+# NumPy array `[n_actions]`), and `passed` is `True` exactly when every value
+# is within `args.value_tol` of the expected one and every action probability
+# within `args.policy_tol` of the expected one. The budget is tiny (50 updates
+# of 64 steps, about 0.2 s a probe): a correct update gets every value within
+# 0.1 or so, while the planted bugs below are off by a whole unit or more. The
+# tests train your function on a fixed seed with `a2c_update_loss` (every
+# probe must pass), with a loss that trains nothing (Probe 1 must fail), and
+# in the hidden part with other losses and the same seed twice (the same
+# result).
+#
+# **Part 2 (2 points).** Three colleagues each wrote the update their own way,
+# below: `mystery_loss_1`, `mystery_loss_2` and `mystery_loss_3`. Each has
+# exactly one bug. Run each of them on the probes in order with your
+# `train_on_probe` (the cell after them does it), then read the code of the
+# part that the first failing probe points at. For each mystery loss, give
+# the number of the first probe it fails (1 to 5, or 0 if it passes all five)
+# and the letter of the part that is broken:
+#
+# - (a) the return targets: discounting, bootstrapping, where an episode ends;
+# - (b) which steps enter the loss (the mask);
+# - (c) the shapes of what the loss compares;
+# - (d) the sign of the actor's term;
+# - (e) the entropy bonus.
+#
+# Each of the six answers is worth a third of a point; the visible test
+# checks only their form.
+#
+# <details><summary>Hint 1: the loop of Part 1</summary>
+#
+# It is a plain training loop: collect, loss, `optimizer.zero_grad()`,
+# `loss.backward()`, `optimizer.step()`, nothing else (no clipping, no
+# evaluation). The check comes once, after the last update.
+#
+# </details>
+#
+# <details><summary>Hint 2: the key idea of the check</summary>
+#
+# Stack the keys of `expected_values` into one column tensor, shape `[k, 1]`,
+# and run the model on it once: row $i$ of the values and of `dist.probs`
+# belongs to key $i$. A difference counts in both directions (a value of 0
+# where 1 is expected is as wrong as 2), and `passed` needs all observations
+# and all actions to be within their tolerance, not some of them.
+#
+# </details>
+#
+# <details><summary>Hint 3: reading a failure (Part 2)</summary>
+#
+# Print the values a failing run learned next to the expected ones: the size
+# and direction of the error tell a story (a value above the largest return
+# an episode can pay, a value that is the same for every observation, a
+# policy that prefers the wrong action). Then compare the mystery loss with
+# `a2c_update_loss` in the part that the table above names.
+#
+# </details>
+
+
+# %% nbgrader={"grade": false, "grade_id": "train_on_probe", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_on_probe(probe_id, agent_loss, seed=0, args=None):
+    """Train an ActorCritic on one probe with `agent_loss`; did it learn the probe's answer?
+
+    Args:
+        probe_id: "rlhelpers/Probe1-v0" ... "rlhelpers/Probe5-v0".
+        agent_loss: function (model, rollout, gamma) -> scalar loss tensor, e.g. a2c_update_loss.
+        seed: seeds torch, numpy and the environments.
+        args: ProbeArgs, or None for the defaults.
+
+    Returns:
+        (passed, values, probs): passed a bool (every value within args.value_tol of
+        expected_values(args.gamma), every action probability within args.policy_tol of
+        expected_policy()); values {observation: V as a float} and probs {observation:
+        float array [n_actions]} of the trained model, for the observations of expected_values.
+    """
+    ### BEGIN SOLUTION
+    args = ProbeArgs() if args is None else args
+    rlhelpers.seed_everything(seed)
+    envs = gym.make_vec(probe_id, num_envs=args.num_envs, vectorization_mode="sync")
+    model = ActorCritic(1, envs.single_action_space.n, args.hidden).to(DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    worker = RolloutWorker(envs, seed)
+    for _ in range(args.updates):
+        loss = agent_loss(model, worker.collect(model, args.n_steps), args.gamma)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    envs.close()
+    probe = gym.make(probe_id).unwrapped
+    expected_values, expected_policy = probe.expected_values(args.gamma), probe.expected_policy()
+    observations = list(expected_values)
+    with torch.no_grad():
+        dist, v = model(torch.tensor(observations, dtype=torch.float32, device=DEVICE)[:, None])
+    values = dict(zip(observations, v.cpu().tolist(), strict=True))
+    probs = dict(zip(observations, dist.probs.cpu().numpy(), strict=True))
+    passed = all(
+        abs(values[o] - expected_values[o]) <= args.value_tol
+        and np.abs(probs[o] - expected_policy[o]).max() <= args.policy_tol
+        for o in observations
+    )
+    return passed, values, probs
+    ### END SOLUTION
+
+
+# %%
+def probe_report(agent_loss, name, seed=0):
+    """Run agent_loss on Probes 1-5 in order, print what it learned, stop at the first failure."""
+    print(name)
+    for number in range(1, 6):
+        probe_id = f"rlhelpers/Probe{number}-v0"
+        passed, values, probs = train_on_probe(probe_id, agent_loss, seed=seed)
+        expected = gym.make(probe_id).unwrapped.expected_values(ProbeArgs().gamma)
+        learned = ", ".join(
+            f"V({o:g}) = {values[o]:.2f} (expected {expected[o]:.2f})"
+            + (f", pi = {np.round(probs[o], 2).tolist()}" if len(probs[o]) > 1 else "")
+            for o in expected
+        )
+        print(f"  Probe {number}: {'passed' if passed else 'FAILED'}: {learned}")
+        if not passed:
+            return number
+    return 0
+
+
+started = time.process_time()
+probe_report(a2c_update_loss, "a2c_update_loss (your answers to Exercises 1, 2, 4 and 5):")
+print(f"({time.process_time() - started:.1f} CPU-seconds for the five probes)")
+
+# %% nbgrader={"grade": true, "grade_id": "test_train_on_probe", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+"""train_on_probe: a2c_update_loss passes Probes 1, 3 and 4, a loss that trains nothing fails Probe 1 (seed 0)."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_returns, checks_passed
+
+
+def _probe_run(probe_id, loss, what, seed, args=None):
+    """train_on_probe's (passed, values, probs), or a test failure naming the error it raised."""
+    try:  # a mistake inside the function fails the test instead of crashing it
+        result = train_on_probe(probe_id, loss, seed=seed, args=args)
+    except Exception as error:
+        check(
+            False,
+            what,
+            expected="(passed, values, probs)",
+            got=f"an error: {type(error).__name__}: {error}"[:300],
+            hint="read the error; common causes: an ActorCritic whose number of actions is not "
+            "envs.single_action_space.n (a probe has 1 or 2 actions), or observations that do "
+            "not go into the model as a batch [k, 1]",
+        )
+    passed, values, probs = check_returns(result, ("passed", "values", "probs"), what)
+    check(
+        isinstance(passed, bool | np.bool_),
+        f"passed, from {what}",
+        expected="a bool",
+        got=type(passed).__name__,
+    )
+    return bool(passed), values, probs
+
+
+def _learned(values, expected, what, hint):
+    """Fail unless `values` has exactly the expected observations, each within 0.2 of its value."""
+    check(
+        isinstance(values, dict) and sorted(values) == sorted(expected),
+        f"the keys of values, from {what}",
+        expected=sorted(expected),
+        got=sorted(values) if isinstance(values, dict) else type(values).__name__,
+        hint="one entry per observation of probe.expected_values(args.gamma)",
+    )
+    for obs, value in expected.items():
+        check_close(float(values[obs]), value, f"V({obs}) after {what}", atol=0.2, hint=hint)
+
+
+_what = "train_on_probe('rlhelpers/Probe1-v0', a2c_update_loss, seed=0)"
+_passed, _values, _probs = _probe_run("rlhelpers/Probe1-v0", a2c_update_loss, _what, seed=0)
+_learned(
+    _values,
+    {0.0: 1.0},
+    _what,
+    "every episode pays exactly 1: if V is far from it, check the training loop (zero_grad, "
+    "backward, step on the loss of each new rollout) and that the model is the one you train",
+)
+check(
+    _passed,
+    f"passed, from {_what}",
+    expected="True (V(0) is within 0.2 of 1)",
+    got=_passed,
+    hint="compare each value with probe.expected_values(args.gamma) and each probability row "
+    "with expected_policy()",
+)
+_what = "train_on_probe('rlhelpers/Probe3-v0', a2c_update_loss, seed=0)"
+_passed, _values, _probs = _probe_run("rlhelpers/Probe3-v0", a2c_update_loss, _what, seed=0)
+_learned(_values, {0.0: 0.7, 1.0: 1.0}, _what, "V(1) = 1 and V(0) = gamma * V(1) = 0.7")
+check(
+    _passed,
+    f"passed, from {_what}",
+    expected="True (V(0) within 0.2 of gamma = 0.7, V(1) within 0.2 of 1)",
+    got=_passed,
+    hint="the expected values depend on the discount: expected_values(args.gamma), not "
+    "expected_values() (whose default gamma is 0.99)",
+)
+_what = "train_on_probe('rlhelpers/Probe4-v0', a2c_update_loss, seed=0)"
+_passed, _values, _probs = _probe_run("rlhelpers/Probe4-v0", a2c_update_loss, _what, seed=0)
+check(
+    isinstance(_probs, dict) and sorted(_probs) == [0.0],
+    f"the keys of probs, from {_what}",
+    expected=[0.0],
+    got=sorted(_probs) if isinstance(_probs, dict) else type(_probs).__name__,
+)
+check_close(
+    np.asarray(_probs[0.0], dtype=float),
+    [0.0, 1.0],
+    f"the action probabilities at observation 0 after {_what}",
+    atol=0.2,
+    hint="dist.probs of the trained model, one row per observation; action 1 pays +1",
+)
+check(_passed, f"passed, from {_what}", expected=True, got=_passed)
+
+
+def _no_training(model, rollout, gamma):
+    """A loss whose gradient is zero: the model stays as initialised."""
+    return 0.0 * a2c_update_loss(model, rollout, gamma)
+
+
+_what = "train_on_probe('rlhelpers/Probe1-v0', a loss that trains nothing, seed=0)"
+_passed, _untrained, _ = _probe_run("rlhelpers/Probe1-v0", _no_training, _what, seed=0)
+check(
+    not _passed,
+    f"passed, from {_what} (V(0) = {float(_untrained[0.0]):.2f}, 1 expected)",
+    expected="False",
+    got=_passed,
+    hint="a value below the expected one is as wrong as one above: compare "
+    "abs(V - expected) with value_tol, and require every observation to pass",
+)
+checks_passed("train_on_probe")
+### BEGIN HIDDEN TESTS
+for _number in (2, 5):
+    _what = f"train_on_probe('rlhelpers/Probe{_number}-v0', a2c_update_loss, seed=0)"
+    _passed, _values, _probs = _probe_run(
+        f"rlhelpers/Probe{_number}-v0", a2c_update_loss, _what, seed=0
+    )
+    _learned(
+        _values, {-1.0: -1.0, 1.0: 1.0} if _number == 2 else {-1.0: 1.0, 1.0: 1.0}, _what, None
+    )
+    check(_passed, f"passed, from {_what}", expected=True, got=_passed)
+_what = "train_on_probe('rlhelpers/Probe5-v0', a2c_update_loss, seed=0)"
+check_close(
+    np.stack([np.asarray(_probs[-1.0], dtype=float), np.asarray(_probs[1.0], dtype=float)]),
+    [[1.0, 0.0], [0.0, 1.0]],
+    f"the action probabilities at observations -1 and +1 after {_what}",
+    atol=0.2,
+)
+# other settings: args must reach the training and the expected values
+_args = ProbeArgs(gamma=0.5)
+_what = "train_on_probe('rlhelpers/Probe3-v0', a2c_update_loss, seed=1, args=ProbeArgs(gamma=0.5))"
+_passed, _values, _ = _probe_run("rlhelpers/Probe3-v0", a2c_update_loss, _what, seed=1, args=_args)
+_learned(
+    _values, {0.0: 0.5, 1.0: 1.0}, _what, "use args.gamma for the loss and the expected values"
+)
+check(_passed, f"passed, from {_what}", expected=True, got=_passed)
+# the same seed gives the same run
+_, _again, _ = _probe_run("rlhelpers/Probe1-v0", _no_training, "the same run again", seed=0)
+check(
+    float(_again[0.0]) == float(_untrained[0.0]),
+    "V(0) of two runs of a loss that trains nothing, both with seed=0",
+    expected="the same number",
+    got=(float(_untrained[0.0]), float(_again[0.0])),
+    hint="seed everything (rlhelpers.seed_everything(seed)) before building the model",
+)
+
+
+# losses with one bug each: train_on_probe must report the probe they fail
+def _no_terminal_mask(model, rollout, gamma):
+    n_steps, n_envs = rollout.rewards.shape
+    with torch.no_grad():
+        _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+    returns, future = torch.zeros_like(rollout.rewards), all_values.reshape(n_steps + 1, n_envs)[-1]
+    for t in reversed(range(n_steps)):
+        future = rollout.rewards[t] + gamma * future
+        returns[t] = future
+    mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+    dist, values = model(rollout.obs[:-1][mask])
+    advantages = (returns[mask] - values).detach()
+    actor = -(dist.log_prob(rollout.actions[mask]) * advantages).mean()
+    return actor + 0.5 * ((values - returns[mask]) ** 2).mean()
+
+
+def _with_targets(shape_bug=False, sign=1.0):
+    def loss(model, rollout, gamma):
+        n_steps, n_envs = rollout.rewards.shape
+        with torch.no_grad():
+            _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+        all_values = all_values.reshape(n_steps + 1, n_envs)
+        returns, future = torch.zeros_like(rollout.rewards), all_values[-1]
+        for t in reversed(range(n_steps)):
+            future = rollout.rewards[t] + gamma * torch.where(rollout.terminated[t], 0.0, future)
+            returns[t] = future
+        mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+        dist, values = model(rollout.obs[:-1][mask])
+        targets = returns[mask][:, None] if shape_bug else returns[mask]
+        advantages = sign * (targets - values).detach()
+        actor = -(dist.log_prob(rollout.actions[mask]) * advantages).mean()
+        return actor + 0.5 * ((values - targets) ** 2).mean()
+
+    return loss
+
+
+for _number, _loss, _bug in (
+    (1, _no_terminal_mask, "returns that run on past the end of each episode"),
+    (2, _with_targets(shape_bug=True), "targets of shape [B, 1] against values [B]"),
+    (4, _with_targets(sign=-1.0), "the advantage's sign flipped"),
+    (3, lambda m, r, g: a2c_update_loss(m, r, 1.0), "no discount (gamma 1 inside the loss)"),
+):
+    _what = f"train_on_probe('rlhelpers/Probe{_number}-v0', a loss with {_bug}, seed=0)"
+    _args = ProbeArgs(gamma=0.5) if _number == 3 else None
+    _passed, _values, _ = _probe_run(
+        f"rlhelpers/Probe{_number}-v0", _loss, _what, seed=0, args=_args
+    )
+    check(
+        not _passed,
+        f"passed, from {_what} (values {_values}, ProbeArgs(gamma=0.5) for Probe 3)",
+        expected="False",
+        got=_passed,
+        hint="every observation must be within value_tol, and every action within policy_tol",
+    )
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The three colleagues' updates (Part 2). Each has exactly one bug.
+
+
+# %%
+def mystery_loss_1(model, rollout, gamma):
+    """Colleague 1's A2C loss of one segment."""
+    n_steps, n_envs = rollout.rewards.shape
+    with torch.no_grad():
+        _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+    all_values = all_values.reshape(n_steps + 1, n_envs)
+    returns = segment_returns(
+        rollout.rewards, rollout.terminated, rollout.truncated, all_values, gamma
+    )
+    mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+    dist, values = model(rollout.obs[:-1][mask])
+    loss = actor_critic_loss(dist, rollout.actions[mask], values, returns[mask])
+    return loss[0] if isinstance(loss, tuple | list) else loss
+
+
+def mystery_loss_2(model, rollout, gamma):
+    """Colleague 2's A2C loss of one segment, with its own loop for the returns."""
+    n_steps, n_envs = rollout.rewards.shape
+    with torch.no_grad():
+        _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+    all_values = all_values.reshape(n_steps + 1, n_envs)
+    returns = torch.zeros_like(rollout.rewards)
+    future = all_values[n_steps]
+    for t in reversed(range(n_steps)):
+        future = rollout.rewards[t] + gamma * future
+        returns[t] = future
+    mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+    dist, values = model(rollout.obs[:-1][mask])
+    loss = actor_critic_loss(dist, rollout.actions[mask], returns[mask], values)
+    return loss[0] if isinstance(loss, tuple | list) else loss
+
+
+def mystery_loss_3(model, rollout, gamma):
+    """Colleague 3's A2C loss of one segment, with the terms written out."""
+    n_steps, n_envs = rollout.rewards.shape
+    with torch.no_grad():
+        _, all_values = model(rollout.obs.reshape((n_steps + 1) * n_envs, -1))
+    all_values = all_values.reshape(n_steps + 1, n_envs)
+    returns = segment_returns(
+        rollout.rewards, rollout.terminated, rollout.truncated, all_values, gamma
+    )
+    mask = learning_mask(rollout.terminated, rollout.truncated, rollout.first_after_done)
+    dist, values = model(rollout.obs[:-1][mask])
+    targets = returns[mask].reshape(-1, 1)
+    advantages = (targets - values).detach()
+    actor = -(dist.log_prob(rollout.actions[mask]) * advantages).mean()
+    critic = ((values - targets) ** 2).mean()
+    return actor + 0.5 * critic
+
+
+# %%
+# each mystery loss on the probes, in order, until the first one it fails (seed 0)
+started = time.process_time()
+for mystery_loss in (mystery_loss_1, mystery_loss_2, mystery_loss_3):
+    probe_report(mystery_loss, mystery_loss.__name__)
+print(f"({time.process_time() - started:.1f} CPU-seconds)")
+
+# %% nbgrader={"grade": false, "grade_id": "localised_bugs", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# Replace None by your answers, then delete the `raise NotImplementedError()` line.
+first_failure_1 = None  # the first probe that mystery_loss_1 fails: an integer, 1 to 5 (0: none)
+first_failure_2 = None  # the same for mystery_loss_2
+first_failure_3 = None  # the same for mystery_loss_3
+broken_part_1 = None  # the part of mystery_loss_1 that is broken: a letter, "a" to "e"
+broken_part_2 = None  # the same for mystery_loss_2
+broken_part_3 = None  # the same for mystery_loss_3
+### BEGIN SOLUTION
+first_failure_1 = 4
+first_failure_2 = 1
+first_failure_3 = 2
+broken_part_1 = "d"
+broken_part_2 = "a"
+broken_part_3 = "c"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_localised_bugs", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""localised_bugs: the answers have the right form (visible); each right answer scores a third of a point (hidden)."""
+from rlhelpers.testing import Quiz, checks_passed
+
+_quiz = Quiz(points=2)
+for _name, _value in (
+    ("first_failure_1", first_failure_1),
+    ("first_failure_2", first_failure_2),
+    ("first_failure_3", first_failure_3),
+):
+    _quiz.answered(_name, _value, number=True)
+for _name, _value in (
+    ("broken_part_1", broken_part_1),
+    ("broken_part_2", broken_part_2),
+    ("broken_part_3", broken_part_3),
+):
+    _quiz.answered(_name, _value, choices="abcde")
+checks_passed("localised_bugs")
+### BEGIN HIDDEN TESTS
+_quiz.question(
+    "first_failure_1",
+    first_failure_1,
+    4,
+    explanation="its critic learns Probes 1-3 (the critic's term is symmetric in its two "
+    "arguments), but on Probe 4 the policy moves to action 0, the one that pays -1.",
+)
+_quiz.question(
+    "broken_part_1",
+    broken_part_1,
+    "d",
+    explanation="actor_critic_loss gets the values and the returns in the wrong order: the "
+    "advantage becomes V - G, so the actor makes the actions that did worse than expected "
+    "more likely, and the critic's term, the same either way round, hides it.",
+)
+_quiz.question(
+    "first_failure_2",
+    first_failure_2,
+    1,
+    explanation="already on Probe 1, V(0) rises to about 2 instead of 1: the targets go on past "
+    "the end of each one-step episode (through the reset step) into the next one, so "
+    "V = 1 + gamma^2 V, i.e. 1 / (1 - 0.49), about 1.96. A missing terminal mask fails "
+    "Probe 3 too, but Probe 1 comes first.",
+)
+_quiz.question(
+    "broken_part_2",
+    broken_part_2,
+    "a",
+    explanation="its loop of returns never looks at rollout.terminated (nor at truncated): an "
+    "episode's return runs on into the next episode's rewards.",
+)
+_quiz.question(
+    "first_failure_3",
+    first_failure_3,
+    2,
+    explanation="Probe 1 passes (every target is 1), but on Probe 2 the critic learns about 0 "
+    "for both observations: the mean of the targets, not each observation's own.",
+)
+_quiz.question(
+    "broken_part_3",
+    broken_part_3,
+    "c",
+    explanation="targets of shape [B, 1] against values of shape [B] broadcast to a [B, B] "
+    "matrix: every value is pulled towards every target of the batch (Exercise 1's classic "
+    "silent bug).",
+)
+### END HIDDEN TESTS
+_quiz.score()
+
+# %% [markdown]
+# ## Exercise 7: A2C solves CartPole (5 points, about 30 min, hard)
 #
 # Everything comes together in `train_a2c(env_id="CartPole-v1", num_envs=8,
 # seed=0, args=None)`, with the hyperparameters in `A2CArgs` (below; `None`
@@ -1503,7 +2090,9 @@ for _gamma, (_T, _N) in ((0.99, (32, 8)), (0.5, (7, 3)), (1.0, (1, 5))):
 #    masked steps only (`rollout.obs[:-1][mask]`) and minimise your
 #    `actor_critic_loss` on them (`args.value_coef`, `args.entropy_coef`),
 #    clipping the gradient's norm to `args.max_grad_norm`
-#    (`nn.utils.clip_grad_norm_`) before `optimizer.step()`.
+#    (`nn.utils.clip_grad_norm_`) before `optimizer.step()`. (This loss is
+#    `a2c_update_loss` of the probe section with `args.reward_scale`,
+#    `args.value_coef` and `args.entropy_coef`: you may call it.)
 # 3. Stop early once the agent is **solved**. After every `args.eval_every`
 #    updates, if the mean return of the last `args.solved_window` finished
 #    training episodes has reached `args.eval_from`, run the greedy policy on
@@ -1969,7 +2558,7 @@ check(
 # ### END SOLUTION
 
 # %% [markdown]
-# ## Exercise 7: quiz (2 points, about 10 min, easy)
+# ## Exercise 8: quiz (2 points, about 10 min, easy)
 #
 # Set each variable to your answer. Each question is worth half a point; once
 # the quiz is graded, the feedback explains every question you got right.
@@ -2070,6 +2659,10 @@ _quiz.score()
 #   the loss.
 # - A time limit is not the end of the game: at a truncation (and at the end
 #   of a segment) the return bootstraps from $V$; at a termination it stops.
+# - Probe environments come first when an agent does not learn: tiny problems
+#   with known answers (a constant value, a value that is the observation, a
+#   discounted two-step value, the right action, the right action per
+#   observation), run in order; the first one that fails says where to read.
 # - RLHF's PPO is an actor-critic (policy + value head learn; reward model and
 #   reference are the environment), and its infrastructure is rollout workers
 #   (vLLM) feeding a learner.
@@ -2084,7 +2677,8 @@ _quiz.score()
 # count its evaluation episodes.) Stable-Baselines3's A2C with the
 # rl-baselines3-zoo hyperparameters needed about 100,000 steps and 35
 # CPU-seconds on the same busy machine. The whole notebook used about 50
-# CPU-seconds there. It runs unchanged on a GPU (`rlhelpers.device()`), but
+# CPU-seconds there, before the probe section (about 4 CPU-seconds more) was
+# added. It runs unchanged on a GPU (`rlhelpers.device()`), but
 # we have not timed it on one yet; with networks this small, expect no
 # speed-up: the time goes into per-step overhead, not arithmetic.
 #

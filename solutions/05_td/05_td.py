@@ -2153,6 +2153,60 @@ for _got, _want in zip((p.grad for p in _q_net.parameters()), _expected_grads, s
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ### Before CartPole: the probes
+#
+# Lesson 04 checked its actor-critic on the probe environments
+# (`rlhelpers/Probe1-v0` ... `Probe5-v0`, after Andy Jones' "Debugging RL,
+# Without the Agonizing Pain") before training it on CartPole. Your DQN
+# pieces can be checked the same way. On a probe with one action, $Q(s, a)$
+# is $V(s)$, so `expected_values(gamma)` says what the Q-network must learn:
+# $Q(0) = 1$ on Probe 1 (one step, reward +1), and $Q(0) = \gamma$,
+# $Q(1) = 1$ on Probe 3 (reward +1 at the end of the second step). The cell
+# below fills your `ReplayBuffer` with 256 transitions of a probe, trains a
+# small Q-network for 300 steps with your `dqn_loss` (the Q-network is its own
+# target here: see `target_network` below), and prints what it learned, with
+# $\gamma = 0.7$ so that the discount shows. If Probe 1 came out near
+# $1 / (1 - \gamma) \approx 3.3$, the target would be bootstrapping past the
+# end of the episode (the $(1 - d)$ of the target); a right Probe 1 with a
+# wrong Probe 3 would point at the discounting, or at which observation the
+# target reads.
+
+
+# %%
+def dqn_on_probe(probe_id, gamma=0.7, n_transitions=256, n_steps=300, seed=0):
+    """Train a Q-network on one single-action probe with ReplayBuffer and dqn_loss.
+
+    Returns ({observation: learned Q}, {observation: expected value}).
+    """
+    rlhelpers.seed_everything(seed)
+    env = gym.make(probe_id)
+    buffer = ReplayBuffer(n_transitions, (1,), seed=seed)
+    obs, _ = env.reset(seed=seed)
+    for _ in range(n_transitions):  # one action: the behaviour policy is always action 0
+        next_obs, reward, terminated, truncated, _ = env.step(0)
+        buffer.add(obs, 0, reward, next_obs, terminated)
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    q_net = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)).to(DEVICE)
+    optimizer = torch.optim.Adam(q_net.parameters(), lr=1e-2)
+    for _ in range(n_steps):
+        loss = dqn_loss(q_net, q_net, buffer.sample(64), gamma)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    expected = env.unwrapped.expected_values(gamma)
+    with torch.no_grad():
+        q = q_net(torch.tensor([[o] for o in expected], dtype=torch.float32, device=DEVICE))
+    return dict(zip(expected, q[:, 0].cpu().tolist(), strict=True)), expected
+
+
+for probe_number in (1, 3):
+    learned, expected = dqn_on_probe(f"rlhelpers/Probe{probe_number}-v0")
+    print(
+        f"Probe {probe_number}: "
+        + ", ".join(f"Q({o:g}) = {learned[o]:.3f} (expected {expected[o]:.3f})" for o in expected)
+    )
+
+# %% [markdown]
 # ## Exercise 9: DQN on CartPole (4 points, about 30 min, hard)
 #
 # Put it together in `train_dqn(args)`, on `args.n_envs` copies of CartPole

@@ -10,6 +10,7 @@ CHEAP = [
     "test_baseline_variance",
     "test_learning_mask",
     "test_segment_returns",
+    "test_localised_bugs",
     "test_quiz",
 ]
 
@@ -162,6 +163,49 @@ MISTAKES = {
             "greedy policy's mean return",
         ),
     ],
+    "train_on_probe": [
+        # the expected values read with expected_values()'s default gamma (0.99), not the run's
+        (
+            "probe.expected_values(args.gamma)",
+            "probe.expected_values()",
+            "expected_values(args.gamma)",
+        ),
+        # a signed difference: a value below the expected one passes
+        (
+            "abs(values[o] - expected_values[o]) <= args.value_tol",
+            "values[o] - expected_values[o] <= args.value_tol",
+            "abs(",
+        ),
+        # CartPole's two actions hard-coded: Probes 1-3 have one, and reject action 1
+        ("ActorCritic(1, envs.single_action_space.n,", "ActorCritic(1, 2,", "single_action_space"),
+        # the observations fed to the model as a flat vector instead of a batch [k, 1]
+        ("device=DEVICE)[:, None])", "device=DEVICE))", "[k, 1]"),
+        # the gradients never cleared: each step follows the sum of all the gradients so far
+        ("        optimizer.zero_grad()\n", "", "zero_grad"),
+        # one observation within its tolerance is enough
+        (
+            "passed = all(",
+            "passed = any(",
+            "passed",
+            "needs a run in which one observation passes and another fails; the visible part "
+            "keeps to four short runs, and the hidden part has one (Probe 3, no discount)",
+        ),
+        # not seeded: two runs with the same seed differ
+        (
+            "    rlhelpers.seed_everything(seed)\n    envs = gym.make_vec(probe_id",
+            "    envs = gym.make_vec(probe_id",
+            "seed",
+            "only a second run with the same seed shows it; the hidden part makes one, the "
+            "visible part keeps to four short runs",
+        ),
+    ],
+    "localised_bugs": [
+        # a number given as a string (a wrong value only costs its sixth of the points:
+        # tests/test_lesson_04.py checks the partial credit)
+        ("first_failure_1 = 4", 'first_failure_1 = "4"', "first_failure_1"),
+        # a letter that is not one of the choices
+        ('broken_part_2 = "a"', 'broken_part_2 = "(a)"', "broken_part_2"),
+    ],
     "quiz": [
         # a number given as a string: the visible format check (a wrong value only costs its
         # question's half point: tests/test_lesson_04.py checks the partial credit)
@@ -173,5 +217,6 @@ MISTAKES = {
 
 # {grade cell: seed offsets}: the real grade cell passes with every seed=N shifted by 0..n-1.
 SEED_SWEEPS = {
+    "test_train_on_probe": 10,
     "test_train_a2c": 10,
 }
