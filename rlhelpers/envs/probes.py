@@ -5,11 +5,13 @@ chapter 2), each probe isolates one part of a learner. Run the agent on the
 probes in order; the first one it fails points at the bug:
 
 1. :class:`Probe1Env`: one action, constant observation, reward +1. V = 1.
-   Fails: the value loss or its scale.
+   Fails: the value loss or its scale, or a target that bootstraps past the end
+   of the episode (no terminal mask: V drifts towards 1 / (1 - gamma)).
 2. :class:`Probe2Env`: one action, observation +1 or -1, reward = observation.
    V(obs) = obs. Fails: the critic ignores its input (batching, shapes).
 3. :class:`Probe3Env`: one action, two steps, reward +1 at the end.
-   V(0) = gamma, V(1) = 1. Fails: discounting, bootstrapping, the terminal mask.
+   V(0) = gamma, V(1) = 1. Fails: discounting, or bootstrapping from the wrong
+   state (a learner without its terminal mask has usually failed Probe 1 already).
 4. :class:`Probe4Env`: two actions, constant observation, reward +1 / -1.
    Policy -> action 1. Fails: the policy gradient's sign or the actor's loss.
 5. :class:`Probe5Env`: two actions, observation +1 or -1, reward +1 for matching it.
