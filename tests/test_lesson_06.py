@@ -133,6 +133,31 @@ def test_ppo_diagnostics_leave_the_run_unchanged(lesson: Lesson, ns: dict) -> No
     assert max(records["explained_variance"][-3:]) < 0
 
 
+def test_ppo_on_the_policy_probes(lesson: Lesson) -> None:
+    """The probe demo: train_ppo, unchanged, learns Probes 4 and 5 with 1,024 steps (seed 0): the
+    reference ends above 0.99 on the right action for every observation, as the text says."""
+    results = lesson.namespace_with("probe_results")["probe_results"]
+    assert sorted(results) == [(4, 0.0), (5, -1.0), (5, 1.0)]
+    for learned, expected in results.values():
+        assert learned[np.argmax(expected)] > 0.99, (learned, expected)
+
+
+def test_early_stopping_on_the_demo_run(lesson: Lesson) -> None:
+    """The early-stopping section: the threshold is 1.5 x 0.01 (Spinning Up); with CleanRL's rule
+    more than half of the demo run's batches stop before their last epoch, most after their
+    second or third; every minibatch of the recorder is tied to a batch, 6 x 2 per batch."""
+    demo = lesson.namespace_with("ppo_records", "early_stops")
+    assert demo["KL_LIMIT"] == pytest.approx(0.015)
+    records, stops = demo["ppo_records"], demo["early_stops"]
+    batches = len(records["explained_variance"])
+    assert np.array_equal(np.bincount(records["batch"]), np.full(batches, 12))
+    assert len(stops) == batches
+    stopped = [epoch for epoch in stops if epoch is not None]
+    assert len(stopped) > batches / 2
+    assert sum(epoch in (2, 3) for epoch in stopped) > len(stopped) / 2
+    assert all(1 <= epoch < 6 for epoch in stopped)
+
+
 SB3_PPO_MEDIAN_STEPS = 14_336
 """SB3's PPO with the zoo's CartPole settings, median of seeds 0-2 (make bench, row 3)"""
 

@@ -24,6 +24,9 @@
 # **Goals.** After this lesson you can
 # - write PPO's clipped objective and say exactly where clipping removes the
 #   gradient, and train PPO on CartPole faster than Stable-Baselines3 does;
+# - check PPO on the policy probes first, and read its diagnostics as CleanRL
+#   logs them (approximate KL, clip fraction, explained variance), with early
+#   stopping on a target KL and the entropy bonus it leaves at 0;
 # - estimate the KL divergence to a reference policy from samples (k1, k2, k3),
 #   say why RLHF code prefers k3 when the KL is small, and why a KL estimate
 #   in the reward is not the same as one in the loss;
@@ -75,6 +78,7 @@ import copy
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import gymnasium as gym
@@ -502,6 +506,22 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # implementations log an estimate of the KL between the old and the new
 # policy, and some stop a batch's epochs early when it grows too large.
 #
+# **The entropy bonus, at 0 here.** The PPO paper's full objective
+# (Schulman et al. 2017, eq. 9) is
+# $L^{\text{CLIP}} - c_1 L^{\text{VF}} + c_2 S[\pi_\theta]$: the clipped
+# objective, minus the critic's squared error (our `value_coef` is $c_1$),
+# plus the policy's entropy on the batch's states, lesson 03's
+# `entropy_bonus`. In a loss to minimise it would enter as
+# `- c2 * dist.entropy().mean()` beside the other two terms, unclipped: every
+# sample would pull towards a flatter policy, whatever its ratio. `PPOArgs`
+# has no such coefficient, so $c_2 = 0$ here and `train_ppo` adds no entropy
+# term. CartPole does not need one: with two actions, the freshly
+# initialised policy picks both often, so sampling from it already explores;
+# every step pays +1, so there is no rare reward to stumble on; and the
+# reference meets its stopping rule on each of the ten seeds of the closing
+# note without it. The libraries disagree on the default: CleanRL's `ppo.py`
+# uses `ent_coef=0.01`, Stable-Baselines3's `PPO` `ent_coef=0.0`.
+#
 # **Graded:** `train_ppo(seed=0)` with the default `PPOArgs` (at most 100,000
 # environment steps) must give a greedy policy with a **mean return of at
 # least 475 over 20 evaluation episodes** that the stopping rule did not see.
@@ -654,6 +674,59 @@ def train_ppo(env_id="CartPole-v1", seed=0, args=None):
 
 
 # %% [markdown]
+# ### First, the policy probes
+#
+# Before CartPole, half a second of training on lesson 04's probes tells
+# whether the actor's half of your PPO is right: **Probe 4** (constant
+# observation; action 1 pays +1, action 0 pays -1) and **Probe 5** (observation
+# +1 or -1; the action that matches it pays +1). Your `train_ppo` runs on them
+# unchanged, with its worker and its network. It asks for an id with a
+# vectorised implementation, which the probes lack, so the cell first
+# registers for each one an id whose vector entry point steps the copies one
+# after the other (`gym.make_vec`'s `"sync"` mode). With
+# `PPOArgs(total_steps=1024)` a run takes a handful of batches of 8 x 16 steps
+# (half of them the reset steps of one-step episodes), and the stopping rule
+# never fires on returns of +-1, so each run spends its whole budget. The
+# reference ends above 0.99 on the right action in every row.
+#
+# If a row ends near the wrong action, the actor's update runs backwards:
+# look at the loss's sign, or at a ratio taken the wrong way round
+# (`exp(old - new)`: both learn action 0 on Probe 4). If Probe 4 passes but
+# Probe 5 prints about the same probabilities for both observations, the
+# actor ignores its input: look at how the observations reach the network.
+
+
+# %%
+PROBE_ARGS = PPOArgs(total_steps=1024)
+for number in (4, 5):
+    if f"rlhelpers/Probe{number}Sync-v0" not in gym.registry:  # (running the cell again)
+        gym.register(
+            id=f"rlhelpers/Probe{number}Sync-v0",
+            entry_point=f"rlhelpers.envs.probes:Probe{number}Env",
+            # gym.make_vec(..., vectorization_mode="vector_entry_point") calls this with num_envs
+            vector_entry_point=partial(
+                gym.make_vec, f"rlhelpers/Probe{number}-v0", vectorization_mode="sync"
+            ),
+        )
+
+started = time.process_time()
+probe_results = {}  # (probe, observation): (learned probabilities, expected_policy())
+for number in (4, 5):
+    probe_model, _, _ = train_ppo(f"rlhelpers/Probe{number}Sync-v0", seed=0, args=PROBE_ARGS)
+    expected = gym.make(f"rlhelpers/Probe{number}-v0").unwrapped.expected_policy()
+    for obs, right in expected.items():
+        with torch.no_grad():
+            dist, _ = probe_model(torch.tensor([[obs]], dtype=torch.float32, device=DEVICE))
+        probe_results[number, obs] = (dist.probs[0].cpu().numpy(), right)
+        print(
+            f"Probe {number}, observation {obs:g}: "
+            f"learned {np.round(probe_results[number, obs][0], 3)}, expected {right}"
+        )
+# (in a fresh kernel this includes about 2 CPU-seconds, once: torch loads torch._dynamo the
+# first time an Adam optimizer is created)
+print(f"({time.process_time() - started:.1f} CPU-seconds for the two probes)")
+
+# %% [markdown]
 # The cell below trains PPO on another seed than the grader's and shows its
 # learning curve; the closing note compares its figures with
 # Stable-Baselines3's PPO. While it trains, the recorder defined first keeps
@@ -665,11 +738,11 @@ def train_ppo(env_id="CartPole-v1", seed=0, args=None):
 @contextmanager
 def recording_ppo_diagnostics():
     """While active, train_ppo's calls of `ppo_clip_loss` and `gae` (it calls both by name) also
-    record, per minibatch, the new and old log-probs and the clip fraction, and per batch the
-    critic's explained variance. They only read tensors and draw no random numbers, so the run
+    record, per minibatch, the new and old log-probs, the clip fraction and the batch's number,
+    and per batch the critic's explained variance. They only read tensors and draw no random numbers, so the run
     is the same as without them. Yields {name: list}."""
     global ppo_clip_loss, gae
-    records = {"log_probs": [], "clip_fraction": [], "explained_variance": []}
+    records = {"log_probs": [], "clip_fraction": [], "explained_variance": [], "batch": []}
     clip_loss, advantages_of = ppo_clip_loss, gae
 
     def recording_clip_loss(new_log_probs, old_log_probs, advantages, clip_eps=0.2):
@@ -677,6 +750,7 @@ def recording_ppo_diagnostics():
             records["log_probs"].append((new_log_probs.detach().cpu(), old_log_probs.cpu()))
             ratio = torch.exp(new_log_probs - old_log_probs)
             records["clip_fraction"].append(float(((ratio - 1).abs() > clip_eps).float().mean()))
+            records["batch"].append(len(records["explained_variance"]) - 1)  # gae ran first
         return clip_loss(new_log_probs, old_log_probs, advantages, clip_eps)
 
     def recording_gae(rewards, values, dones, gamma, lam, last_value):
@@ -953,6 +1027,9 @@ check(
 #   the policy has become good: the scaled returns are then all close to
 #   $0.1 / (1 - 0.98) = 5$, their variance is tiny, and the critic's small
 #   errors weigh a lot against it.
+#
+# The dashed line on the KL panel is an early-stopping threshold, the subject
+# of the next section.
 
 
 # %%
@@ -961,14 +1038,69 @@ def approximate_kls(records):
     return [float(kl_estimates(old, new)[1].mean()) for new, old in records["log_probs"]]
 
 
+KL_LIMIT = 1.5 * 0.01  # Spinning Up's PPO: target_kl = 0.01, stop above 1.5 times it
+
 fig, axes = plt.subplots(1, 3, figsize=(11, 3))
 axes[0].plot(approximate_kls(ppo_records), lw=0.6)
+axes[0].axhline(KL_LIMIT, color="k", ls="--", lw=0.8, label="1.5 x target_kl 0.01")
+axes[0].legend(fontsize=8)
 axes[1].plot(ppo_records["clip_fraction"], lw=0.6)
 axes[2].plot(ppo_records["explained_variance"])
 axes[0].set(title="approximate KL(pi_old || pi_new)", xlabel="gradient step")
 axes[1].set(title="clip fraction", xlabel="gradient step")
 axes[2].set(title="explained variance (cut at -1)", xlabel="batch", ylim=(-1.0, 1.05))
 plt.show()
+
+# %% [markdown]
+# ### Early stopping on a target KL
+#
+# The clip does not bound the KL, so several libraries also stop a batch's
+# epochs once the approximate KL passes a target:
+# - CleanRL's `ppo.py` has a `target_kl` argument, `None` (off) by default.
+#   When it is set, after each epoch it compares the approximate KL ($k_3$)
+#   of that epoch's last minibatch, computed before the minibatch's step,
+#   with `target_kl`, and leaves the epoch loop if it is larger: the batch's
+#   remaining epochs are skipped and the next rollout starts.
+# - Spinning Up's PPO (`target_kl=0.01`) takes up to 80 gradient steps on the
+#   whole batch and stops before the first one at which its estimate (the
+#   mean of $k_1$ over the batch) exceeds **1.5 times** `target_kl`, the dashed
+#   line at 0.015. Stable-Baselines3's `PPO` uses the same factor 1.5; its
+#   `target_kl` is `None` by default too.
+#
+# Within one batch the KL starts at 0 (the first minibatch is scored by the
+# very policy that collected it) and usually rises over the following epochs,
+# which makes the saw-tooth of the plot. The cell below applies CleanRL's
+# rule, with the dashed line as `target_kl`, to each batch of the recorded
+# run: with the reference solution, more than half of the run's batches cross
+# it before their last epoch, most of them after their second or third. Each
+# batch is judged as recorded: a run that really stopped early would take
+# fewer steps per batch and from then on collect other batches. `train_ppo`
+# does without it (its stopping rule and its best-weights copy guard against
+# a policy that a large update spoils) and meets its stopping rule on each of
+# the ten seeds of the closing note; a target KL is a setting to try when the
+# KL panel shows spikes and the return collapses after them.
+
+
+# %%
+def early_stop_epochs(records, target_kl, minibatches=2):
+    """CleanRL's rule on a recorded run: for each batch, the epoch after which the approximate KL
+    of the epoch's last minibatch first exceeds target_kl (None if only the last epoch, or none,
+    does: stopping then skips nothing). minibatches: PPOArgs.minibatches of the run."""
+    kls, batch = np.array(approximate_kls(records)), np.array(records["batch"])
+    stops = []
+    for number in range(len(records["explained_variance"])):
+        epoch_ends = kls[batch == number][minibatches - 1 :: minibatches]
+        over = np.flatnonzero(epoch_ends[:-1] > target_kl)
+        stops.append(int(over[0]) + 1 if len(over) else None)
+    return stops
+
+
+early_stops = early_stop_epochs(ppo_records, KL_LIMIT, PPOArgs().minibatches)
+stopped = [epoch for epoch in early_stops if epoch is not None]
+print(
+    f"{len(stopped)} of {len(early_stops)} batches would stop before their last epoch "
+    f"({PPOArgs().epochs}); after epoch 1, 2, ...: {np.bincount(stopped, minlength=PPOArgs().epochs)[1:]}"
+)
 
 # %% [markdown]
 # ## The KL in the reward or in the loss
@@ -2045,6 +2177,9 @@ _quiz.score()
 #   gradient that undoes a move the wrong way.
 # - Many copies, short rollouts, several epochs, a high learning rate and a
 #   tiny network make PPO the fastest CartPole agent of the course.
+# - Probes 4 and 5 check PPO's actor in half a second; the approximate KL,
+#   the clip fraction and the explained variance tell a healthy run from a
+#   sick one, and a target KL can cut a batch's epochs short.
 # - The KL to a reference is estimated from samples: $k_1$ and $k_3$ are both
 #   unbiased, and $k_3$ is far less noisy when the KL is small.
 # - GRPO replaces the critic by the group's mean and std; DPO replaces the
