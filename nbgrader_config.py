@@ -86,3 +86,17 @@ c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
 c.FileNameCollectorPlugin.named_regexp = (
     r"^(?:.*/)?(?P<student_id>[^_/]+)_(?P<file_id>\d\d_\w+\.ipynb)$"
 )
+
+# ---------------------------------------------------------------- feedback (issue 31)
+# Feedback pages show each grade cell's visible part, score and messages; its
+# hidden tests become one line saying whether they ran and failed, and leave
+# the tracebacks (grader/feedback.py). RLCOURSE_FEEDBACK_HIDDEN_TESTS=show
+# renders them whole, as nbgrader does (course.FEEDBACK_HIDDEN_TESTS_HELP).
+# Every way of generating feedback (make feedback, nbgrader generate_feedback,
+# the formgrader's button, the hub) reads this file.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "grader.feedback.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.HideHiddenTests.hidden_tests = course.feedback_hidden_tests()

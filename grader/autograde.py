@@ -457,8 +457,17 @@ def outcomes(root: Path = REPO) -> list[Outcome]:
 
 
 def feedback(root: Path = REPO, lessons: list[str] | None = None, echo=print) -> list[Path]:
-    """nbgrader's HTML feedback, plus a short page for submissions that could not be graded."""
+    """nbgrader's HTML feedback, plus a short page for submissions that could not be graded.
+
+    What the pages show of the hidden tests is the course setting
+    course.feedback_hidden_tests() (nbgrader_config.py hands it to
+    grader.feedback.HideHiddenTests); a wrong value stops here with a ValueError.
+    """
     root = root.resolve()
+    problem = course.feedback_hidden_tests_problem()
+    if problem:
+        raise ValueError(problem)
+    hidden_tests = course.feedback_hidden_tests()
     written = []
     for lesson in lessons or lesson_ids(root):
         if not any(lesson_id == lesson for _, lesson_id in submissions(root, [lesson])):
@@ -480,7 +489,10 @@ def feedback(root: Path = REPO, lessons: list[str] | None = None, echo=print) ->
             )
         if page.exists():
             written.append(page)
-    echo(f"wrote {len(written)} feedback page(s) under {course.feedback_dir(root)}")
+    echo(
+        f"wrote {len(written)} feedback page(s) under {course.feedback_dir(root)} "
+        f"(hidden tests: {hidden_tests})"
+    )
     return written
 
 

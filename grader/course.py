@@ -52,6 +52,43 @@ def student_id_problem(student: str) -> str | None:
     )
 
 
+FEEDBACK_HIDDEN_TESTS_VARIABLE = "RLCOURSE_FEEDBACK_HIDDEN_TESTS"
+FEEDBACK_HIDDEN_TESTS = ("hide", "show")
+"""The values of the course setting below; the first is the default."""
+FEEDBACK_HIDDEN_TESTS_HELP = (
+    "What a student's feedback page shows of a grade cell's hidden tests (between "
+    "### BEGIN HIDDEN TESTS and ### END HIDDEN TESTS): 'hide' replaces each region with "
+    "one line that says whether they ran and whether one of their checks failed, and keeps "
+    "their lines out of tracebacks (the grading messages, the score and the student's own "
+    "code stay); 'show' renders the cell whole, as nbgrader does. The autograded notebook "
+    "kept for the instructor is the same either way. Set by RLCOURSE_FEEDBACK_HIDDEN_TESTS."
+)
+
+
+def feedback_hidden_tests() -> str:
+    """RLCOURSE_FEEDBACK_HIDDEN_TESTS, stripped and lower-cased: 'hide' when unset.
+
+    nbgrader_config.py reads it; a value outside FEEDBACK_HIDDEN_TESTS is refused
+    where feedback is made (grader.feedback.HideHiddenTests's trait, and
+    autograde.feedback before it starts), never while the config loads: traitlets
+    skips a config file that raises (with a log line), and grading would then run
+    without its sandbox.
+    """
+    value = os.environ.get(FEEDBACK_HIDDEN_TESTS_VARIABLE, "").strip().lower()
+    return value or FEEDBACK_HIDDEN_TESTS[0]
+
+
+def feedback_hidden_tests_problem() -> str | None:
+    """Why RLCOURSE_FEEDBACK_HIDDEN_TESTS is not a valid setting, or None when it is."""
+    value = feedback_hidden_tests()
+    if value in FEEDBACK_HIDDEN_TESTS:
+        return None
+    return (
+        f"{FEEDBACK_HIDDEN_TESTS_VARIABLE}={value!r}: expected one of "
+        f"{', '.join(FEEDBACK_HIDDEN_TESTS)}"
+    )
+
+
 def cell_timeout() -> int:
     """Seconds an autograded cell may run: CELL_TIMEOUT_S, or RLCOURSE_CELL_TIMEOUT (tests)."""
     return int(os.environ.get(CELL_TIMEOUT_VARIABLE, CELL_TIMEOUT_S))

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 import zipfile
 
 import nbformat
 import pytest
-from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, REPO, notebook_text, secret_lines
+from course_tools import (
+    FIXTURE_COURSE,
+    NEEDS_SANDBOX,
+    REGION,
+    REPO,
+    notebook_text,
+    secret_lines,
+)
 from grading_corpus import (
     CORPUS,
     DEMO_ONLY_OUTCOME,
@@ -28,7 +36,7 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, bundle, course, demo, exchange, guard, sandbox
+from grader import autograde, bundle, course, demo, exchange, feedback, guard, sandbox
 from grader.course import lesson_ids
 
 pytestmark = NEEDS_SANDBOX
@@ -221,6 +229,70 @@ def test_feedback_and_grades_for_every_student(demo_run):
     for kind, points in EXPECTED_POINTS.items():
         assert float(rows[kind]["raw_score"]) == sum(points), kind
         assert rows[kind]["assignment"] == FIXTURE
+
+
+def hidden_test_lines(root) -> set[str]:
+    """Every non-blank line between the hidden-test markers of the lesson source, except the
+    lines that the released notebook shows anyway (`check_close(`, `)`)."""
+    source = course.source_path(root, FIXTURE).read_text()
+    released = notebook_text(nbformat.read(course.release_path(root, FIXTURE), as_version=4))
+    visible = {line.strip() for line in released.splitlines()}
+    hidden = {
+        line.strip()
+        for kind, region in REGION.findall(source)
+        if kind == "HIDDEN TESTS"
+        for line in region.splitlines()
+    }
+    return {line for line in hidden if line and line not in visible}
+
+
+def feedback_text(root, kind) -> str:
+    page = course.feedback_dir(root, kind, FIXTURE) / f"{FIXTURE}.html"
+    return feedback.page_text(page.read_text())
+
+
+def test_feedback_pages_hold_no_hidden_test(demo_run):
+    """Issue 31: not one line of a hidden test on any page; the instructor's copy keeps them."""
+    root = demo_run.root
+    secret = hidden_test_lines(root)
+    assert len(secret) >= 8, secret
+    for kind in EXPECTED_POINTS:
+        text = feedback_text(root, kind)
+        leaked = [line for line in secret if line in text]
+        assert not leaked, f"{kind}: {leaked}"
+        assert "HIDDEN TESTS" not in text, kind
+    kept = course.autograded_path(root, "partial", FIXTURE).read_text()
+    assert all(json_line in kept for json_line in (json.dumps(line)[1:-1] for line in secret))
+
+
+def test_feedback_pages_show_scores_and_the_messages_of_failed_checks(demo_run):
+    root = demo_run.root
+    graded = [o.student for o in demo_run.outcomes if o.status == "graded"]
+    assert len(graded) >= 20
+    for kind in graded:
+        text = feedback_text(root, kind)
+        points = cell_points(root, kind)
+        notebook = nbformat.read(course.autograded_path(root, kind, FIXTURE), as_version=4)
+        for test_id in TESTS:
+            score = re.search(rf"Grade cell: {test_id}\s+Score: ([\d.]+) / ([\d.]+)", text)
+            assert score, f"{kind}: no score for {test_id}"
+            assert float(score.group(1)) == points[test_id], f"{kind}: {test_id}"
+            cell = _graded_cell(root, kind, test_id)
+            assert float(score.group(2)) == course.points(cell), f"{kind}: {test_id}"
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            for error in errors:
+                message = (error.evalue.splitlines() or [""])[0]
+                assert f"{error.ename}: {message}".strip() in text, f"{kind}: {test_id}"
+        said = text.count("# Hidden tests (not shown): ")
+        assert said == sum(course.is_grade_test(c) for c in notebook.cells), kind
+    partial = feedback_text(root, "partial")
+    assert "# Hidden tests (not shown): ran and passed" in partial
+    assert "# Hidden tests (not shown): not run: the cell stopped before them" in partial
+    assert re.search(r"-+> 4 +raise NotImplementedError\(\)", partial), "the student's line"
+    assert "hint: the reward at step t is weighted by gamma ** t" in feedback_text(root, "cheater")
+    assert "[grading guard] found before this test: refused changing check.__code__" in (
+        feedback_text(root, "code_swap")
+    )
 
 
 def test_a_second_run_resumes_and_grades_the_same(demo_run, demo_environment):
