@@ -39,7 +39,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.course import COURSE_ID, REPO, copy_course, lesson_ids
+from grader.course import COURSE_ID, FEEDBACK_HIDDEN_TESTS_VARIABLE, REPO, copy_course, lesson_ids
 
 DEPLOY = REPO / "deploy" / "jupyterhub"
 SITE_VARIABLE = "RLHUB_SITE"
@@ -268,7 +268,13 @@ def course_environment(site: Site) -> dict[str, str]:
     }
     if site.db_url:
         env["NBGRADER_DB_URL"] = site.db_url
-    for name in ("RLCOURSE_CELL_TIMEOUT", "RLCOURSE_SANDBOX", "OMP_NUM_THREADS"):
+    passed_on = (
+        "RLCOURSE_CELL_TIMEOUT",
+        "RLCOURSE_SANDBOX",
+        FEEDBACK_HIDDEN_TESTS_VARIABLE,
+        "OMP_NUM_THREADS",
+    )
+    for name in passed_on:
         if name in os.environ:
             env[name] = os.environ[name]
     return env

@@ -234,3 +234,14 @@ def test_a_hidden_helper_that_a_later_cell_calls_is_cut_there_too():
     assert "raise ValueError('no')" not in shown and "def _hidden_helper" not in shown
     assert "----> 1 _hidden_helper()" in shown
     assert f"----> {feedback.HIDDEN_PLACEHOLDER}" in shown
+
+
+def test_the_hub_passes_the_setting_on_to_its_servers(monkeypatch):
+    """The hub's course service (which runs `grader.autograde feedback`) sees the setting."""
+    from types import SimpleNamespace
+
+    from grader import hub
+
+    monkeypatch.setenv(course.FEEDBACK_HIDDEN_TESTS_VARIABLE, "show")
+    site = SimpleNamespace(venv="/venv", exchange="/exchange", db_url=None)
+    assert hub.course_environment(site)[course.FEEDBACK_HIDDEN_TESTS_VARIABLE] == "show"
