@@ -1046,9 +1046,16 @@ axes[0].axhline(KL_LIMIT, color="k", ls="--", lw=0.8, label="1.5 x target_kl 0.0
 axes[0].legend(fontsize=8)
 axes[1].plot(ppo_records["clip_fraction"], lw=0.6)
 axes[2].plot(ppo_records["explained_variance"])
-axes[0].set(title="approximate KL(pi_old || pi_new)", xlabel="gradient step")
-axes[1].set(title="clip fraction", xlabel="gradient step")
-axes[2].set(title="explained variance (cut at -1)", xlabel="batch", ylim=(-1.0, 1.05))
+axes[0].set(
+    title="approximate KL(pi_old || pi_new)", xlabel="gradient step", ylabel="k3 estimate (nats)"
+)
+axes[1].set(title="clip fraction", xlabel="gradient step", ylabel="share of samples clipped")
+axes[2].set(
+    title="explained variance (cut at -1)",
+    xlabel="batch",
+    ylabel="1 - Var(returns - V) / Var(returns)",
+    ylim=(-1.0, 1.05),
+)
 plt.show()
 
 # %% [markdown]
