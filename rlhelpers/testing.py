@@ -306,7 +306,6 @@ class _PassedChecks:
     def __init__(self) -> None:
         self.cell: int | None = None
         self.count = 0
-        self.depth = 0  # a check that calls another counts once
 
     def start_if_new_cell(self) -> None:
         cell = _execution_count()
@@ -330,13 +329,8 @@ def _counted(function: Callable) -> Callable:
     def counted(*args, **kwargs):
         __tracebackhide__ = True
         _passed.start_if_new_cell()
-        _passed.depth += 1
-        try:
-            result = function(*args, **kwargs)
-        finally:
-            _passed.depth -= 1
-        if _passed.depth == 0:
-            _passed.count += 1
+        result = function(*args, **kwargs)  # no check calls another: each counts once
+        _passed.count += 1
         return result
 
     return counted
