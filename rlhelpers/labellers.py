@@ -56,7 +56,7 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers.toylm import (
+from rlhelpers.tinytask import (
     ADJECTIVES,
     END_ID,
     PAD_ID,

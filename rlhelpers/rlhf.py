@@ -108,7 +108,7 @@ from torch import nn
 import rlhelpers
 from rlhelpers.labellers import PreferenceData, true_utility
 from rlhelpers.tinylm import TinyTransformer, pretrained_policy, with_scalar_head
-from rlhelpers.toylm import END_ID, PAD_ID, decode, sample_prompts
+from rlhelpers.tinytask import END_ID, PAD_ID, decode, sample_prompts
 
 __all__ = [
     "DPOConfig",

@@ -1,9 +1,9 @@
 """A tiny causal transformer for lesson 07: the policy, the reward model and the critic.
 
 Everything is made here, in seconds, on one CPU thread; nothing is downloaded.
-The task, its vocabulary and the pretraining text are lesson 06's
-(:mod:`rlhelpers.toylm`: :data:`~rlhelpers.toylm.VOCAB`, prompts ``describe
-<subject>``, :func:`~rlhelpers.toylm.pretraining_text`), imported, not copied.
+The task, its vocabulary and the pretraining text are :mod:`rlhelpers.tinytask`'s
+(:data:`~rlhelpers.tinytask.VOCAB`, prompts ``describe <subject>``,
+:func:`~rlhelpers.tinytask.pretraining_text`), imported, not copied.
 
 The network
     :class:`TinyTransformer` is a GPT in miniature: token and position
@@ -54,7 +54,7 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers.toylm import END_ID, PAD_ID, PROMPT_LENGTH, VOCAB, pretraining_text
+from rlhelpers.tinytask import END_ID, PAD_ID, PROMPT_LENGTH, VOCAB, pretraining_text
 
 __all__ = [
     "SFTConfig",
@@ -76,7 +76,7 @@ class TinyConfig:
     """The shape of a :class:`TinyTransformer`."""
 
     vocab_size: int = len(VOCAB)
-    """tokens in the vocabulary (lesson 06's 45 words)."""
+    """tokens in the vocabulary (the task's 45 words)."""
     width: int = 64
     """d_model: the size of every token's vector in the residual stream."""
     layers: int = 2
@@ -263,7 +263,7 @@ class SFTConfig:
     """How :func:`pretrained_policy` trains the policy on the pretraining text."""
 
     texts: int = 4096
-    """rows of :func:`~rlhelpers.toylm.pretraining_text` (drawn with the policy's seed)."""
+    """rows of :func:`~rlhelpers.tinytask.pretraining_text` (drawn with the policy's seed)."""
     steps: int = 200
     """Adam steps, each on a random batch of rows."""
     batch_size: int = 64

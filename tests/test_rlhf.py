@@ -26,7 +26,7 @@ from torch import nn
 
 import rlhelpers
 from rlhelpers import labellers, rlhf, tinylm
-from rlhelpers.toylm import END_ID, PAD_ID, sample_prompts
+from rlhelpers.tinytask import END_ID, PAD_ID, sample_prompts
 
 # --------------------------------------------------------------------------- reference answers
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 import rlhelpers
-from rlhelpers import labellers, tinylm, toylm
-from rlhelpers.toylm import END_ID, PAD_ID, VERY_ID, encode
+from rlhelpers import labellers, tinylm, tinytask
+from rlhelpers.tinytask import END_ID, PAD_ID, VERY_ID, encode
 
 SFT_LOSS_BELOW = 1.10
 """Held-out next-token loss (nats per response token) the SFT policy reaches.
@@ -56,7 +56,7 @@ def _random_model(head: str = "lm", seed: int = 0) -> tinylm.TinyTransformer:
 
 def _random_tokens(batch: int, length: int, seed: int = 0) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(1, len(toylm.VOCAB), (batch, length), generator=generator)
+    tokens = torch.randint(1, len(tinytask.VOCAB), (batch, length), generator=generator)
     return tokens.to(rlhelpers.device())
 
 
@@ -72,7 +72,7 @@ def _tokens(prompt: str, response: str, device) -> tuple[torch.Tensor, torch.Ten
 
 def test_shapes(device):
     tokens = _random_tokens(3, 7)
-    assert _random_model()(tokens).shape == (3, 7, len(toylm.VOCAB))
+    assert _random_model()(tokens).shape == (3, 7, len(tinytask.VOCAB))
     critic = _random_model("scalar")
     assert critic(tokens).shape == (3, 7)
     assert critic.score(tokens[:, :2], tokens[:, 2:]).shape == (3,)
@@ -95,7 +95,7 @@ def test_changing_a_later_token_never_changes_earlier_outputs(head):
         before = model(tokens)
         for position in (0, 4, 9):
             changed = tokens.clone()
-            changed[:, position] = changed[:, position] % (len(toylm.VOCAB) - 1) + 1
+            changed[:, position] = changed[:, position] % (len(tinytask.VOCAB) - 1) + 1
             after = model(changed)
             assert torch.equal(after[:, :position], before[:, :position]), position
             assert not torch.allclose(after[:, position], before[:, position]), position
@@ -106,7 +106,7 @@ def test_pad_is_never_predicted(policy, device):
     assert torch.all(logits[..., PAD_ID] == tinylm.PAD_LOGIT)
     assert torch.all(torch.softmax(logits, -1)[..., PAD_ID] == 0)
     generator = torch.Generator(device).manual_seed(0)
-    prompts = toylm.sample_prompts(256, generator)
+    prompts = tinytask.sample_prompts(256, generator)
     responses = tinylm.generate(policy, prompts, 16, generator)
     real = responses != PAD_ID
     # PAD only after <end>: the real tokens are a prefix, ending with <end> when one was drawn
@@ -151,13 +151,13 @@ def test_with_scalar_head_starts_from_the_policy_trunk(policy):
 def test_generate_is_deterministic_and_greedy_at_temperature_zero(policy, device):
     def sample(seed, temperature=1.0):
         generator = torch.Generator(device).manual_seed(seed)
-        prompts = toylm.sample_prompts(64, generator)
+        prompts = tinytask.sample_prompts(64, generator)
         return tinylm.generate(policy, prompts, 16, generator, temperature)
 
     assert torch.equal(sample(3), sample(3))
     assert not torch.equal(sample(3), sample(4))
     greedy = sample(5, temperature=0.0)
-    prompts = toylm.sample_prompts(64, torch.Generator(device).manual_seed(5))
+    prompts = tinytask.sample_prompts(64, torch.Generator(device).manual_seed(5))
     with torch.no_grad():
         first = policy(prompts)[:, -1].argmax(-1)
     assert torch.equal(greedy[:, 0], first)
@@ -171,7 +171,7 @@ def test_sft_is_deterministic_frozen_and_reaches_its_loss(policy, device):
     for name, value in policy.state_dict().items():
         assert torch.equal(value, again[name]), name
     assert not any(p.requires_grad for p in policy.parameters()) and not policy.training
-    held_out = toylm.pretraining_text(2048, seed=10_000).to(device)
+    held_out = tinytask.pretraining_text(2048, seed=10_000).to(device)
     with torch.no_grad():
         loss = tinylm.sft_loss(policy, held_out).item()
     assert loss < SFT_LOSS_BELOW, loss
@@ -221,7 +221,7 @@ def test_preference_pairs_are_deterministic_and_well_formed(policy, pairs):
     assert not torch.equal(first.chosen, other.chosen[:, : first.chosen.shape[1]])
     assert len(pairs) == 2000 and pairs.chosen.shape == pairs.rejected.shape
     assert (pairs.chosen != pairs.rejected).any(1).all(), "a pair of identical responses"
-    assert torch.all(pairs.prompts[:, 0] == toylm.TOKEN_ID["describe"])
+    assert torch.all(pairs.prompts[:, 0] == tinytask.TOKEN_ID["describe"])
     torch.testing.assert_close(
         pairs.chosen_utility, labellers.true_utility(pairs.prompts, pairs.chosen)
     )
