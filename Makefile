@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MPLBACKEND ?= Agg
 
 .PHONY: help venv browser-deps lab instructor-lab test stress-test lint format release validate autograde feedback grades bench clean \
-	sandbox-deps publish collect zip-collect student-bundle class-demo
+	sandbox-deps publish collect zip-collect student-bundle class-demo report
 
 help:
 	@echo "make lab        set up and open JupyterLab on notebooks/ (students; no nbgrader exchange)"
@@ -22,6 +22,7 @@ help:
 	@echo "make autograde | feedback | grades   grade collected submissions (see README)"
 	@echo "make student-bundle   build/student-bundle.zip: what students of a graded class get"
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
+	@echo "make report     the class report: where students got stuck, time on task, what to check by hand (LESSON=id)"
 	@echo "make bench      bench/RESULTS.md: lesson times, learning speed against SB3, grading (BENCH_ARGS=--quick)"
 	@echo "make hub-demo   a term on a real JupyterHub (root): real users, their own servers, lesson 01"
 	@echo "make autograde WORKERS=N | BROKER=redis://HOST:6379/0   grade N at a time, or through Celery workers"
@@ -147,7 +148,11 @@ student-bundle: $(STAMP)
 	$(PY) -m grader.bundle --out build/student-bundle.zip
 
 class-demo: $(STAMP) sandbox-deps
-	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo $(if $(COURSE),--course $(COURSE))
+	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo --for-report $(if $(COURSE),--course $(COURSE))
+
+# The class report (grader/report): grader/work/report/index.html, or the kept class demo's.
+report: $(STAMP)
+	$(PY) -m grader.report $(if $(LESSON),--lesson $(LESSON))
 
 # Stable-Baselines3 (row 3's reference) is for the bench only: make lab and make
 # test never install it. requirements-bench.txt keeps requirements.txt's pins.

@@ -8,9 +8,10 @@ Rows (bench/RESULTS.md explains each): 1 the solution notebooks against their
 budgets, 2 the 10-armed testbed against a per-run loop, 3 steps and seconds to
 solve CartPole against Stable-Baselines3, 4 autograding against plain
 execution, 5 `make test`'s phases, 6 rows 1 and 3 on the GPU when there is
-one. Every comparison is measured side by side in the same run, as medians
-over repeats with their spread: on a shared, noisy machine the ratios hold,
-the absolute seconds do not. It is a benchmark, never a test.
+one, 7 the class report for a generated class of 300. Every comparison is
+measured side by side in the same run, as medians over repeats with their
+spread: on a shared, noisy machine the ratios hold, the absolute seconds do
+not. It is a benchmark, never a test.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from bench import cartpole, grading, machine, notebooks, suite, testbed
+from bench import cartpole, grading, machine, notebooks, report, suite, testbed
 from bench.results import RESULTS_FILE, Goal, Line, render, write
 from bench.stats import Sample, fmt_number, fmt_sample, paired_ratios
 from grader.course import REPO, lesson_ids
@@ -350,7 +351,7 @@ def cartpole_goal(results, lesson_name, sb3_name, label) -> Goal:
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1 seed, one lesson")
-    parser.add_argument("--rows", default="1,2,3,4,5,6", help="comma-separated rows to run")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="comma-separated rows to run")
     parser.add_argument("--repeats", type=int, help="repeats of row 2 (default 3)")
     parser.add_argument(
         "--course-repeats", type=int, help="repeats of rows 1 and 4 (default: --repeats)"
@@ -374,6 +375,7 @@ def parse_args(argv):
     args.lessons = args.lessons or (all_lessons[:1] if args.quick else all_lessons)
     args.max_steps = args.max_steps or (30_000 if args.quick else cartpole.MAX_STEPS)
     args.baseline_runs = 20 if args.quick else testbed.BASELINE_RUNS
+    args.class_size = 30 if args.quick else report.CLASS_SIZE
     args.out = args.out or (QUICK_RESULTS if args.quick else RESULTS_FILE)
     return args
 
@@ -434,7 +436,14 @@ def run(args, echo=print) -> str:
             lines.extend(Line("4", *cells) for cells in throughput)
             goals.append(goal)
 
-    for wanted, measure_rows in (({"2"}, row_2), ({"3"}, row_3), ({"1", "4"}, rows_1_and_4)):
+    def row_7():
+        measured = report.measure(args.class_size, echo=echo)
+        new_lines, goal = report.report_lines(measured, args.class_size)
+        lines.extend(new_lines)
+        goals.append(goal)
+
+    rows = (({"2"}, row_2), ({"7"}, row_7), ({"3"}, row_3), ({"1", "4"}, rows_1_and_4))
+    for wanted, measure_rows in rows:
         if wanted & args.rows:
             try:
                 measure_rows()

@@ -41,9 +41,23 @@ EXCHANGE_PLUGINS = (
 """nbgrader's lab plugins that need an exchange (a course server)."""
 
 
+TIMING_SETTINGS = "lab-settings"
+"""JupyterLab settings overrides in a student's lab config folder (its app_settings_dir)."""
+RECORD_TIMING = {"@jupyterlab/notebook-extension:tracker": {"recordTiming": True}}
+"""JupyterLab's own setting that keeps each cell's last run times in the notebook; the class
+report (grader/report) estimates time on task from them. A student can turn it off in
+Settings > Notebook > Recording timing."""
+
+
 def lab_config(plugins_off: tuple[str, ...], server_extensions_off: tuple[str, ...]) -> dict:
-    """{file under a Jupyter config folder: its JSON} that turns nbgrader's tools off."""
+    """{file under a Jupyter config folder: its JSON}: nbgrader's tools off, cell timing on.
+
+    The timing overrides are found through LabApp.app_settings_dir, an absolute
+    path: placed() sets it for a folder on this machine, the bundle's Makefile
+    passes it on the command line.
+    """
     return {
+        f"{TIMING_SETTINGS}/overrides.json": RECORD_TIMING,
         "labconfig/page_config.json": {"disabledExtensions": dict.fromkeys(plugins_off, True)},
         "jupyter_server_config.json": {
             "ServerApp": {
@@ -63,9 +77,16 @@ SOLO_LAB_CONFIG = lab_config(
 """`make lab`, someone learning alone: Validate only, nothing that looks for an exchange."""
 
 
+def placed(config: dict, folder: Path) -> dict:
+    """A lab config to write into `folder`: its app_settings_dir (the timing overrides) set."""
+    server = json.loads(json.dumps(config["jupyter_server_config.json"]))
+    server["LabApp"] = {"app_settings_dir": str(folder.resolve() / TIMING_SETTINGS)}
+    return {**config, "jupyter_server_config.json": server}
+
+
 def write_lab_config(folder: Path, config: dict) -> Path:
     """Write a lab config (STUDENT_LAB_CONFIG, SOLO_LAB_CONFIG) into a Jupyter config folder."""
-    for name, data in config.items():
+    for name, data in placed(config, folder).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(lab_config_text(data))
     return folder
@@ -113,6 +134,12 @@ your course tells you (`nbgrader submit NN_topic --course {course_id}` on
 the course server, or upload it to the learning-management system as
 `<your id>_NN_topic.ipynb`). Grading runs your notebook with a time limit per
 cell and a memory limit, without network access.
+
+Your lab records, in each code cell of the notebook, when you last ran it
+(JupyterLab's "Recording timing" setting, on in this course). Your instructor's
+class report uses these times to see how long each exercise takes the class; they
+never change a grade. To stop it: Settings > Settings Editor > Notebook >
+Recording timing, off; from then on each cell you run drops its recorded times.
 """
 
 STUDENT_MAKEFILE = """\
@@ -128,7 +155,8 @@ $(STAMP): requirements.txt pyproject.toml
 \ttouch $(STAMP)
 
 lab: $(STAMP)
-\tJUPYTER_CONFIG_PATH=$(CURDIR)/{lab_config} $(PY) -m jupyter lab notebooks/
+\tJUPYTER_CONFIG_PATH=$(CURDIR)/{lab_config} $(PY) -m jupyter lab notebooks/ \\
+\t\t--LabApp.app_settings_dir=$(CURDIR)/{lab_config}/{timing_settings}
 
 validate: $(STAMP)
 \t@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
@@ -162,6 +190,7 @@ def files(root: Path = REPO) -> dict[str, bytes]:
             content[name] = (REPO / name).read_bytes()
     content["pyproject.toml"] = student_pyproject((REPO / "pyproject.toml").read_text()).encode()
     makefile = STUDENT_MAKEFILE.replace("{lab_config}", LAB_CONFIG)
+    makefile = makefile.replace("{timing_settings}", TIMING_SETTINGS)
     content["Makefile"] = makefile.replace("{validate}", VALIDATE_SCRIPT).encode()
     content[VALIDATE_SCRIPT] = Path(validate.__file__).read_bytes()
     for name, data in STUDENT_LAB_CONFIG.items():

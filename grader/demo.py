@@ -31,6 +31,8 @@ from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_id
 from grader.release import release
 
 GOOD = ["perfect", "partial", "untouched"]
+KEPT_CLASS = Path("build") / "class-demo"
+"""Where `make class-demo` keeps its class (its course: KEPT_CLASS / 'course') for make report."""
 
 
 @dataclass
@@ -89,6 +91,8 @@ def run_demo(
                 students.write_files(folder, students.perfect(lesson, fetched, reference, context))
             else:
                 files = students.KINDS[kind](lesson, fetched, reference, context)
+                if kind in students.TIMED:
+                    files = students.with_recorded_timing(files, lesson, kinds.index(kind))
                 if f"{lesson}.ipynb" not in files:
                     (folder / f"{lesson}.ipynb").unlink()
                 students.write_files(folder, files)
@@ -164,14 +168,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", nargs="*", help="simulated students (default: all)")
     parser.add_argument("--bad-lessons", choices=["first", "all"], default="first")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    parser.add_argument(
+        "--for-report",
+        action="store_true",
+        help=f"keep the class in {KEPT_CLASS} (replacing an earlier one) for make report",
+    )
     args = parser.parse_args(argv)
     workdir = args.keep
+    if args.for_report:
+        workdir = REPO / KEPT_CLASS
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
     temporary = None
     if workdir is None:
         temporary = tempfile.mkdtemp(prefix="rlcourse-demo-")
         workdir = Path(temporary)
     try:
         run_demo(args.course, workdir, args.lessons, args.kinds, args.bad_lessons)
+        if args.for_report:
+            print(f"\nThe class is kept in {workdir}: make report shows what grading found.")
     finally:
         if temporary and not os.environ.get("RLCOURSE_DEMO_KEEP"):
             shutil.rmtree(temporary, ignore_errors=True)

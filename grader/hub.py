@@ -339,13 +339,13 @@ def write_json(path: Path, data: dict) -> None:
 
 def write_configs(site: Site) -> None:
     """The Jupyter config folders of the users' servers and of the course service."""
-    from grader.bundle import STUDENT_LAB_CONFIG
+    from grader.bundle import STUDENT_LAB_CONFIG, placed
 
     for folder in (site.user_config, site.service_config):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy(DEPLOY / "nbgrader_config.py", folder / "nbgrader_config.py")
         (folder / "nbgrader_config.py").chmod(0o644)
-    for name, data in STUDENT_LAB_CONFIG.items():
+    for name, data in placed(STUDENT_LAB_CONFIG, site.user_config).items():
         write_json(site.user_config / name, data)
     write_json(
         site.service_config / "jupyter_server_config.json",

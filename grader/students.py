@@ -557,6 +557,33 @@ EXPECTED = {
 }
 
 
+TIMED = ("perfect", "partial")
+"""The demo's students whose lab recorded cell timing (JupyterLab's recordTiming)."""
+TIMING_START = "2026-01-05T09:00:00"
+"""When every timed demo student starts a lesson (UTC)."""
+
+
+def with_recorded_timing(files: Files, lesson: str, seed: int) -> Files:
+    """The lesson's notebook as a lab with recordTiming on leaves it: each code cell run once,
+    in order, 1 to 6 minutes after the one before (seeded), one second each."""
+    import random
+    from datetime import datetime, timedelta
+
+    name = f"{lesson}.ipynb"
+    notebook = nbformat.reads(files[name].decode(), as_version=4)
+    rng = random.Random(f"{lesson}/{seed}")
+    clock = datetime.fromisoformat(TIMING_START)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        clock += timedelta(minutes=rng.uniform(1, 6))
+        cell.metadata["execution"] = {
+            "iopub.execute_input": clock.isoformat() + "Z",
+            "shell.execute_reply": (clock + timedelta(seconds=1)).isoformat() + "Z",
+        }
+    return {**files, name: nbformat.writes(notebook).encode()}
+
+
 def write_files(folder: Path, files: Files) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():

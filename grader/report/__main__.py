@@ -1,0 +1,3 @@
+from grader.report.build import main
+
+main()
