@@ -81,6 +81,13 @@ def test_notebooks_are_served_as_their_kernel_reports_them(student_lab):
     assert on_disk["language_info"] == {"name": "python"}, "the file itself is unchanged"
 
 
+def test_student_lab_records_cell_timing(student_lab):
+    """JupyterLab's recordTiming is on (the class report's time on task), by its own overrides."""
+    plugin = "@jupyterlab/notebook-extension:tracker"
+    settings = student_lab.get_json(f"/lab/api/settings/{plugin}")
+    assert settings["schema"]["properties"]["recordTiming"]["default"] is True
+
+
 def test_instructor_lab_lists_every_lesson_with_its_points(instructor_lab):
     """A fresh clone's formgrader: every lesson, with the points of its graded cells."""
     listed = {a["name"]: a for a in instructor_lab.get_json("/formgrader/api/assignments")}
