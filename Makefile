@@ -152,7 +152,7 @@ class-demo: $(STAMP) sandbox-deps
 
 # The class report (grader/report): grader/work/report/index.html, or the kept class demo's.
 report: $(STAMP)
-	$(PY) -m grader.report $(if $(LESSON),--lesson $(LESSON))
+	$(PY) -m grader.report $(if $(LESSON),--lesson $(LESSON)) $(if $(ROOT),--root $(ROOT))
 
 # Stable-Baselines3 (row 3's reference) is for the bench only: make lab and make
 # test never install it. requirements-bench.txt keeps requirements.txt's pins.

@@ -1,5 +1,6 @@
-"""The class report on a class graded for real: the demo's students on the fixture course, plus
-a student who wrote her own answers (with recorded cell timing) and one who copied them.
+"""The class report on a class graded for real: the demo's students on the fixture course
+(graded serially), plus a student who wrote her own answers (with recorded cell timing) and
+one who copied them (graded by two parallel workers).
 
 Its numbers are checked: the pinned grades, the credit shares, the failing checks grouped,
 the grading problems, the copied pair flagged and the honest pairs not, the minutes.
@@ -72,7 +73,8 @@ def graded_class(tmp_path_factory):
         root = result.root
         grading.submit(root, "own_words", FIXTURE, handed_in(root, OWN_WORDS, timed=True))
         grading.submit(root, "copier", FIXTURE, handed_in(root, RENAMED_COPY, timed=False))
-        autograde.autograde(root, [FIXTURE], echo=lambda *a: None)
+        # these two through the parallel path: the report reads what either records
+        autograde.autograde(root, [FIXTURE], echo=lambda *a: None, workers=2)
     return root
 
 
