@@ -1,0 +1,133 @@
+"""Lesson 07 (RLHF end to end): typical mistakes per answer cell, and the seed sweeps.
+
+Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
+"""
+
+# Test cells of well under a second that must keep passing when another answer is wrong.
+CHEAP = [
+    "test_bradley_terry_loss",
+    "test_build_state",
+    "test_kl_penalized_rewards",
+    "test_response_log_probs",
+    "test_quiz",
+]
+
+# {answer grade_id: [(old text, new text, words the failure message must contain)]}
+MISTAKES = {
+    "bradley_terry_loss": [
+        # the margin the wrong way round: the model learns to prefer the rejected answers
+        (
+            "logsigmoid(chosen_scores - rejected_scores)",
+            "logsigmoid(rejected_scores - chosen_scores)",
+            "margins +1",
+        ),
+        # log(sigmoid(.)): -inf once sigmoid underflows in float32
+        (
+            "-nn.functional.logsigmoid(chosen_scores - rejected_scores).mean()",
+            "-torch.log(torch.sigmoid(chosen_scores - rejected_scores)).mean()",
+            "logsigmoid",
+        ),
+        # the sum over the pairs instead of the mean
+        ("rejected_scores).mean()", "rejected_scores).sum()", "averaged over the pairs"),
+        # the minus sign forgotten: the log-likelihood returned as the loss, so descent lowers it
+        (
+            "return -nn.functional.logsigmoid(",
+            "return nn.functional.logsigmoid(",
+            "3 pairs scored equally",
+        ),
+        # the probability instead of its log: a loss whose gradient vanishes on badly ranked pairs
+        (
+            "-nn.functional.logsigmoid(chosen_scores - rejected_scores).mean()",
+            "-torch.sigmoid(chosen_scores - rejected_scores).mean()",
+            "3 pairs scored equally",
+        ),
+    ],
+    "train_reward_model": [
+        # chosen and rejected swapped in the loss: the reward model learns the opposite ranking
+        (
+            "loss = bradley_terry_loss(chosen, rejected)",
+            "loss = bradley_terry_loss(rejected, chosen)",
+            "preference accuracy",
+        ),
+        # the optimiser's step forgotten: the reward model never changes
+        ("        optimizer.step()\n", "", "preference accuracy"),
+        # the reward model returned trainable: it would keep learning inside the RL loop's graph
+        ("return reward_model.eval().requires_grad_(False)", "return reward_model", "frozen"),
+    ],
+    "build_state": [
+        # the generated tokens first, then the prompt
+        ("[prompt_tokens, generated_tokens]", "[generated_tokens, prompt_tokens]", "prompt first"),
+        # only the last generated token
+        (
+            "[prompt_tokens, generated_tokens]",
+            "[prompt_tokens, generated_tokens[:, -1:]]",
+            "generated [",
+        ),
+        # concatenated along the batch dimension
+        (
+            "[prompt_tokens, generated_tokens], dim=1",
+            "[prompt_tokens, generated_tokens], dim=0",
+            "shape",
+        ),
+    ],
+    "kl_penalized_rewards": [
+        # TRL's old bug: the score on the first padding token
+        ("last = mask.long().sum(dim=1) - 1", "last = mask.long().sum(dim=1)", "LAST REAL"),
+        # the KL term not masked: padding gets rewards
+        (
+            "rewards = -beta * (log_probs - ref_log_probs) * real",
+            "rewards = -beta * (log_probs - ref_log_probs)",
+            "mask",
+        ),
+        # the KL term with the wrong sign: a bonus for leaving the reference
+        ("rewards = -beta * (log_probs", "rewards = beta * (log_probs", "kl_penalized_rewards"),
+        # the index of the last token from a float mask: a float index
+        ("last = mask.long().sum(dim=1) - 1", "last = mask.sum(dim=1) - 1", "mask.long()"),
+        # beta forgotten
+        (
+            "rewards = -beta * (log_probs - ref_log_probs)",
+            "rewards = -(log_probs - ref_log_probs)",
+            "beta 0.1",
+        ),
+        # the score on the last column, whatever the response's length
+        (
+            "rewards[torch.arange(len(scores), device=rewards.device), last]",
+            "rewards[torch.arange(len(scores), device=rewards.device), -1]",
+            "LAST REAL",
+        ),
+    ],
+    "response_log_probs": [
+        # the planted bug left in: the logits of the same position score the token
+        (
+            "logits[:, prompt_length - 1 : -1]",
+            "logits[:, prompt_length:]",
+            "P - 1",
+        ),
+        # logits taken for log-probabilities
+        (
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
+            "logits[:, prompt_length - 1 : -1]",
+            "demo's log-probs",
+        ),
+        # the softmax over the positions instead of the vocabulary
+        (
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
+            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=1)",
+            "after the prompt [0] (by hand)",
+            "the visible counting model's one-hot logits of 20 put each response token's mass at "
+            "one position as well as on one word, so either softmax gives it log-prob 0; only the "
+            "hidden random logits tell them apart (the visible case is the debugging demo's)",
+        ),
+    ],
+    "quiz": [
+        # a number given as a string: the visible format check
+        ("answer_q4 = 1", 'answer_q4 = "1"', "answer_q4"),
+        # a letter that is not one of the choices
+        ('answer_q2 = "c"', 'answer_q2 = "d"', "answer_q2"),
+    ],
+}
+
+# {grade cell: seed offsets}: the real grade cell passes with every seed=N shifted by 0..n-1.
+SEED_SWEEPS = {
+    "test_train_reward_model": 10,
+}
