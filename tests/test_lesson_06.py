@@ -1,4 +1,4 @@
-"""Lesson 06 (PPO and RLHF): the points as announced and the lesson's claims.
+"""Lesson 06 (PPO, KL estimators, GRPO and DPO): the points as announced and the lesson's claims.
 
 Mistakes and seed sweeps: tests/mistakes/06_ppo_rlhf.py (run by test_lesson_mistakes.py).
 """
@@ -16,16 +16,16 @@ LESSON_ID = "06_ppo_rlhf"
 
 
 def test_structure(lesson: Lesson) -> None:
-    """10 exercises, 10 autograded cells, two written answers, points as announced (27 + 4)."""
+    """7 exercises, 7 autograded cells, one written answer, points as announced (19 + 2)."""
     tests = [c for c in lesson.cells if c.is_grade_test]
     written = [c for c in lesson.cells if c.is_written_answer]
-    assert len(tests) == 10
-    assert len(written) == 2
+    assert len(tests) == 7
+    assert len(written) == 1
     autograded = sum(c.nbgrader["points"] for c in tests)
     manual = sum(c.nbgrader["points"] for c in written)
-    assert (autograded, manual) == (27, 4)
+    assert (autograded, manual) == (19, 2)
     intro = lesson.cells[0].source
-    assert "Points: 31" in intro and "27 autograded in 10 exercises" in intro
+    assert "Points: 21" in intro and "19 autograded in 7 exercises" in intro
     headings = [
         line
         for c in lesson.cells
@@ -33,14 +33,14 @@ def test_structure(lesson: Lesson) -> None:
         for line in c.source.splitlines()
         if line.startswith("## Exercise")
     ]
-    assert len(headings) == 10
+    assert len(headings) == 7
     announced = sum(int(re.search(r"\((\d+) points?", h).group(1)) for h in headings)
     assert announced == autograded, "the exercise headings' points add up to the autograded total"
     minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
-    assert minutes == 2 * 60 + 50
-    assert "headings add up to 2 hours and 50" in intro
+    assert minutes == 2 * 60 + 5
+    assert "headings add up to 2 hours\nand 5 minutes" in intro
     closing = lesson.cells[-1].source
-    assert "Points: 31" in closing and "minute" in closing and "Stable-Baselines3" in closing
+    assert "Points: 21" in closing and "minute" in closing and "Stable-Baselines3" in closing
 
 
 # --------------------------------------------------------------------------- correct alternatives
@@ -59,29 +59,15 @@ def test_ppo_clip_loss_with_torch_where_passes(lesson: Lesson, ns: dict) -> None
     assert lesson.run_cells(scratch, ["test_ppo_clip_loss"]) == {"test_ppo_clip_loss": None}
 
 
-def test_kl_penalized_rewards_with_scatter_passes(lesson: Lesson, ns: dict) -> None:
-    """Adding the scores through a one-hot mask of the last real token is as good as indexing."""
-    scratch = lesson.with_mistake(
-        ns,
-        "kl_penalized_rewards",
-        "rewards[torch.arange(len(scores), device=rewards.device), last]"
-        " += scores.to(rewards.dtype)",
-        "last_token = torch.nn.functional.one_hot(last, rewards.shape[1]).to(rewards.dtype)\n"
-        "    rewards = rewards + last_token * scores.to(rewards.dtype)[:, None]",
-    )
-    grade = "test_kl_penalized_rewards"
-    assert lesson.run_cells(scratch, [grade]) == {grade: None}
-
-
 # --------------------------------------------------------------------------- the debugging exercise
 
 
-def test_buggy_response_log_probs_fails_the_exercise(lesson: Lesson, ns: dict) -> None:
+def test_buggy_sequence_log_probs_fails_the_exercise(lesson: Lesson, ns: dict) -> None:
     """The given function (with its planted bug) fails the debugging exercise's grade cell."""
     scratch = dict(ns)
-    scratch["response_log_probs"] = ns["buggy_response_log_probs"]
-    error = lesson.run_cells(scratch, ["test_response_log_probs"])["test_response_log_probs"]
-    assert isinstance(error, AssertionError) and "demo's log-probs" in str(error)
+    scratch["sequence_log_probs"] = ns["buggy_sequence_log_probs"]
+    error = lesson.run_cells(scratch, ["test_sequence_log_probs"])["test_sequence_log_probs"]
+    assert isinstance(error, AssertionError) and "SUM of the real tokens" in str(error)
 
 
 # --------------------------------------------------------------------------- the lesson's claims
@@ -168,16 +154,3 @@ def test_ppo_needs_fewer_steps_than_sb3(ns: dict) -> None:
     environment steps than SB3's PPO needs (steps, not seconds: `make bench` times them)."""
     steps = [ns["train_ppo"](seed=seed)[1][-1] for seed in range(3)]
     assert np.median(steps) < SB3_PPO_MEDIAN_STEPS, steps
-
-
-@pytest.mark.slow
-def test_reward_hacking_sweep(lesson: Lesson) -> None:
-    """The plot and written answer A: beta = 0 has the highest KL and the fewest distinct
-    responses of the sweep; the largest beta stays closest to the reference."""
-    runs = lesson.namespace_with("hacking_runs")["hacking_runs"]
-    betas = sorted(runs)
-    kls = [runs[b].final.kl for b in betas]
-    distinct = [runs[b].final.distinct for b in betas]
-    assert kls[0] == max(kls) and kls[0] > 10 and kls[-1] < 5
-    assert distinct[0] == min(distinct) and distinct[0] < 0.5
-    assert runs[0.0].final.score > runs[betas[-1]].final.score

@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # Lesson 06 (capstone): PPO, and RLHF in miniature
+# # Lesson 06: PPO, the KL to a reference, GRPO and DPO
 #
 # Lesson 04's A2C uses every rollout for **one** gradient step and throws it
 # away. **PPO** (Schulman et al., 2017) squeezes many steps out of each batch,
@@ -15,11 +15,12 @@
 # from the one that collected the data with a **clipped** importance ratio.
 # With lesson 05's GAE it is the algorithm that tuned InstructGPT and the
 # first chat models (RLHF: reinforcement learning from human feedback), and it
-# is the loop that TRL's `PPOTrainer` runs. This lesson builds it twice: on
-# CartPole, where it is the fastest agent of the course, and on a toy language
-# model that trains in seconds, where you reproduce a real failure (a team
-# spent two weeks on it), reward hacking, and the two methods that are
-# replacing PPO for LLMs (DPO, GRPO).
+# is the loop that TRL's `PPOTrainer` runs. This lesson builds it on
+# CartPole, where it is the fastest agent of the course, and then the pieces
+# that RLHF adds to it: the KL divergence to a reference policy, estimated
+# from samples, and the losses of the two methods that are replacing PPO for
+# LLMs (GRPO, DPO). Lesson 07 puts them all to work on a tiny transformer,
+# from preferences to a tuned policy.
 #
 # **Goals.** After this lesson you can
 # - write PPO's clipped objective and say exactly where clipping removes the
@@ -30,26 +31,24 @@
 # - estimate the KL divergence to a reference policy from samples (k1, k2, k3),
 #   say why RLHF code prefers k3 when the KL is small, and why a KL estimate
 #   in the reward is not the same as one in the loss;
-# - compute GRPO's group-relative advantages and the DPO loss;
-# - set up RLHF as an RL problem: the state (prompt + tokens so far), the
-#   per-token reward (KL penalty, the score on the last real token), the
-#   discount, and find the bugs that break it;
-# - explain reward hacking, and read every line of a TRL-style PPO step.
+# - compute GRPO's group-relative advantages and the DPO loss, find the bug
+#   in the log-probability of a whole response, and say what DPO trades
+#   against PPO.
 #
-# **Points: 31** (27 autograded in 10 exercises, 4 for two written answers).
-# **Time:** about 4 hours: the exercises' headings add up to 2 hours and 50
-# minutes, the two written answers take about 25 minutes, and reading the
+# **Points: 21** (19 autograded in 7 exercises, 2 for a written answer).
+# **Time:** about 2 hours and a half: the exercises' headings add up to 2 hours
+# and 5 minutes, the written answer takes about 10 minutes, and reading the
 # theory and watching the experiments about 30 more. The whole notebook runs in
 # 20 s to a minute and a half on a laptop CPU, depending on how busy it is.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
 # runs only the **visible** tests in the test cells. The grade is decided by
 # **hidden tests** in the same cells, which use fresh random inputs and edge
-# cases (responses of every length, clipped and unclipped ratios, other seeds),
+# cases (clipped and unclipped ratios, groups of every size, other seeds),
 # so a function that only reproduces the visible examples will not pass. The
-# two training exercises state their thresholds and budgets; the grader trains
-# with your functions on a fixed seed, and the reference solution passes on
-# every one of 10 seeds we tried.
+# training exercise states its threshold and budget; the grader trains with
+# your functions on a fixed seed, and the reference solution passes on every
+# one of 10 seeds we tried.
 #
 # **Partial credit.** A quiz scores each question and an exercise with parts
 # scores each part; any other test cell is all or nothing.
@@ -1116,7 +1115,7 @@ print(
 # penalty must also give the right **gradient**, and that depends on where it
 # enters.
 #
-# - **In the reward** (InstructGPT, TRL's PPO trainer, Exercise 7 below): the
+# - **In the reward** (InstructGPT, TRL's PPO trainer, lesson 07): the
 #   per-token $-\beta k_1$ is added to the rewards and treated like the score,
 #   a number without gradient; the policy gradient moves the policy through
 #   the advantages. Since $\mathbb{E}_\pi[k_1]$ is the KL, the policy-gradient
@@ -1304,7 +1303,7 @@ check_close(
 #
 # The log-probabilities are of **whole responses** (sums over their tokens).
 # What DPO saves and what it gives up compared with PPO-based RLHF is written
-# answer B at the end of the lesson.
+# answer at the end of the lesson.
 
 # %% [markdown]
 # ## Exercise 5: the DPO loss (3 points, about 20 min, medium)
@@ -1428,636 +1427,136 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## RLHF in miniature: a language model as an RL agent
+# ## Exercise 6: debugging the log-probability of a whole response (2 points, about 10 min, medium)
 #
-# A language model is a policy: the **state** is the prompt followed by every
-# token generated so far, the **action** is the next token, the episode ends
-# with the end-of-response token (terminated) or at the maximum length
-# (truncated). `rlhelpers.toylm` builds the whole RLHF set-up small enough
-# for a CPU: a vocabulary of 45 words, prompts such as `describe cat`, a
-# GRU policy pretrained in a second or two on text the package writes itself
-# (the **reference** $\pi_\text{ref}$, frozen), and a **reward model** that
-# scores whole responses. Here are the reference's mean score and a few of its
-# responses:
-
-# %%
-from rlhelpers import toylm
-
-reference = toylm.pretrained_reference(seed=0)
-reward_model = toylm.RewardModel()
-reference_eval = toylm.evaluate_policy(reference, lambda p, g: torch.cat([p, g], 1), n=256, seed=1)
-print(
-    f"reference: mean score {reference_eval.score:.2f}, distinct responses {reference_eval.distinct:.0%}"
-)
-for example in reference_eval.examples[:6]:
-    print("  ", example)
-
-# %% [markdown]
-# The RLHF loop, `toylm.train_rlhf`, is PPO on this task, with **your**
-# functions passed in: it generates a batch of responses (the state of each
-# step built by your `build_state`), scores them with the reward model, turns
-# scores and log-probabilities into per-token rewards with your
-# `kl_penalized_rewards`, estimates advantages with `gae` (one episode per
-# response, time first), whitens them over the batch, and takes several
-# epochs of your `ppo_clip_loss` plus a value loss. The next two exercises
-# write the two functions that make it RLHF.
-
-# %% [markdown]
-# ## Exercise 6: the state the policy sees (1 point, about 5 min, easy)
+# DPO's four inputs are log-probabilities of **whole responses**, and a model
+# gives one log-probability per token. In a batch, the responses are padded
+# to the longest one, so each row of `token_log_probs` `[B, L]` holds the
+# log-probabilities of a response's real tokens first, then whatever the
+# model gave the padding; `mask` `[B, L]` is 1 (or True) on the real tokens
+# and 0 on the padding. The log-probability of a response is the sum over its
+# real tokens, $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x, y_{<t})$.
 #
-# Write `build_state(prompt_tokens, generated_tokens)`: long tensors
-# `[B, P]` (the prompts) and `[B, t]` (the tokens generated so far, `t` may be
-# 0) -> `[B, P + t]`, the prompt followed by the generated tokens, row by
-# row. This is what the policy, the reference and the value head read before
-# choosing token `t`.
+# The given function below runs, has the right shape and is wrong: the demo
+# below scores the **same** response (log-probabilities -1, -2 and -0.5)
+# twice, once in a batch padded to 4 tokens and once padded to 6, and a
+# response's log-probability cannot depend on how long its neighbours in the
+# batch are. Copy it into the answer cell as `sequence_log_probs`, find the
+# one bug and fix it.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint 1: where to look</summary>
 #
-# Which torch function joins tensors along a dimension they already have,
-# and which dimension of `[B, P]` counts the tokens?
-#
-# </details>
-
-
-# %% nbgrader={"grade": false, "grade_id": "build_state", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def build_state(prompt_tokens, generated_tokens):
-    """The policy's state before the next token: the prompt, then every token generated so far.
-
-    Args:
-        prompt_tokens: long tensor [B, P].
-        generated_tokens: long tensor [B, t], t >= 0.
-
-    Returns:
-        long tensor [B, P + t].
-    """
-    ### BEGIN SOLUTION
-    return torch.cat([prompt_tokens, generated_tokens], dim=1)
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "test_build_state", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-"""build_state: prompt then generated tokens, row by row, for t = 0 and t > 0."""
-import torch
-
-from rlhelpers.testing import check_close, check_shape, checks_passed
-
-_prompt = torch.tensor([[5, 6], [7, 8]])
-_state = build_state(_prompt, torch.tensor([[1, 3], [2, 4]]))
-check_shape(_state, (2, 4), "build_state(prompts [2, 2], generated [2, 2])")
-check_close(
-    _state,
-    [[5, 6, 1, 3], [7, 8, 2, 4]],
-    "build_state([[5, 6], [7, 8]], [[1, 3], [2, 4]])",
-    hint="the prompt first, then every generated token so far, along the token dimension",
-)
-checks_passed("build_state")
-### BEGIN HIDDEN TESTS
-_empty = build_state(_prompt, torch.zeros(2, 0, dtype=torch.long))
-check_close(_empty, [[5, 6], [7, 8]], "build_state with no generated token yet (t = 0)")
-_gen = torch.randint(1, 40, (3, 7), generator=torch.Generator().manual_seed(2))
-_p = torch.randint(1, 40, (3, 2), generator=torch.Generator().manual_seed(3))
-_state = build_state(_p, _gen)
-check_shape(_state, (3, 9), "build_state(prompts [3, 2], generated [3, 7])")
-check_close(
-    _state[:, 2:],
-    _gen,
-    "the generated part of the state (t = 7)",
-    hint="every token generated so far, not only the last one",
-)
-check_close(_state[:, :2], _p, "the prompt part of the state")
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ## The per-token reward of RLHF
-#
-# The reward model gives one number per **response**; PPO needs a reward per
-# **token**. InstructGPT's recipe (and TRL's PPO trainer) builds it from two
-# parts, for a response of $n$ real tokens with log-probabilities
-# $\log\pi(a_t \mid s_t)$ under the policy that sampled it and
-# $\log\pi_\text{ref}(a_t \mid s_t)$ under the reference:
-#
-# $$r_t = -\beta \bigl(\log\pi(a_t \mid s_t) - \log\pi_\text{ref}(a_t \mid s_t)\bigr)
-#   + [t = n - 1]\; \text{score},$$
-#
-# a KL penalty on every real token (the $k_1$ estimate of Exercise 3: its
-# sum over the response estimates the sequence's KL) and the score on the
-# **last real token**, the action that completed the response. Responses in
-# a batch have different lengths, so the tensors are padded to the longest,
-# with a `mask` that is 1 on real tokens and 0 on padding; padding gets reward
-# 0. (TRL's PPO trainer adds the score at index `sequence_lengths + 1`,
-# which is `mask.sum()` here: the **first padding token**, one step after
-# the response ended, falling back to the last token when a response fills
-# the whole length. TRL issues #1893 and #3750 discuss it; this lesson puts
-# the score where the response ended, and a hidden test checks that.)
-
-# %% [markdown]
-# ## Exercise 7: KL-penalised per-token rewards (3 points, about 20 min, medium)
-#
-# Write `kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask)`:
-# `scores` `[B]`; `log_probs`, `ref_log_probs` and `mask` `[B, L]` (the mask
-# 1 on each response's real tokens, which come first, then 0 on padding;
-# every response has at least one real token; it may be float or bool) and a
-# number `beta` -> the float rewards `[B, L]` defined above.
-#
-# <details><summary>Hint 1: the two parts</summary>
-#
-# First `-beta * (log_probs - ref_log_probs)` times the mask (as floats).
-# Then, in each row, add the score at the index of the last real token.
+# Compute the given function's result for the demo's first row by hand.
+# Which number does the padding change?
 #
 # </details>
 #
 # <details><summary>Hint 2: the key idea</summary>
 #
-# The number of real tokens of a row minus one is the index of its last real
-# token; make it an integer tensor (`mask.long()`), since a float cannot index.
-# Indexing `rewards` with a tensor of row numbers (`torch.arange`) and a
-# tensor of column numbers picks one entry per row.
+# The probability of a sequence is the product of its tokens' probabilities,
+# so its log is a sum over the real tokens: nothing in it may count the
+# padded positions.
 #
 # </details>
 
 
-# %% nbgrader={"grade": false, "grade_id": "kl_penalized_rewards", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask):
-    """Per-token rewards: -beta * (log pi - log pi_ref) on real tokens, + the score on the last one.
+# %% nbgrader={"grade": false, "grade_id": "buggy_sequence_log_probs", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def buggy_sequence_log_probs(token_log_probs, mask):
+    """The log-probability of each whole response (WITH A PLANTED BUG).
 
     Args:
-        scores: float tensor [B], the reward model's score of each whole response.
-        log_probs, ref_log_probs: float tensors [B, L], per token, under the policy and the reference.
-        beta: the KL coefficient.
+        token_log_probs: float tensor [B, L], per position of the padded responses.
         mask: [B, L], 1 (or True) on real tokens (first), 0 on padding.
 
     Returns:
-        float tensor [B, L].
+        float tensor [B]: the sum of each response's real-token log-probabilities.
     """
-    ### BEGIN SOLUTION
-    real = mask.to(log_probs.dtype)
-    rewards = -beta * (log_probs - ref_log_probs) * real
-    last = mask.long().sum(dim=1) - 1
-    rewards[torch.arange(len(scores), device=rewards.device), last] += scores.to(rewards.dtype)
-    return rewards
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "test_kl_penalized_rewards", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""kl_penalized_rewards: by hand; the score on the last real token (not the first padding one); 0 on padding."""
-import torch
-
-from rlhelpers.testing import check, check_close, check_shape, checks_passed
-
-_mask = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
-# the padding holds log-probs too (of whatever token fills it): they must not leak into the rewards
-_lp = torch.tensor([[-1.0, -2.0, -0.5, -0.7], [-1.0, -0.3, -2.0, -0.1]])
-_ref = torch.tensor([[-1.5, -1.0, -0.5, -0.2], [-3.0, -0.9, -0.4, -0.6]])
-try:
-    _rewards = kl_penalized_rewards(torch.tensor([2.0, -1.0]), _lp, _ref, 0.1, _mask)
-except IndexError as _error:  # a float index (the sum of a float mask) cannot pick a column
-    check(
-        False,
-        "kl_penalized_rewards with a float mask",
-        expected="the rewards",
-        got=f"IndexError: {_error}",
-        hint="an index must be an integer tensor: mask.long().sum(dim=1) - 1",
-    )
-check_shape(_rewards, (2, 4), "the rewards of 2 responses padded to 4 tokens")
-check_close(
-    _rewards,
-    [[-0.05, 0.1, 2.0, 0.0], [-1.2, 0.0, 0.0, 0.0]],
-    "kl_penalized_rewards(scores [2, -1], ..., beta 0.1, responses of 3 and 1 tokens)",
-    atol=1e-6,
-    hint="the score goes on the LAST REAL token (index mask.sum() - 1), not on the first padding "
-    "one; padding gets 0 (multiply the KL term by the mask)",
-)
-checks_passed("kl_penalized_rewards")
-### BEGIN HIDDEN TESTS
-_gen = torch.Generator().manual_seed(5)
-_B, _L = 6, 7
-_lengths = torch.tensor([1, 7, 3, 5, 7, 2])  # full-length responses have no padding at all
-_mask = (torch.arange(_L)[None] < _lengths[:, None]).float()
-_lp = -torch.rand(_B, _L, generator=_gen) * 3 * _mask
-_ref = -torch.rand(_B, _L, generator=_gen) * 3 * _mask
-_scores = torch.randn(_B, generator=_gen)
-_expected = -0.05 * (_lp - _ref) * _mask
-_expected[torch.arange(_B), _lengths - 1] += _scores
-check_close(
-    kl_penalized_rewards(_scores, _lp, _ref, 0.05, _mask),
-    _expected,
-    "rewards of 6 responses of lengths [1, 7, 3, 5, 7, 2] (two of full length), beta 0.05",
-    atol=1e-6,
-    hint="the score on each row's last real token; padding gets exactly 0",
-)
-_noisy_lp = _lp + 5.0 * (1 - _mask)  # garbage on the padding must not leak into the rewards
-check_close(
-    kl_penalized_rewards(_scores, _noisy_lp, _ref, 0.05, _mask.bool()),
-    _expected,
-    "rewards with a bool mask and non-zero log-probs on the padding",
-    atol=1e-6,
-    hint="multiply the KL term by the mask (as a float)",
-)
-check_close(
-    kl_penalized_rewards(_scores, _lp, _ref, 0.0, _mask).sum(1),
-    _scores,
-    "the row sums of the rewards with beta = 0 (only the scores are left)",
-    atol=1e-6,
-)
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ## Exercise 8: debugging the log-probabilities of a response (3 points, about 15 min, medium)
-#
-# Every RLHF and DPO implementation needs the log-probability of each token
-# of a response under a causal model. The model reads the whole sequence
-# (prompt and response, `[B, S]`) in one pass and returns logits `[B, S, V]`,
-# where **position j's logits predict the token at position j + 1**. The given
-# function below is meant to return the log-probabilities `[B, S - P]` of the
-# response tokens `sequences[:, P:]` (P the prompt's length). It runs, its
-# output has the right shape, and it is wrong: the demo below shows the
-# symptom on a model that always predicts "the next token is this one plus
-# 1", fed with sequences that count upwards, so every response token is
-# predicted with near certainty and its log-probability should be about 0.
-#
-# Copy it into the answer cell as `response_log_probs`, find the one bug and
-# fix it.
-#
-# <details><summary>Hint 1: where to look</summary>
-#
-# Which logits score the first response token, `sequences[:, P]`? Count the
-# positions on a sequence of length 4 with a prompt of 2.
-#
-# </details>
-#
-# <details><summary>Hint 2: the fix</summary>
-#
-# The logits that predict the response are those at positions `P - 1` to
-# `S - 2`: `logits[:, prompt_length - 1 : -1]`.
-#
-# </details>
-
-
-# %% nbgrader={"grade": false, "grade_id": "buggy_response_log_probs", "locked": true, "schema_version": 3, "solution": false, "task": false}
-def buggy_response_log_probs(logits, sequences, prompt_length):
-    """The log-probability of each response token (WITH A PLANTED BUG).
-
-    Args:
-        logits: float tensor [B, S, V], the model's output on `sequences`.
-        sequences: long tensor [B, S], the prompts (first prompt_length tokens) and responses.
-        prompt_length: P >= 1.
-
-    Returns:
-        float tensor [B, S - P]: log p(sequences[:, j] | sequences[:, :j]) for j = P .. S - 1.
-    """
-    log_probs = torch.log_softmax(logits[:, prompt_length:], dim=-1)
-    return log_probs.gather(-1, sequences[:, prompt_length:, None]).squeeze(-1)
+    return (token_log_probs * mask).mean(dim=1)
 
 
 # %%
-def counting_logits(sequences, vocab_size=10):
-    """A toy causal 'model': at every position it predicts 'the next token is this one + 1'."""
-    return 20.0 * nn.functional.one_hot((sequences + 1) % vocab_size, vocab_size).float()
+same_response = torch.tensor([-1.0, -2.0, -0.5])
+for padded_to in (4, 6):
+    padding = padded_to - len(same_response)
+    token_lp = torch.cat([same_response, torch.full((padding,), -7.0)])[None]
+    real = torch.cat([torch.ones(3), torch.zeros(padding)])[None]
+    print(f"padded to {padded_to}:", float(buggy_sequence_log_probs(token_lp, real)[0]))
 
 
-counting = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 8, 9]])
-print("log-probs of the responses (given, buggy):")
-print(buggy_response_log_probs(counting_logits(counting), counting, prompt_length=2))
-
-
-# %% nbgrader={"grade": false, "grade_id": "response_log_probs", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def response_log_probs(logits, sequences, prompt_length):
-    """The log-probability of each response token under the model that gave `logits`.
+# %% nbgrader={"grade": false, "grade_id": "sequence_log_probs", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sequence_log_probs(token_log_probs, mask):
+    """The log-probability of each whole response: the sum of its real tokens' log-probabilities.
 
     Args:
-        logits: float tensor [B, S, V], the model's output on `sequences`.
-        sequences: long tensor [B, S], the prompts (first prompt_length tokens) and responses.
-        prompt_length: P >= 1.
+        token_log_probs: float tensor [B, L], per position of the padded responses.
+        mask: [B, L], 1 (or True) on real tokens (first), 0 on padding.
 
     Returns:
-        float tensor [B, S - P]: log p(sequences[:, j] | sequences[:, :j]) for j = P .. S - 1.
+        float tensor [B].
     """
     ### BEGIN SOLUTION
-    log_probs = torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)
-    return log_probs.gather(-1, sequences[:, prompt_length:, None]).squeeze(-1)
+    return (token_log_probs * mask).sum(dim=1)
     ### END SOLUTION
 
 
-# %%
-print("log-probs of the responses (yours):")
-print(response_log_probs(counting_logits(counting), counting, prompt_length=2))
-
-# %% nbgrader={"grade": true, "grade_id": "test_response_log_probs", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""response_log_probs: the demo's counting model; a hand-computed case; random models against a loop."""
+# %% nbgrader={"grade": true, "grade_id": "test_sequence_log_probs", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+"""sequence_log_probs: the demo's response padded twice; a hand-computed batch; random batches."""
 import torch
-from torch import nn
 
 from rlhelpers.testing import check_close, check_shape, checks_passed
 
-
-def _counting_logits(sequences, vocab_size=10):
-    return 20.0 * nn.functional.one_hot((sequences + 1) % vocab_size, vocab_size).float()
-
-
-_seq = torch.tensor([[1, 2, 3, 4, 5, 6], [4, 5, 6, 7, 8, 9]])
-_got = response_log_probs(_counting_logits(_seq), _seq, 2)
-check_shape(_got, (2, 4), "the log-probs of 2 responses of 4 tokens after a prompt of 2")
+_token_lp = torch.tensor(
+    [[-1.0, -2.0, -0.5, -7.0, -7.0, -7.0], [-3.0, -7.0, -7.0, -7.0, -7.0, -7.0]]
+)
+_mask = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+_got = sequence_log_probs(_token_lp, _mask)
+check_shape(_got, (2,), "the log-probs of 2 responses padded to 6 tokens")
 check_close(
     _got,
-    torch.zeros(2, 4),
-    "the demo's log-probs (the counting model predicts every response token)",
+    [-3.5, -3.0],
+    "the log-probs of responses of 3 and 1 real tokens (log-probs -1, -2, -0.5 and -3), "
+    "padding at -7",
     atol=1e-6,
-    hint="position j's logits predict the token at j + 1: the response is scored by logits[:, P - 1 : -1]",
+    hint="log pi(y | x) is the SUM of the real tokens' log-probabilities: the padding adds "
+    "nothing, and the length of the batch must not matter",
 )
-checks_passed("response_log_probs")
-### BEGIN HIDDEN TESTS
-_logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]]]))
 check_close(
-    response_log_probs(_logits, torch.tensor([[0, 1, 2]]), 1),
-    torch.log(torch.tensor([[0.25, 0.1]])),
-    "the log-probs of the response [1, 2] after the prompt [0] (by hand)",
+    sequence_log_probs(_token_lp[:, :4], _mask[:, :4]),
+    [-3.5, -3.0],
+    "the same two responses padded to 4 tokens instead of 6",
     atol=1e-6,
+    hint="a response's log-probability cannot depend on how long the batch is padded",
 )
-_gen = torch.Generator().manual_seed(9)
-for _p in (1, 3):
-    _seq = torch.randint(0, 7, (4, 8), generator=_gen)
-    _logits = torch.randn(4, 8, 7, generator=_gen)
-    _expected = torch.stack(
-        [
-            torch.log_softmax(_logits[:, j - 1], -1)[torch.arange(4), _seq[:, j]]
-            for j in range(_p, 8)
-        ],
-        1,
-    )
-    check_close(
-        response_log_probs(_logits, _seq, _p),
-        _expected,
-        f"the log-probs of random responses after a prompt of {_p} token(s)",
-        atol=1e-5,
-    )
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ## Case study: two weeks on a reward that would not rise
-#
-# A legal-tech team tuned a model with PPO against a reward model trained on
-# their lawyers' preferences. For two weeks the reward-model score did not
-# move. The bug was in the set-up of the RL problem, not in PPO: their
-# environment wrapper gave the policy **the prompt alone as the state** of
-# every step, and they had set **$\gamma = 0$** ("each token is its own
-# decision"). Both break the credit assignment of a response:
-# - with the prompt as the whole state, the policy cannot see what it has
-#   already written: every position gets the same next-token distribution, so
-#   it can only shift one bag of words, not write a response;
-# - the score arrives on the last token only, and with $\gamma = 0$ the
-#   advantage of every other token is its own KL penalty: nothing tells the
-#   earlier tokens that the response they began was scored well or badly.
-#
-# Fixed (state = prompt + tokens so far, $\gamma = 0.99$, the KL penalty
-# kept), the score rose by 34 % over 3,000 steps and human raters
-# preferred the tuned model's answers 71 % of the time. Below, the same two
-# configurations on the toy task, on the same seed and budget, with your
-# functions. `toylm.prompt_only_state` is the team's state:
-# `lambda prompt, generated: prompt`.
-
-# %% [markdown]
-# ## Exercise 9: reproduce the case study (3 points, about 15 min, easy)
-#
-# Write `run_case_study(seed=0)`, which trains twice with
-# `toylm.train_rlhf(config, state_fn, kl_penalized_rewards, ppo_clip_loss, gae)`
-# (your functions and the given `gae`) and returns `(broken, fixed)`, the two
-# `RLHFResult`s:
-# - `broken`: `toylm.RLHFConfig(gamma=0.0, seed=seed)` with
-#   `toylm.prompt_only_state`;
-# - `fixed`: `toylm.RLHFConfig(gamma=0.99, seed=seed)` with your `build_state`.
-#
-# Every other setting keeps its default (`beta=0.2`, and the budget: a few
-# dozen iterations of 64 responses). A result holds the mean score, the sequence KL to the reference
-# (nats) and the fraction of distinct responses of every iteration
-# (`.scores`, `.kls`, `.distinct`), and an evaluation on 256 fresh prompts
-# before and after training (`.initial`, `.final`, each with `.score`, `.kl`,
-# `.distinct`, `.examples`).
-#
-# **Graded:** `run_case_study(seed=0)`: the fixed run's final score must be
-# at least 0.8 above the reference's (about 1.0) with a final KL of at most 10
-# nats, and the broken run's final score must not beat its initial one by
-# more than 0.2.
-# This needs your `build_state`, `kl_penalized_rewards` and `ppo_clip_loss`
-# to be right, and the two configurations the right way round.
-#
-# <details><summary>Hint</summary>
-#
-# `broken = toylm.train_rlhf(toylm.RLHFConfig(gamma=0.0, seed=seed), toylm.prompt_only_state, kl_penalized_rewards, ppo_clip_loss, gae)`,
-# and the same with `toylm.RLHFConfig(gamma=0.99, seed=seed)` and `build_state` for `fixed`.
-#
-# </details>
-
-
-# %% nbgrader={"grade": false, "grade_id": "run_case_study", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def run_case_study(seed=0):
-    """The case study's broken and fixed RLHF runs on one seed: (broken, fixed) RLHFResults."""
-    ### BEGIN SOLUTION
-    functions = (kl_penalized_rewards, ppo_clip_loss, gae)
-    broken = toylm.train_rlhf(
-        toylm.RLHFConfig(gamma=0.0, seed=seed), toylm.prompt_only_state, *functions
-    )
-    fixed = toylm.train_rlhf(toylm.RLHFConfig(gamma=0.99, seed=seed), build_state, *functions)
-    return broken, fixed
-    ### END SOLUTION
-
-
-# %%
-case_broken, case_fixed = run_case_study(seed=DEMO_SEED)
-fig, axes = plt.subplots(1, 2, figsize=(9, 3))
-for label, run in (
-    ("broken: prompt only, gamma 0", case_broken),
-    ("fixed: full state, gamma 0.99", case_fixed),
-):
-    axes[0].plot(run.scores, label=label)
-    axes[1].plot(run.kls, label=label)
-axes[0].set(title="reward-model score (batch mean)", ylabel="score")
-axes[1].set(title="sequence KL to the reference", ylabel="KL (nats)")
-for ax in axes:
-    ax.set_xlabel("PPO iteration (a batch of responses each)")
-axes[0].legend(fontsize=8)
-plt.show()
-for label, run in (("broken", case_broken), ("fixed", case_fixed)):
-    gain = run.final.score - run.initial.score
-    print(
-        f"{label:6s}: score {run.initial.score:.2f} -> {run.final.score:.2f} "
-        f"({gain / abs(run.initial.score):+.0%}), KL {run.final.kl:.2f} nats, "
-        f"distinct {run.final.distinct:.0%}, {run.cpu_seconds:.1f} CPU-s"
-    )
-print("fixed, a few responses:", *case_fixed.final.examples[:4], sep="\n  ")
-
-# %% [markdown]
-# On the ten seeds 0-9 (with the reference functions, on a busy 2-core
-# machine, 1.4 to 2.4 CPU-seconds a run), the fixed configuration raised the
-# mean reward-model score from the reference's 0.97 to between 1.97 and 2.23,
-# a median gain of **+110 %** (at least +103 % on every seed), with a final
-# sequence KL of 1.6 to 2.7 nats and more than 85 % distinct responses; the
-# broken one started lower (the reference, fed the prompt alone, cannot write
-# a coherent response: about -6.2) and never gained more than 0.01. The toy's
-# gain is larger than the story's +34 % because its reward model is simple and
-# its reference weak, but the lesson is the same: the bug is not in PPO, since
-# the same loop with the same functions learns as soon as the state and the
-# discount are right.
-
-# %% nbgrader={"grade": true, "grade_id": "test_run_case_study", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
-"""run_case_study: the fixed run ends >= 0.8 above the reference's score with KL <= 10 nats; the broken one gains <= 0.2 (seed 0)."""
-import torch
-
-from rlhelpers import toylm
-from rlhelpers.testing import check, check_returns, checks_passed
-
-_broken, _fixed = check_returns(
-    run_case_study(seed=0), ("broken", "fixed"), "run_case_study(seed=0)"
-)
-_reference_score = toylm.evaluate_policy(
-    toylm.pretrained_reference(), lambda prompt, generated: torch.cat([prompt, generated], 1)
-).score
-check(
-    _fixed.final.score >= _reference_score + 0.8,
-    "the fixed run's final score (seed 0)",
-    expected=f"at least the reference's {_reference_score:.2f} + 0.8",
-    got=round(_fixed.final.score, 3),
-    hint="check build_state, the score's position in kl_penalized_rewards, the sign of ppo_clip_loss, "
-    "and that the fixed run uses your build_state with gamma=0.99",
-)
-check(
-    _fixed.final.kl <= 10.0,
-    "the fixed run's final sequence KL to the reference (nats)",
-    expected="at most 10",
-    got=round(_fixed.final.kl, 3),
-    hint="the fixed run keeps beta = 0.2, and the KL term of kl_penalized_rewards is -beta * (lp - ref)",
-)
-checks_passed("run_case_study")
+checks_passed("sequence_log_probs")
 ### BEGIN HIDDEN TESTS
-_broken_gain = _broken.final.score - _broken.initial.score
-check(
-    _broken_gain <= 0.2,
-    "the broken run's gain in score (seed 0)",
-    expected="at most 0.2 (the case study: the score does not rise)",
-    got=round(_broken_gain, 3),
-    hint="broken: gamma=0.0 with toylm.prompt_only_state",
-)
-_budget = toylm.RLHFConfig().iterations
-check(
-    len(_fixed.scores) == _budget and len(_broken.scores) == _budget,
-    "the number of iterations of each run",
-    expected=f"{_budget} (the default budget of toylm.RLHFConfig)",
-    got=(len(_broken.scores), len(_fixed.scores)),
-    hint="change only gamma (and the seed) in the configurations",
+_gen = torch.Generator().manual_seed(12)
+_lengths = torch.tensor([1, 5, 3, 5, 2])
+_mask = torch.arange(5)[None] < _lengths[:, None]
+_token_lp = -3 * torch.rand(5, 5, generator=_gen)
+_expected = torch.stack([_token_lp[i, : _lengths[i]].sum() for i in range(5)])
+check_close(
+    sequence_log_probs(_token_lp, _mask),
+    _expected,
+    "the log-probs of 5 random responses of lengths [1, 5, 3, 5, 2] with a bool mask",
+    atol=1e-6,
+    hint="sum over the real tokens of each row, with the mask as 0/1",
 )
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Reward hacking: what the KL penalty is for
+# ## RLHF: lesson 07
 #
-# The reward model is a learned proxy of what people want, and a policy that
-# maximises a proxy hard enough finds where the proxy is wrong (Goodhart's
-# law). The toy reward model has such a flaw on purpose (its documentation,
-# `help(toylm.RewardModel)`, tells which; try to guess it from the plot
-# first). Below, the fixed configuration with four values of $\beta$, on the
-# same seed: the final score, the sequence KL to the reference and the
-# fraction of distinct responses among 256.
-
-# %%
-HACKING_BETAS = (0.0, 0.05, 0.2, 0.5)
-hacking_runs = {
-    beta: toylm.train_rlhf(
-        toylm.RLHFConfig(beta=beta, seed=DEMO_SEED),
-        build_state,
-        kl_penalized_rewards,
-        ppo_clip_loss,
-        gae,
-    )
-    for beta in tqdm(HACKING_BETAS, desc="beta sweep", leave=False)
-}
-fig, axes = plt.subplots(1, 3, figsize=(11, 3))
-for ax, (name, ylabel, read) in zip(
-    axes,
-    (
-        ("final score", "reward-model score", lambda run: run.final.score),
-        ("final sequence KL", "KL (nats)", lambda run: run.final.kl),
-        ("distinct responses", "fraction of the responses", lambda run: run.final.distinct),
-    ),
-    strict=True,
-):
-    ax.plot(range(len(HACKING_BETAS)), [read(run) for run in hacking_runs.values()], "o-")
-    ax.set_xticks(range(len(HACKING_BETAS)), [str(b) for b in HACKING_BETAS])
-    ax.set(xlabel="beta", ylabel=ylabel)
-    ax.set_title(name, fontsize=9)
-plt.show()
-for beta, run in hacking_runs.items():
-    print(
-        f"beta {beta:<4}: score {run.final.score:5.2f}, KL {run.final.kl:6.2f}, "
-        f"distinct {run.final.distinct:4.0%}, e.g. {run.final.examples[0]!r}"
-    )
-
-# %% [markdown] nbgrader={"grade": true, "grade_id": "written_reward_hacking", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# ### Written answer A (2 points, graded by hand)
-#
-# Describe what the policy learned at $\beta = 0$ (look at its responses and
-# the three panels), and explain, with the per-token reward of Exercise 7, why
-# a larger $\beta$ prevents it. What does a too large $\beta$ cost? Why is a
-# high reward-model score alone no evidence that the model got better?
-#
-# ### BEGIN SOLUTION
-# At beta = 0 the only reward is the reward model's score, and the policy
-# found its flaw: every "very" earns a bonus and repeating "very" is never
-# penalised, so it collapses onto a few degenerate responses such as
-# "a tree very very very ...": a higher score than with a larger beta, few
-# distinct responses, and a sequence KL of well over 10 nats (each of those tokens
-# is one the reference would almost never write). The per-token reward
-# -beta * (log pi - log pi_ref) charges the policy for every token it makes
-# more likely than the reference did, and summed over a response that is beta
-# times the response's log-ratio, whose mean is the sequence KL: the hack
-# needs many very unlikely tokens, so its price grows with beta until it no
-# longer pays, while honest improvements (a true adjective, naming the
-# subject) are cheap in KL because the reference already writes such text.
-# A too large beta keeps the policy at the reference: the score barely moves.
-# The reward model is only a proxy trained on limited data; pushed hard, a
-# policy finds inputs where the proxy is wrong (Goodhart's law), so a rising
-# score has to be checked against the KL, the diversity and human judgement
-# (the case study's 71 % human preference, not the +34 % score, was the
-# evidence).
-# ### END SOLUTION
+# PPO, the KL to a reference, GRPO's advantages and the DPO loss are the
+# pieces of RLHF. Lesson 07 puts them to work, end to end, on a tiny causal
+# transformer: the state the policy sees (the prompt and every token so far),
+# the per-token reward with its KL penalty, the log-probabilities of a
+# response (a debugging exercise), a reward model trained on the choices of
+# biased labellers, PPO, DPO and GRPO side by side, over-optimisation
+# measured, a real failure reproduced as an experiment, and TRL's trainers
+# read line by line.
 
 # %% [markdown]
-# ## Reading TRL's PPO trainer
-#
-# The loop that `toylm.train_rlhf` runs is the one of TRL's `PPOTrainer`
-# (and of InstructGPT), at the scale of a CPU. Here is its main step,
-# `toylm.rlhf_step`, one PPO iteration (given; your functions are its
-# arguments):
-
-# %%
-import inspect
-
-print(inspect.getsource(toylm.rlhf_step))
-
-# %% [markdown]
-# Line by line, against TRL's PPO step and this lesson:
-#
-# | TRL-style PPO step | what it is | in this lesson |
-# |---|---|---|
-# | `policy` (the model being tuned) | the actor: state = prompt + tokens so far, action = next token | `ToyLM`; its state is your `build_state` |
-# | `ref_policy` (frozen copy of the SFT model) | the anchor of the KL penalty | `toylm.pretrained_reference` |
-# | `reward_model` (frozen) | scores each finished response once | `toylm.RewardModel` |
-# | `value_model` (a value head) | the critic $V(s_t)$ at every token | the loop's `ValueNetwork` (lesson 04's value head) |
-# | generate responses, then forward passes for `logprobs`, `ref_logprobs`, `values` | the rollout: old log-probs for the ratio | `toylm.generate`; your `response_log_probs` (Exercise 8) |
-# | `kl = logprobs - ref_logprobs`; `rewards = -kl_coef * kl`; score added at the last real token | the per-token reward | your `kl_penalized_rewards` (Exercise 7), $k_1$ of Exercise 3 |
-# | where the score is added: `sequence_lengths` is the index of the last real token | TRL's trainer adds it at `sequence_lengths + 1`, the first padding token (TRL issues #1893, #3750) | the hidden test of Exercise 7 |
-# | GAE with `gamma = 1`, `lam = 0.95`, backwards over the tokens | advantages, one episode per response | `gae` (lesson 05) |
-# | `advantages = masked_whiten(advantages, mask)` | whitened over the batch's real tokens | the loop's `_whiten` (cf. PPO's per-minibatch normalisation) |
-# | `ratio = exp(new_logprobs - logprobs)`; `pg_loss = max(-A r, -A clip(r, 1 - eps, 1 + eps))` | the clipped objective | your `ppo_clip_loss` (Exercise 1) |
-# | `vf_loss = 0.5 * max((vpred - returns) ** 2, (vpredclipped - returns) ** 2)`, `vpredclipped` kept within `cliprange_value` of the old values; times `vf_coef` | the critic's regression on the returns, with value clipping | unclipped here: the plain squared error of Exercise 2 and of the loop's value loss |
-# | `num_ppo_epochs` over `num_mini_batches` | several epochs on each batch | `epochs` of `PPOArgs` and `RLHFConfig` |
-#
-# TRL discounts with $\gamma = 1$: a response is short and its score is all
-# that counts, so nothing needs discounting; what the case study broke was
-# $\gamma = 0$, not $\gamma < 1$. GRPO (Exercise 4) replaces the value model
-# and GAE by group-relative advantages; DPO (Exercise 5) replaces the whole
-# loop by a loss on preference pairs.
-
-# %% [markdown]
-# ## Exercise 10: quiz (2 points, about 10 min, easy)
+# ## Exercise 7: quiz (2 points, about 10 min, easy)
 #
 # Set each variable to your answer. Each question is worth half a point; once
 # the quiz is graded, the feedback explains every question you got right.
@@ -2141,7 +1640,7 @@ _quiz.question(
 _quiz.score()
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_dpo", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
-# ### Written answer B (2 points, graded by hand)
+# ### Written answer (2 points, graded by hand)
 #
 # A team has 50,000 preference pairs and a tight compute budget, and chooses
 # DPO over PPO-based RLHF. Give two things they save and two things they give
@@ -2166,7 +1665,7 @@ _quiz.score()
 # ### END SOLUTION
 
 # %% [markdown]
-# ## After written answer B: what DPO trades
+# ## After the written answer: what DPO trades
 #
 # DPO needs no reward model and no value head, and no generation during
 # training: each pair costs one forward pass of the policy and one of the
@@ -2190,11 +1689,9 @@ _quiz.score()
 # - The KL to a reference is estimated from samples: $k_1$ and $k_3$ are both
 #   unbiased, and $k_3$ is far less noisy when the KL is small.
 # - GRPO replaces the critic by the group's mean and std; DPO replaces the
-#   whole RL loop by a classification loss on preference pairs.
-# - RLHF is RL only if the RL problem is set up right: the state is the prompt
-#   and every token so far, the score goes on the last real token, the
-#   discount lets it reach the earlier tokens, and the KL penalty keeps the
-#   policy away from the reward model's blind spots.
+#   whole RL loop by a classification loss on preference pairs, whose inputs
+#   are sums of log-probabilities over each response's real tokens.
+# - Lesson 07 sets up RLHF as an RL problem and runs PPO, DPO and GRPO on it.
 #
 # **Closing note: how fast, how much.** Measured on the course's 2-core CPU
 # while it was busy with other work, with one torch thread. **PPO:** on the
@@ -2209,12 +1706,8 @@ _quiz.score()
 # lesson's own rule asks more (training episodes averaging 300 before it
 # looks, then 50 greedy episodes averaging 495), hence its larger count. (The
 # stopping rule's greedy evaluations are not counted as steps, just as
-# Stable-Baselines3 does not count its evaluation episodes.) **The case
-# study:** the fixed configuration raised the reward-model score by a median of
-# +110 % over 30 iterations of 64 responses (at least +103 % on each of ten
-# seeds, the story's was +34 %) with the KL to the reference at 1.6-2.7 nats;
-# the broken one did not improve on any seed. Each RLHF run took 1.4 to 2.4
-# CPU-seconds. **Points: 31** (27 autograded, 4 by hand). The whole notebook
+# Stable-Baselines3 does not count its evaluation episodes.)
+# **Points: 21** (19 autograded, 2 by hand). The whole notebook
 # runs in about 20 s on an idle 2-core CPU and in under a minute and a half on
 # a busy one (`make bench`); on a GPU it runs unchanged
 # (`rlhelpers.device()`), though with networks this small, expect no speed-up.

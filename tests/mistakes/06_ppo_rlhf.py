@@ -1,4 +1,4 @@
-"""Lesson 06 (PPO and RLHF): typical mistakes per answer cell, and the seed sweeps.
+"""Lesson 06 (PPO, KL estimators, GRPO, DPO): typical mistakes per answer cell, seed sweeps.
 
 Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
 """
@@ -9,9 +9,7 @@ CHEAP = [
     "test_kl_estimates",
     "test_group_relative_advantages",
     "test_dpo_loss",
-    "test_build_state",
-    "test_kl_penalized_rewards",
-    "test_response_log_probs",
+    "test_sequence_log_probs",
     "test_quiz",
 ]
 
@@ -155,80 +153,17 @@ MISTAKES = {
         # the sum over the pairs instead of the mean
         ("(chosen - rejected)).mean()", "(chosen - rejected)).sum()", "averaged over the pairs"),
     ],
-    "build_state": [
-        # the generated tokens first, then the prompt
-        ("[prompt_tokens, generated_tokens]", "[generated_tokens, prompt_tokens]", "prompt first"),
-        # only the last generated token
+    "sequence_log_probs": [
+        # the planted bug left in: the mean over the padded length, which depends on the batch
+        ("(token_log_probs * mask).sum(dim=1)", "(token_log_probs * mask).mean(dim=1)", "SUM"),
+        # the mask forgotten: the padding's log-probabilities are summed too
+        ("(token_log_probs * mask).sum(dim=1)", "token_log_probs.sum(dim=1)", "padding"),
+        # the mean over the real tokens: a length-normalised score, not log pi(y | x)
         (
-            "[prompt_tokens, generated_tokens]",
-            "[prompt_tokens, generated_tokens[:, -1:]]",
-            "generated [",
+            "(token_log_probs * mask).sum(dim=1)",
+            "(token_log_probs * mask).sum(dim=1) / mask.sum(dim=1)",
+            "SUM",
         ),
-        # concatenated along the batch dimension
-        (
-            "[prompt_tokens, generated_tokens], dim=1",
-            "[prompt_tokens, generated_tokens], dim=0",
-            "shape",
-        ),
-    ],
-    "kl_penalized_rewards": [
-        # TRL's old bug: the score on the first padding token
-        ("last = mask.long().sum(dim=1) - 1", "last = mask.long().sum(dim=1)", "LAST REAL"),
-        # the KL term not masked: padding gets rewards
-        (
-            "rewards = -beta * (log_probs - ref_log_probs) * real",
-            "rewards = -beta * (log_probs - ref_log_probs)",
-            "mask",
-        ),
-        # the KL term with the wrong sign: a bonus for leaving the reference
-        ("rewards = -beta * (log_probs", "rewards = beta * (log_probs", "kl_penalized_rewards"),
-        # the index of the last token from a float mask: a float index
-        ("last = mask.long().sum(dim=1) - 1", "last = mask.sum(dim=1) - 1", "mask.long()"),
-        # beta forgotten
-        (
-            "rewards = -beta * (log_probs - ref_log_probs)",
-            "rewards = -(log_probs - ref_log_probs)",
-            "beta 0.1",
-        ),
-        # the score on the last column, whatever the response's length
-        (
-            "rewards[torch.arange(len(scores), device=rewards.device), last]",
-            "rewards[torch.arange(len(scores), device=rewards.device), -1]",
-            "LAST REAL",
-        ),
-    ],
-    "response_log_probs": [
-        # the planted bug left in: the logits of the same position score the token
-        (
-            "logits[:, prompt_length - 1 : -1]",
-            "logits[:, prompt_length:]",
-            "P - 1",
-        ),
-        # logits taken for log-probabilities
-        (
-            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
-            "logits[:, prompt_length - 1 : -1]",
-            "demo's log-probs",
-        ),
-        # the softmax over the positions instead of the vocabulary
-        (
-            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=-1)",
-            "torch.log_softmax(logits[:, prompt_length - 1 : -1], dim=1)",
-            "after the prompt [0] (by hand)",
-            "the visible counting model's one-hot logits of 20 put each response token's mass at "
-            "one position as well as on one word, so either softmax gives it log-prob 0; only the "
-            "hidden random logits tell them apart (the visible case is the debugging demo's)",
-        ),
-    ],
-    "run_case_study": [
-        # the fixed run with the prompt-only state: nothing to learn from
-        (
-            "seed=seed), build_state, *functions)",
-            "seed=seed), toylm.prompt_only_state, *functions)",
-            "fixed run's final score",
-        ),
-        # the fixed run without the KL penalty: the reward model is hacked
-        ("RLHFConfig(gamma=0.99, seed=seed)", "RLHFConfig(gamma=0.99, beta=0.0, seed=seed)", "KL"),
     ],
     "quiz": [
         # a number given as a string: the visible format check
@@ -241,5 +176,4 @@ MISTAKES = {
 # {grade cell: seed offsets}: the real grade cell passes with every seed=N shifted by 0..n-1.
 SEED_SWEEPS = {
     "test_train_ppo": 10,
-    "test_run_case_study": 10,
 }
