@@ -203,9 +203,10 @@ for i in range(3):
 #
 # <details><summary>Hint 2: the key idea</summary>
 #
-# The margin is the chosen score minus the rejected one, per pair;
-# `torch.nn.functional.logsigmoid` computes $\log\sigma$ without underflow.
-# A pair the model already ranks right must cost less than $\log 2$.
+# Lesson 06's DPO loss used a torch function that gives $\log\sigma(z)$
+# without computing $\sigma(z)$ first, so it never underflows. Then check the
+# sign of your margin: a pair the model already ranks right must cost less
+# than $\log 2$.
 #
 # </details>
 
@@ -1314,6 +1315,18 @@ for name, (evaluation, run) in comparison.items():
 # | `DPOTrainer`: the summed log-probabilities of the chosen and rejected completions under the policy and the reference, then `-F.logsigmoid(self.beta * logits)` with `logits = chosen_logratios - rejected_logratios` | the DPO loss | lesson 06's `dpo_loss`, with your `response_log_probs` summed over each answer |
 # | `GRPOTrainer`: `rewards.view(-1, self.num_generations)`, minus the group mean, divided by the group std + 1e-4 when `scale_rewards` | group-relative advantages | lesson 06's `group_relative_advantages` |
 # | `GRPOTrainer`: the clipped ratio per token, plus `self.beta * per_token_kl` with `per_token_kl = exp(ref - logps) - (ref - logps) - 1` when `beta` is not 0 (default 0) | the clipped loss and the $k_3$ KL in the loss | `rlhf.train_grpo` (its `kl_coef`) |
+
+# %% [markdown]
+# **Value clipping**, the one line above with no counterpart here, keeps the
+# critic's new prediction within `cliprange_value` of the value it had when
+# the batch was collected and takes the larger of the clipped and unclipped
+# squared errors: a pessimistic loss, like the policy's. It comes from
+# OpenAI's original PPO code; Engstrom et al. (2020) and Andrychowicz et al.
+# (2021) found that it does not help, and can hurt. Neither clip bounds the
+# KL: clipping only stops the samples already past the range from pushing
+# further, while the other samples, over several epochs, can still move the
+# policy well beyond it. That is why trainers log the approximate KL of
+# lesson 06 and may stop an update early on it.
 
 # %% [markdown]
 # ## Summary
