@@ -383,6 +383,7 @@ def test_the_cpu_probe_cell_is_read_back():
     notebook.cells.append(cell)
     assert notebooks.kernel_cpu_seconds(notebook) == 12.5
     assert notebooks.lesson_budget("06_ppo_rlhf") == 90 and notebooks.lesson_budget("01_x") == 60
+    assert notebooks.lesson_budget("07_rlhf") == 90
 
 
 def test_budget_verdict_says_by_how_much_and_what_the_cpu_says():
