@@ -957,8 +957,10 @@ plt.show()
 # - **logits divided by the sampling temperature**, in sampling and in every
 #   log-probability of the update (`temperature`), so that the ratio of PPO
 #   compares the same distributions that sampled;
-# - **the value head initialised to zero**, and the reward head with a small
-#   standard deviation, both on the SFT trunk;
+# - **the critic starts from the SFT trunk with its value head initialised to
+#   zero** (Huang et al. also start the reward model's head with a standard
+#   deviation of $1/\sqrt{\text{width} + 1}$; the `with_scalar_head` of
+#   Exercise 2 keeps PyTorch's default initialisation);
 # - **reward normalisation**: the reward model's scores of the reference's
 #   answers are made mean 0 and std 1 once, before training
 #   (`normalize_reward`), so that $\beta$ means the same whatever the reward
@@ -997,7 +999,7 @@ for number, line in enumerate(inspect.getsource(rlhf).splitlines(), start=1):
 # to each of 16 prompts, scores them with the reward model, and gives every
 # token of an answer that answer's group-relative advantage (lesson 06's
 # function): no critic, no GAE. Its KL to the reference is a $k_3$ term in the
-# **loss** (coefficient 0.05) rather than in the reward, as in the GRPO paper
+# **loss** (coefficient 0.2) rather than in the reward, as in the GRPO paper
 # (TRL's `GRPOTrainer` now sets that coefficient to 0 by default).
 
 # %%
@@ -1011,7 +1013,7 @@ dpo_run = rlhf.train_dpo(
 )
 grpo_run = rlhf.train_grpo(
     reward_model,
-    rlhf.GRPOConfig(),
+    rlhf.GRPOConfig(kl_coef=0.2),
     group_relative_advantages=group_relative_advantages,
     ppo_clip_loss=ppo_clip_loss,
     response_log_probs=response_log_probs,
@@ -1141,7 +1143,7 @@ for beta, run in sweep_runs.items():
 # the policy read the same two tokens before every token they write.
 
 # %%
-case_runs = rlhf.case_study(reward_model, rlhf.PPOConfig(), progress=True, **RLHF_FUNCTIONS)
+case_runs = rlhf.case_study(reward_model, rlhf.PPOConfig(beta=0.1), progress=True, **RLHF_FUNCTIONS)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for (state, gamma), run in case_runs.items():
     label = f"{state}, gamma {gamma}"
