@@ -6,10 +6,12 @@ only when :func:`device` or :func:`seed_everything` is called, which keeps
 ``import rlhelpers`` fast.
 
 Submodules that need torch are imported on demand: ``rlhelpers.evaluation``
-(the greedy CartPole evaluation of grade cells) and ``rlhelpers.toylm`` (lesson
-06's toy language model: vocabulary, prompts, a pretrained reference policy, a
-reward model with a deliberate weakness, and an RLHF-with-PPO loop that takes
-the lesson's functions as arguments).
+(the greedy CartPole evaluation of grade cells) and lesson 07's RLHF pipeline:
+``rlhelpers.tinytask`` (the tiny language task: vocabulary, prompts, pretraining
+text), ``rlhelpers.tinylm`` (a tiny causal transformer, its SFT stage and
+sampling), ``rlhelpers.labellers`` (a hidden true utility and biased simulated
+labellers) and ``rlhelpers.rlhf`` (PPO, DPO and GRPO against a learned reward
+model with the lesson's functions passed in, one evaluation, the experiments).
 """
 
 from __future__ import annotations

@@ -67,6 +67,47 @@ def _tokens(prompt: str, response: str, device) -> tuple[torch.Tensor, torch.Ten
     )
 
 
+# --------------------------------------------------------------------------- the task
+
+
+def test_vocabulary_has_padding_zero_and_an_end_token():
+    assert tinytask.PAD_ID == 0 and tinytask.VOCAB[0] == "<pad>"
+    assert tinytask.VOCAB[tinytask.END_ID] == "<end>" and tinytask.END_ID != tinytask.PAD_ID
+    assert 20 <= len(tinytask.VOCAB) <= 99 and len(set(tinytask.VOCAB)) == len(tinytask.VOCAB)
+    assert tinytask.decode(torch.tensor(encode("the cat is soft <end>") + [0, 0])) == [
+        "the cat is soft <end>"
+    ]
+    with pytest.raises(ValueError, match="not in the toy vocabulary"):
+        encode("the cat is fluffy")
+
+
+def test_pretraining_text_is_prompts_with_ended_responses_of_variable_length():
+    text = tinytask.pretraining_text(500, seed=3)
+    assert text.shape == (500, tinytask.PROMPT_LENGTH + 11) and text.dtype == torch.long
+    assert (text[:, 0] == tinytask.TOKEN_ID["describe"]).all()
+    subjects = {tinytask.TOKEN_ID[s] for s in tinytask.SUBJECTS}
+    assert set(text[:, 1].tolist()) == subjects, "every subject is asked about"
+    responses = text[:, tinytask.PROMPT_LENGTH :]
+    mask = tinytask.response_mask(responses)
+    lengths = mask.sum(1).long()
+    assert ((responses == END_ID).sum(1) == 1).all(), "exactly one <end> per response"
+    assert (responses[torch.arange(500), lengths - 1] == END_ID).all(), "<end> comes last"
+    assert (mask == (torch.arange(11) < lengths[:, None])).all(), "padding only after <end>"
+    assert len(set(lengths.tolist())) >= 6, "responses of many lengths"
+    assert torch.equal(text, tinytask.pretraining_text(500, seed=3)), "deterministic per seed"
+    assert not torch.equal(text, tinytask.pretraining_text(500, seed=4))
+
+
+def test_sample_prompts_shape_device_and_seed():
+    def prompts(seed):
+        return tinytask.sample_prompts(32, torch.Generator(rlhelpers.device()).manual_seed(seed))
+
+    first = prompts(1)
+    assert first.shape == (32, 2) and first.device.type == rlhelpers.device().type
+    assert torch.equal(first, prompts(1)) and not torch.equal(first, prompts(2))
+    assert set(tinytask.decode(first[:, 1:])) <= set(tinytask.SUBJECTS)
+
+
 # --------------------------------------------------------------------------- the network
 
 
