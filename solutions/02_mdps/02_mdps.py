@@ -1249,13 +1249,16 @@ check_close(_V, _V_env, "V* of the fixed slippery model (gamma = 0.99)", atol=1e
 # to the goal) pays. A rough rule: $\gamma$ looks about $1/(1-\gamma)$ steps
 # ahead.
 #
-# **A real bug, in miniature.** A legal-tech team fine-tuned an LLM with RL to
-# draft contract clauses. They defined the state as *the prompt only* and
-# set $\gamma = 0$. The reward model scores the finished response, so every
-# token except the last one had immediate reward 0, and with $\gamma = 0$ no
-# token could receive credit for a good response that came later: the run did
-# not improve the reward. The fix was a Markov state (prompt + tokens so
-# far) and $\gamma$ close to 1 (with a KL penalty; lesson 06 reproduces it).
+# **A case study, in miniature.** The course's case study (an illustrative
+# story, not a published incident) is a legal-tech team that fine-tuned an LLM
+# with RL to draft contract clauses. They defined the state as *the prompt
+# only* and set $\gamma = 0$. The reward model scores the finished response, so
+# every token except the last one had immediate reward 0, and with
+# $\gamma = 0$ no token could receive credit for a good response that came
+# later: in the story, the run did not improve the reward. The fix was a Markov
+# state (prompt + tokens so far) and $\gamma$ close to 1 (with a KL penalty).
+# Lesson 07 runs both causes separately on a tiny language model and measures
+# what each one does.
 # Our GridWorld has the same shape: from the start the goal is 6 steps away.
 #
 # ## Exercise 7: follow the greedy policy (2 + 2 points, about 20 min, easy)

@@ -1064,7 +1064,7 @@ check(
 #
 # Adding $\beta \cdot \mathrm{KL}$ to the loss lets the policy improve only as
 # far as the reward gain is worth the drift. This is the penalty of RLHF
-# (lesson 06), where $\pi_{\text{ref}}$ is the supervised model: without it the
+# (lessons 06 and 07), where $\pi_{\text{ref}}$ is the supervised model: without it the
 # policy can drift into text that fools the reward model. The helper below is
 # given.
 
