@@ -293,6 +293,35 @@ def test_ppo_is_deterministic_per_seed_and_calls_every_function(reward_model):
     assert first.wall_seconds > 0 and first.cpu_seconds > 0
 
 
+@pytest.mark.parametrize(
+    "switch",
+    [
+        {"whiten_advantages": False},
+        {"missing_eos_penalty": None, "max_length": 4},  # every answer is cut at 4 tokens
+        {"normalize_reward": False},
+        {"temperature": 0.7},
+        {"target_kl": 0.05},
+    ],
+)
+def test_each_implementation_detail_switch_changes_the_run(reward_model, switch):
+    base = rlhf.PPOConfig(**{**TINY_PPO.__dict__, "max_length": switch.get("max_length", 16)})
+    changed = rlhf.PPOConfig(**{**base.__dict__, **switch})
+    assert _history(rlhf.train_ppo(reward_model, base, **PPO_FUNCTIONS)) != _history(
+        rlhf.train_ppo(reward_model, changed, **PPO_FUNCTIONS)
+    )
+
+
+def test_the_adaptive_kl_coefficient_moves_towards_its_target(reward_model):
+    run = rlhf.train_ppo(
+        reward_model, rlhf.PPOConfig(**{**TINY_PPO.__dict__, "target_kl": 0.05}), **PPO_FUNCTIONS
+    )
+    betas, kls = [row["beta"] for row in run.history], [row["kl"] for row in run.history]
+    assert betas[0] == TINY_PPO.beta
+    for before, after, kl in zip(betas, betas[1:], kls, strict=False):
+        assert (after > before) == (kl > 0.05), (betas, kls)  # KL 0 at first: beta falls
+        assert abs(after / before - 1) <= 0.2 * 16 / 640 + 1e-9
+
+
 def test_a_wrong_log_prob_function_changes_ppo_dpo_and_grpo(reward_model, pairs):
     wrong = {"response_log_probs": buggy_response_log_probs}
     runs = [
