@@ -293,22 +293,28 @@ def test_ppo_is_deterministic_per_seed_and_calls_every_function(reward_model):
     assert first.wall_seconds > 0 and first.cpu_seconds > 0
 
 
+CUT_PPO = rlhf.PPOConfig(**{**TINY_PPO.__dict__, "max_length": 4})
+"""TINY_PPO with answers cut at 4 tokens, so that the missing-EOS penalty has work to do."""
+
+
+@pytest.fixture(scope="module")
+def cut_run(reward_model):
+    return rlhf.train_ppo(reward_model, CUT_PPO, **PPO_FUNCTIONS)
+
+
 @pytest.mark.parametrize(
     "switch",
     [
         {"whiten_advantages": False},
-        {"missing_eos_penalty": None, "max_length": 4},  # every answer is cut at 4 tokens
+        {"missing_eos_penalty": None},
         {"normalize_reward": False},
         {"temperature": 0.7},
         {"target_kl": 0.05},
     ],
 )
-def test_each_implementation_detail_switch_changes_the_run(reward_model, switch):
-    base = rlhf.PPOConfig(**{**TINY_PPO.__dict__, "max_length": switch.get("max_length", 16)})
-    changed = rlhf.PPOConfig(**{**base.__dict__, **switch})
-    assert _history(rlhf.train_ppo(reward_model, base, **PPO_FUNCTIONS)) != _history(
-        rlhf.train_ppo(reward_model, changed, **PPO_FUNCTIONS)
-    )
+def test_each_implementation_detail_switch_changes_the_run(reward_model, cut_run, switch):
+    changed = rlhf.PPOConfig(**{**CUT_PPO.__dict__, **switch})
+    assert _history(cut_run) != _history(rlhf.train_ppo(reward_model, changed, **PPO_FUNCTIONS))
 
 
 def test_the_adaptive_kl_coefficient_moves_towards_its_target(reward_model):
