@@ -56,11 +56,12 @@ One evaluation for all
     the true utility (ties count half), the fraction of distinct responses, the
     mean length and the fraction cut at the length limit.
 
-The implementation details (Huang et al. 2022, "The N implementation details of
-RLHF with PPO"), each marked ``# Detail:`` in :func:`train_ppo`
+The implementation details (Huang, Liu and von Werra 2023, "The N implementation
+details of RLHF with PPO"), each marked ``Detail`` where this module applies it
     - advantage whitening (switch: ``PPOConfig.whiten_advantages``);
-    - the EOS trick: a response cut at the length limit gets a fixed penalty on
-      its score (TRL's ``missing_eos_penalty``; switch:
+    - a response cut at the length limit gets a fixed penalty on its score
+      (the "EOS trick" of Huang et al. 2024's N+ details; TRL's
+      ``missing_eos_penalty``; switch:
       ``PPOConfig.missing_eos_penalty``, None turns it off);
     - the logits divided by the sampling temperature, in sampling AND in every
       log-probability of the update (``PPOConfig.temperature``);
@@ -70,6 +71,8 @@ RLHF with PPO"), each marked ``# Detail:`` in :func:`train_ppo`
       are made mean 0 and std 1 once, before training;
     - an adaptive KL coefficient (Ziegler et al. 2019, switch:
       ``PPOConfig.target_kl``, None keeps beta fixed).
+    Not used: value clipping (TRL clips the critic's loss with ``cliprange_value``,
+    as OpenAI's PPO code did); the critic's loss here is the plain squared error.
 
 Truncation is not bootstrapped here
     Lesson 04 bootstraps a time-limit cut from V(s): there, the limit is an
@@ -504,7 +507,10 @@ def _penalised_scores(raw_scores, scale, responses, penalty) -> torch.Tensor:
 
 
 def _adapt_beta(beta: float, kl: float, config) -> float:
-    """Detail (adaptive KL, Ziegler et al. 2019): move beta towards the KL target, +-20% at most."""
+    """Detail (adaptive KL, Ziegler et al. 2019): beta times 1 + e * batch / horizon.
+
+    e is the KL's relative error to the target, clipped to [-0.2, 0.2].
+    """
     error = float(np.clip(kl / config.target_kl - 1.0, -0.2, 0.2))
     return beta * (1.0 + error * config.batch_size / config.kl_horizon)
 
@@ -540,6 +546,7 @@ def train_ppo(
     parameters = [*policy.parameters(), *critic.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.lr)
     generator = torch.Generator(device).manual_seed(config.seed)
+    # Detail: reward normalisation (the SFT policy's answers score mean 0, std 1).
     scale = _ScoreScale(reward_model, reference, config, generator, config.normalize_reward)
     calls, beta, history = scale.calls, config.beta, []
     for _ in _progress(range(config.iterations), progress, "PPO"):
@@ -556,6 +563,7 @@ def train_ppo(
             old_log_probs, ref_log_probs = old_log_probs * mask, ref_log_probs * mask
             values = layout.outputs(critic)[:, layout.prompt_length - 1 : -1] * mask
             raw_scores = reward_model.score(prompts, responses)
+        # Detail: the EOS trick (a cut answer loses missing_eos_penalty).
         scores = _penalised_scores(raw_scores, scale, responses, config.missing_eos_penalty)
         calls += len(prompts)
         # 2. Per-token rewards: -beta * (log pi - log pi_ref), plus the score on the last token.
@@ -591,7 +599,7 @@ def train_ppo(
                 "beta": beta,
             }
         )
-        if config.target_kl is not None:
+        if config.target_kl is not None:  # Detail: adaptive KL coefficient
             beta = _adapt_beta(beta, kl, config)
     wall, cpu = clock.seconds()
     policy = policy.eval().requires_grad_(False)

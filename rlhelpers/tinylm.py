@@ -154,7 +154,7 @@ class TinyTransformer(nn.Module):
 
     Args:
         config: the shape (:class:`TinyConfig`; the default is 2 blocks of width 64,
-            about 70,000 parameters).
+            74,925 parameters with the lm head).
         head: ``"lm"`` for next-token logits [B, S, V] (the policy), ``"scalar"``
             for one number per position [B, S] (the reward model, the critic).
     """
