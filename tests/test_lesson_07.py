@@ -215,3 +215,25 @@ def test_closing_note_numbers(demo: dict) -> None:
     assert round(case[("full", 0.0)].true_utility, 2) == -0.13
     assert round(case[("full", 0.99)].true_utility, 2) == 1.04
     assert round(case[("full", 0.0)].unfinished * 100) == 21
+
+
+@pytest.mark.slow
+def test_reference_case_study_table(demo: dict) -> None:
+    """The markdown table the quiz is about is the reference run's (seed 0, CPU)."""
+    expected = {
+        ("prompt only", 0.0): (-0.95, 0.01, -6.56, 3.88, 100),
+        ("prompt only", 0.99): (-0.95, 0.26, -6.62, 5.03, 100),
+        ("full", 0.0): (-0.96, -0.28, -0.13, 8.71, 21),
+        ("full", 0.99): (-0.96, 0.85, 1.04, 3.24, 0),
+    }
+    for key, run in demo["case_runs"].items():
+        final = run.final
+        got = (
+            round(run.history[0]["score"], 2),
+            round(final.score, 2),
+            round(final.true_utility, 2),
+            round(final.kl, 2),
+            round(100 * final.unfinished),
+        )
+        assert got == expected[key], key
+    assert round(demo["reference_eval"].score, 2) == -0.90

@@ -18,7 +18,7 @@
 # is the loop that TRL's `PPOTrainer` runs. This lesson builds it on
 # CartPole, where it is the fastest agent of the course, and then the pieces
 # that RLHF adds to it: the KL divergence to a reference policy, estimated
-# from samples, and the losses of the two methods that are replacing PPO for
+# from samples, and the losses of two widely used alternatives to PPO for
 # LLMs (GRPO, DPO). Lesson 07 puts them all to work on a tiny transformer,
 # from preferences to a tuned policy.
 #
@@ -1427,15 +1427,16 @@ check_close(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 6: debugging the log-probability of a whole response (2 points, about 10 min, medium)
+# ## Exercise 6: debugging the log-probability of a whole response (2 points, about 10 min, easy)
 #
 # DPO's four inputs are log-probabilities of **whole responses**, and a model
 # gives one log-probability per token. In a batch, the responses are padded
 # to the longest one, so each row of `token_log_probs` `[B, L]` holds the
 # log-probabilities of a response's real tokens first, then whatever the
 # model gave the padding; `mask` `[B, L]` is 1 (or True) on the real tokens
-# and 0 on the padding. The log-probability of a response is the sum over its
-# real tokens, $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x, y_{<t})$.
+# and 0 on the padding. The log-probability of a response is
+# $\log \pi(y \mid x) = \sum_t \log \pi(y_t \mid x, y_{<t})$, over the
+# tokens of $y$.
 #
 # The given function below runs, has the right shape and is wrong: the demo
 # below scores the **same** response (log-probabilities -1, -2 and -0.5)
@@ -1446,16 +1447,16 @@ check_close(
 #
 # <details><summary>Hint 1: where to look</summary>
 #
-# Compute the given function's result for the demo's first row by hand.
-# Which number does the padding change?
+# Compute the given function's result for the demo by hand, for both
+# paddings. Where does the difference come from?
 #
 # </details>
 #
 # <details><summary>Hint 2: the key idea</summary>
 #
-# The probability of a sequence is the product of its tokens' probabilities,
-# so its log is a sum over the real tokens: nothing in it may count the
-# padded positions.
+# A response's log-probability must not change with the length its batch is
+# padded to: which positions of a row belong to the response, and which
+# argument of the function says so?
 #
 # </details>
 
@@ -1469,9 +1470,9 @@ def buggy_sequence_log_probs(token_log_probs, mask):
         mask: [B, L], 1 (or True) on real tokens (first), 0 on padding.
 
     Returns:
-        float tensor [B]: the sum of each response's real-token log-probabilities.
+        float tensor [B]: log pi(y | x) of each response.
     """
-    return (token_log_probs * mask).mean(dim=1)
+    return token_log_probs.sum(dim=1)
 
 
 # %%
@@ -1552,7 +1553,7 @@ check_close(
 # the per-token reward with its KL penalty, the log-probabilities of a
 # response (a debugging exercise), a reward model trained on the choices of
 # biased labellers, PPO, DPO and GRPO side by side, over-optimisation
-# measured, a real failure reproduced as an experiment, and TRL's trainers
+# measured, the two causes of a broken set-up tested apart, and TRL's trainers
 # read line by line.
 
 # %% [markdown]

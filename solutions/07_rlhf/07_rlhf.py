@@ -17,8 +17,8 @@
 # trained on their choices, PPO against that reward model with a per-token KL
 # penalty, and DPO and GRPO on the same data, side by side. Then it measures
 # what goes wrong when a policy optimises a learned reward too hard, and
-# reproduces a real failure (a team spent two weeks on it) as an honest
-# experiment.
+# tests the two causes of a broken set-up from a cautionary story, one at a
+# time.
 #
 # **Goals.** After this lesson you can
 # - say what a causal transformer's state is and show it on an attention map;
@@ -35,8 +35,9 @@
 # **Points: 17** (15 autograded in 6 exercises, 2 for a written answer).
 # **Time:** about 3 hours: the exercises' headings add up to 1 hour and
 # 25 minutes, the written answer takes about 15 minutes, and the sections to
-# read and run add up to 1 hour and 20 minutes. The whole notebook runs in a
-# minute or two on a laptop CPU, depending on how busy it is.
+# read and run add up to 1 hour and 20 minutes. The whole notebook runs in one
+# to three minutes on a laptop CPU (about 70 CPU-seconds), depending on how
+# busy it is.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
 # runs only the **visible** tests in the test cells. The grade is decided by
@@ -135,14 +136,14 @@ plt.show()
 # Each row is a probability distribution over the prefix. The rows of the
 # later tokens do not only read their own position: they put much of their
 # weight on the subject (in the prompt, and where the answer names it) and on
-# words already written, so the next token depends on the whole prefix. This
-# is why the policy of the case study at the end of this lesson, given the
-# prompt alone as its state, cannot write an answer.
+# words already written, so the next token depends on the whole prefix.
 
 # %% [markdown]
 # ## Preferences from biased labellers (about 10 min of reading)
 #
-# In InstructGPT, people compared pairs of the SFT model's answers. Here
+# In InstructGPT, labellers ranked 4 to 9 of the models' answers to a prompt,
+# each ranking giving every pair of them as a comparison; here, the
+# comparisons are pairs, as in Stiennon et al. (2020). Here
 # `rlhelpers.labellers` simulates them. Each answer has a hidden **true
 # utility** (`labellers.true_utility`): +1 for naming the prompt's subject,
 # +0.5 for each distinct adjective true of it, -1 for each false one or other
@@ -178,7 +179,8 @@ for i in range(3):
 # %% [markdown]
 # ## Exercise 1: the Bradley-Terry loss (2 points, about 10 min, easy)
 #
-# A reward model $r_\phi(x, y)$ gives one number per answer. Bradley-Terry
+# A reward model $r_\phi(x, y)$ gives one number per answer. Bradley and
+# Terry's (1952) model of paired comparisons
 # turns two such numbers into a probability of preference,
 # $P(y_w \succ y_l \mid x) = \sigma(r_\phi(x, y_w) - r_\phi(x, y_l))$, and the
 # reward model is fitted by maximum likelihood on the labellers' choices:
@@ -327,11 +329,10 @@ check_close(
 #
 # <details><summary>Hint 2: the key idea</summary>
 #
-# `reward_model.score(data.prompts[rows], data.chosen[rows])` gives the chosen
-# scores `[batch_size]`; the rows must be a tensor on the data's device
-# (`torch.as_tensor(rows, device=data.prompts.device)`). The optimiser takes
-# `reward_model.parameters()`: the whole transformer is fine-tuned, not only
-# the head.
+# Both answers of a pair are scored by the same model, and the loss only sees
+# the difference of their scores. Every weight is fine-tuned, not only the
+# new head. (Indexing tensors on the data's device needs index tensors on
+# that device too.)
 #
 # </details>
 
@@ -554,8 +555,6 @@ check_close(_state[:, :2], _p, "the prompt part of the state")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-
-# %% [markdown]
 # ## The per-token reward of RLHF
 #
 # The reward model gives one number per **answer**; PPO needs a reward per
@@ -577,6 +576,8 @@ check_close(_state[:, :2], _p, "the prompt part of the state")
 # ended, falling back to the last token when an answer fills the whole length.
 # TRL issues #1893 and #3750 discuss it; this lesson puts the score where the
 # answer ended, and a hidden test checks that.)
+
+# %% [markdown]
 # ## Exercise 4: KL-penalised per-token rewards (3 points, about 20 min, medium)
 #
 # Write `kl_penalized_rewards(scores, log_probs, ref_log_probs, beta, mask)`:
@@ -715,10 +716,8 @@ check_close(
 #
 # <details><summary>Hint 2: the key idea</summary>
 #
-# Position $j$'s logits are the prediction of the token at $j + 1$. So the
-# first response token is scored by the logits of the last prompt position,
-# and the logits of the sequence's last position predict a token that is not
-# in the sequence at all: they score nothing.
+# Position $j$'s logits are the prediction of the token at $j + 1$, not of
+# the token at $j$.
 #
 # </details>
 
@@ -944,13 +943,15 @@ plt.show()
 # %% [markdown]
 # ### The implementation details the loop uses
 #
-# Huang et al. (2022), "The N implementation details of RLHF with PPO",
+# Huang, Liu and von Werra (2023), "The N implementation details of RLHF with PPO",
 # list what OpenAI's original RLHF code did beyond the textbook algorithm.
 # `train_ppo` uses these (each is marked `# Detail:` in `rlhelpers/rlhf.py`,
 # and `rlhf.PPOConfig` switches most of them):
 # - **advantage whitening**: the advantages are made mean 0 and std 1 over the
 #   batch's real tokens (`whiten_advantages`);
-# - **the EOS trick**: an answer cut at the length limit without `<end>` gets
+# - **the EOS trick** (TRL's version: OpenAI's original code replaced such an
+#   answer's score by -1; TRL subtracts a penalty, off by default): an answer
+#   cut at the length limit without `<end>` gets
 #   a fixed penalty on its score (`missing_eos_penalty`, TRL's option of the
 #   same name). The reward model, trained on finished answers, cannot be
 #   trusted to know that an unfinished one is bad;
@@ -982,13 +983,13 @@ plt.show()
 import inspect
 
 for number, line in enumerate(inspect.getsource(rlhf).splitlines(), start=1):
-    if "Detail:" in line and "``" not in line:
+    if "Detail" in line and "``" not in line:
         print(f"rlhf.py:{number:<4} {line.strip()}")
 
 # %% [markdown]
 # ## DPO and GRPO on the same task (about 10 min)
 #
-# **DPO** (lesson 06's loss, now trained) learns from the same 1,500
+# **DPO** (Rafailov et al., 2023; lesson 06's loss, now trained) learns from the same 1,500
 # preference pairs that trained the reward model, with no reward model and no
 # sampling: `rlhf.train_dpo(train_pairs, rlhf.DPOConfig(beta=...), dpo_loss=..., response_log_probs=...)`
 # takes steps on random batches of pairs, the reference being the SFT policy.
@@ -1080,16 +1081,7 @@ for beta, run in sweep_runs.items():
     print(describe(f"beta {beta}", run.final), "e.g.", repr(run.final.examples[0]))
 
 # %% [markdown]
-# Read the two panels together. The reward-model score is highest at the
-# smallest $\beta$, and the answers there are full of `very`: the policy has
-# found what the proxy over-pays. The true utility does not follow it all the
-# way: it rises from the reference's as the policy moves away from it, and
-# it is lowest of the four runs where the KL is largest. That is Gao et al.'s
-# shape, here at the scale of a CPU: past some KL, more optimisation of the
-# proxy buys less true quality, or loses it. A reward model with one planted
-# flaw (say, a bonus for every `very`) is hacked abruptly, once the policy
-# finds the flaw; a reward model learned from biased, noisy, finite data is
-# wrong in many small ways, and the damage is gradual.
+# Read the two panels together, and the answers printed under them.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_over_optimisation", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # ### Written answer (2 points, graded by hand)
@@ -1119,23 +1111,45 @@ for beta, run in sweep_runs.items():
 # it is wrong (Goodhart's law), so a rising score must be checked against
 # something it was not trained on: here the true utility and the win rate
 # against the reference, and the KL and the diversity (in practice, fresh
-# human judgements, as the case study's 71 % were).
+# human judgements, as in the case study below).
 # ### END SOLUTION
 
 # %% [markdown]
-# ## Case study: two weeks on a reward that would not rise (about 15 min)
+# ## After the written answer: over-optimisation is gradual
 #
-# A legal-tech team tuned a model with PPO against a reward model trained on
-# their lawyers' preferences. For two weeks the reward-model score did not
-# move. The bug was in the set-up of the RL problem, not in PPO: their
+# Read the two panels together. The reward-model score is highest at the
+# smallest $\beta$, and the answers there are full of `very`: the policy has
+# found what the proxy over-pays. The true utility does not follow it all the
+# way: it rises from the reference's as the policy moves away from it, and
+# it is lowest of the four runs where the KL is largest. That is Gao et al.'s
+# shape, here at the scale of a CPU: past some KL, more optimisation of the
+# proxy buys less true quality, or loses what the peak had (at $\beta = 0$
+# the true utility is still about the reference's, far below the best run's).
+# Where between 0 and the smallest KL measured the peak lies, this sweep does
+# not say. A reward model with one planted flaw (say, a bonus for every
+# `very`) should be hacked abruptly, once the policy finds the flaw (the
+# course's earlier toy measured that: at $\beta = 0$ its proxy score rose from
+# about 1 to 4.6 while an honest judge's fell to about -4); a reward model
+# learned from biased, noisy, finite data is wrong in many small ways, and
+# the damage is gradual.
+
+# %% [markdown]
+# ## Case study: a reward that would not rise (about 15 min)
+#
+# The story is illustrative (a composite of a common kind of bug, with no
+# published source): a legal-tech team tuned a model with PPO against a
+# reward model trained on their lawyers' preferences, and for two weeks the
+# reward-model score did not move. The bug was in the set-up of the RL problem, not in PPO: their
 # environment wrapper gave the policy **the prompt alone as the state** of
 # every step, and they had set **$\gamma = 0$** ("each token is its own
 # decision"). Fixed (state = prompt + tokens so far, $\gamma = 0.99$, the KL
 # penalty kept), the score rose by 34 % over 3,000 steps and human raters
 # preferred the tuned model's answers 71 % of the time. (These two figures
-# are the story's, illustrative; nothing here measured them.)
+# are the story's, illustrative; nothing here measured them. A percentage of
+# a reward-model score means little anyway: its offset is arbitrary,
+# Exercise 1.)
 #
-# The story names two causes at once. Below they are separated: the 2 x 2 of
+# The story names two causes at once. Below they are tested separately: the 2 x 2 of
 # the state (`rlhf.prompt_only_state`, the team's `lambda prompt, generated:
 # prompt`, or your `build_state`) and $\gamma$ (0 or 0.99), the four runs on
 # the same seed, with the same KL penalty and budget, with your functions
@@ -1168,9 +1182,25 @@ print(
 )
 
 # %% [markdown]
+# Your table comes from your own functions. Here is the same table from the
+# reference solutions of Exercises 2-5 (measured here, seed 0, CPU); if your
+# functions pass their tests, yours matches it or comes close. The quiz below
+# is about **this** table, so that a bug in an earlier exercise is not
+# charged twice.
+#
+# | state | gamma | score: first batch -> final | true utility | KL (nats) | unfinished |
+# |---|---|---|---|---|---|
+# | prompt only | 0 | -0.95 -> 0.01 | -6.56 | 3.88 | 100 % |
+# | prompt only | 0.99 | -0.95 -> 0.26 | -6.62 | 5.03 | 100 % |
+# | full | 0 | -0.96 -> -0.28 | -0.13 | 8.71 | 21 % |
+# | full | 0.99 | -0.96 -> 0.85 | 1.04 | 3.24 | 0 % |
+#
+# The reference (full state): score -0.90, true utility 0.61.
+
+# %% [markdown]
 # ## Exercise 6: reading the case study (2 points, about 10 min, easy)
 #
-# Answer from the table and the plots above (and, for question 3, the
+# Answer from the reference table above (and, for question 3, the
 # per-token reward of Exercise 4). Set each variable to your answer. Each
 # question is worth half a point; once the quiz is graded, the feedback
 # explains every question you got right.
@@ -1182,9 +1212,9 @@ print(
 # 2. `answer_q2`: with the full state and $\gamma = 0$, the final true utility,
 #    compared with the reference's, (a) rose about as much as with
 #    $\gamma = 0.99$; (b) stayed about the same; (c) fell. A letter.
-# 3. `answer_q3`: with $\gamma = 0$, the advantage of a token that is not its
-#    answer's last is computed from (a) its own KL penalty and the critic's
-#    values, the score never reaching it; (b) the score, discounted once per
+# 3. `answer_q3`: with $\gamma = 0$, the advantage (GAE's, before the
+#    whitening) of a token that is not its answer's last is computed from
+#    (a) its own KL penalty and the critic's values, the score never reaching it; (b) the score, discounted once per
 #    token; (c) the score, undiscounted. A letter.
 # 4. `answer_q4`: how many of the four runs end with a true utility above
 #    the reference's? An integer.
@@ -1263,12 +1293,16 @@ _quiz.score()
 # token writes every position from one distribution, so its answers are word
 # salad that never ends, whatever $\gamma$. Every position shares that one
 # distribution, so PPO can still move it towards the words the reward model
-# likes, and the score *rises* while nothing gets better. **$\gamma = 0$** breaks the credit assignment: the score reaches
+# likes, and the score *rises* while nothing gets better. **$\gamma = 0$**
+# breaks the credit assignment: the score reaches
 # only the last token, every other token learns only from its KL penalty, and
 # the policy drifts without learning to write a better answer. Only the fix
 # of both, with the KL penalty kept, raises the true utility. The bug is not
 # in PPO: the same loop with the same functions learns as soon as the state
-# and the discount are right. (TRL discounts with $\gamma = 1$: an answer is
+# and the discount are right. Note what no run here shows: the story's flat
+# score. Each broken set-up raises the proxy a little while its true utility
+# falls, which is the more dangerous failure, since the score looks like
+# progress. (TRL discounts with $\gamma = 1$: an answer is
 # short and its score is all that counts, so nothing needs discounting; what
 # the story broke was $\gamma = 0$, not $\gamma < 1$.)
 
@@ -1297,25 +1331,33 @@ for name, (evaluation, run) in comparison.items():
     )
 
 # %% [markdown]
+# One seed, and 256 evaluation prompts: each win rate carries about $\pm 3$
+# points of sampling noise ($\sqrt{0.25 / 256}$), so differences of a few
+# points are not rankings. Read the true-utility and KL columns too: a method
+# can win less often against the reference and still have the higher mean
+# true utility.
+
+# %% [markdown]
 # ## Your functions in TRL's trainers (about 10 min of reading)
 #
 # TRL (Hugging Face's library for RLHF) has one trainer per stage of this
 # lesson. Their code is longer (batching over GPUs, padding on either side,
 # logging), but the lines that do the work are the ones you wrote or used.
-# (Names as in recent TRL versions; options are renamed from time to time.)
+# (Quoted from TRL's source as of mid-2026, where `PPOTrainer` lives in
+# `trl.experimental.ppo` since version 0.26; names change from time to time.)
 #
 # | TRL | what the line does | in this lesson |
 # |---|---|---|
 # | `RewardTrainer`: the model is `AutoModelForSequenceClassification` with `num_labels=1`, read on the last non-padding token | a scalar head on the SFT trunk | `tinylm.with_scalar_head`, `reward_model.score` |
 # | `RewardTrainer.compute_loss`: `loss = -nn.functional.logsigmoid(rewards_chosen - rewards_rejected).mean()` | the Bradley-Terry loss | your `bradley_terry_loss` (Exercise 1), trained by your `train_reward_model` (Exercise 2) |
-# | `PPOTrainer`: `logits = logitss[:, context_length - 1 : -1]`, `logits /= args.temperature + 1e-7`, then the log-softmax gathered at the response tokens | the log-probabilities of the response, at the sampling temperature | your `response_log_probs` (Exercise 5); the temperature detail |
-# | `PPOTrainer`: `kl = logprobs - ref_logprobs`; `non_score_reward = -args.kl_coef * kl`; the score added at one index per row | the per-token reward | your `kl_penalized_rewards` (Exercise 4; TRL's index is the first padding token, see its hidden test) |
+# | `PPOTrainer`: `logits = output.logits[:, context_length - 1 : -1]`, `logits /= args.temperature + 1e-7`, then the log-softmax gathered at the response tokens | the log-probabilities of the response, at the sampling temperature | your `response_log_probs` (Exercise 5); the temperature detail |
+# | `PPOTrainer`: `logr = ref_logprobs - logprobs`; `kl = -logr` ($k_1$; `kl_estimator="k3"` gives $k_3$ in the reward); `non_score_reward = -args.kl_coef * kl`; the score added at one index per row | the per-token reward | your `kl_penalized_rewards` (Exercise 4; TRL's index is the first padding token, see its hidden test) |
 # | `PPOTrainer`: `scores[~contain_eos_token] -= args.missing_eos_penalty` | the EOS trick | `PPOConfig.missing_eos_penalty` |
 # | `PPOTrainer`: the GAE loop with `args.gamma` (default 1) and `args.lam` (0.95), then `advantages = masked_whiten(advantages, ~padding_mask)` | advantages per token, whitened | lesson 05's `gae`; `PPOConfig.whiten_advantages` |
 # | `PPOTrainer`: `pg_losses = -mb_advantage * ratio`, `pg_losses2 = -mb_advantage * torch.clamp(ratio, 1 - cliprange, 1 + cliprange)`, `torch.max` of the two | the clipped objective | lesson 06's `ppo_clip_loss` |
 # | `PPOTrainer`: `vf_losses` with `vpredclipped`, within `cliprange_value` of the old values | the critic's loss, with value clipping | unclipped here: the plain squared error |
-# | `DPOTrainer`: the summed log-probabilities of the chosen and rejected completions under the policy and the reference, then `-F.logsigmoid(self.beta * logits)` with `logits = chosen_logratios - rejected_logratios` | the DPO loss | lesson 06's `dpo_loss`, with your `response_log_probs` summed over each answer |
-# | `GRPOTrainer`: `rewards.view(-1, self.num_generations)`, minus the group mean, divided by the group std + 1e-4 when `scale_rewards` | group-relative advantages | lesson 06's `group_relative_advantages` |
+# | `DPOTrainer`: the summed log-probabilities of the chosen and rejected completions under the policy and the reference, then `-F.logsigmoid(self.beta * delta_score)` with `delta_score = chosen_scores - rejected_scores` (the two log-ratios) | the DPO loss | lesson 06's `dpo_loss`, with your `response_log_probs` summed over each answer |
+# | `GRPOTrainer`: `rewards.view(-1, self.num_generations)`, minus the group mean, divided by the group std + 1e-4 when `scale_rewards="group"` (the default; `"batch"` and `"none"` are the others) | group-relative advantages | lesson 06's `group_relative_advantages` |
 # | `GRPOTrainer`: the clipped ratio per token, plus `self.beta * per_token_kl` with `per_token_kl = exp(ref - logps) - (ref - logps) - 1` when `beta` is not 0 (default 0) | the clipped loss and the $k_3$ KL in the loss | `rlhf.train_grpo` (its `kl_coef`) |
 
 # %% [markdown]
@@ -1353,8 +1395,9 @@ for name, (evaluation, run) in comparison.items():
 # **Closing note: what was measured here.** On the course's 2-core CPU while
 # it was busy with other work, one torch thread, seed 0 throughout (other
 # seeds and a GPU give other numbers). **The reward model** (the reference
-# `train_reward_model`, about 6 CPU-seconds) ranked 72.8 % of the 500
-# held-out pairs right; with the pairs and the model of seeds 0-9 it ranked
+# `train_reward_model`, about 5 CPU-seconds) ranked 72.8 % of the 500
+# held-out pairs right; with the preference pairs and reward models of seeds
+# 0-9 (the SFT policy of seed 0) it ranked
 # 67.2 % to 74.2 % right (the grade asks 66 %; the labellers' noise caps any
 # model near 84 %). **Over-optimisation** (PPO with beta 0.3, 0.1, 0.03 and
 # 0): the true utility was highest at the smallest KL measured, 1.04 at

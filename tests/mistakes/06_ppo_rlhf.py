@@ -154,10 +154,10 @@ MISTAKES = {
         ("(chosen - rejected)).mean()", "(chosen - rejected)).sum()", "averaged over the pairs"),
     ],
     "sequence_log_probs": [
-        # the planted bug left in: the mean over the padded length, which depends on the batch
-        ("(token_log_probs * mask).sum(dim=1)", "(token_log_probs * mask).mean(dim=1)", "SUM"),
-        # the mask forgotten: the padding's log-probabilities are summed too
+        # the planted bug left in: the mask forgotten, the padding's log-probabilities summed too
         ("(token_log_probs * mask).sum(dim=1)", "token_log_probs.sum(dim=1)", "padding"),
+        # the mean over the padded length, which depends on the batch
+        ("(token_log_probs * mask).sum(dim=1)", "(token_log_probs * mask).mean(dim=1)", "SUM"),
         # the mean over the real tokens: a length-normalised score, not log pi(y | x)
         (
             "(token_log_probs * mask).sum(dim=1)",
