@@ -208,3 +208,16 @@ def test_make_report_falls_back_to_the_kept_class_demo(tmp_path, capsys):
     course.work(tmp_path).mkdir(parents=True, exist_ok=True)
     (course.work(tmp_path) / "outcomes.csv").write_text("student,lesson\n")
     assert build.course_to_report(tmp_path) == tmp_path, "a course's own grading comes first"
+
+
+def test_unattempted_answers_and_rows_that_only_name_the_function_match_no_row():
+    vague = mistakes.MistakeRow("discounted_sum", "discounted_sum", "any bug")
+    specific = mistakes.MistakeRow("discounted_sum", "gamma ** t", "forgets the discount")
+    failures = {
+        "a": {"test_discounted_sum": "GradingError: discounted_sum([1], 0.5) is not right."},
+        "b": {"test_discounted_sum": "NameError: name 'discounted_sum' is not defined"},
+    }
+    groups = mistakes.group_failures(
+        failures, {"test_discounted_sum": ("discounted_sum",)}, [vague, specific]
+    )
+    assert all(group.rows == () for group in groups)

@@ -77,6 +77,30 @@ def mistake_rows(root: Path, lesson: str) -> list[MistakeRow]:
     return rows
 
 
+NOT_A_CHECK = ("NotImplementedError", "NameError")
+"""Failures that say the answer was not attempted or did not run, not which mistake it holds."""
+
+
+def not_a_check(message: str) -> bool:
+    return message.strip().startswith(NOT_A_CHECK)
+
+
+def matching_rows(message: str, answers: tuple[str, ...], rows: list[MistakeRow]) -> tuple:
+    """The rows of the exercise's answers whose words are in the message.
+
+    Words that only name the answer (a row that checks the function fails at all)
+    match every failure of it, so they tell nothing and are left out.
+    """
+    text = message.lower()
+    return tuple(
+        row
+        for row in rows
+        if row.answer_id in answers
+        and row.words.lower() not in row.answer_id.lower()
+        and row.words.lower() in text
+    )
+
+
 def group_failures(
     failures: dict[str, dict[str, str]],
     answers_of: dict[str, tuple[str, ...]],
@@ -96,12 +120,9 @@ def group_failures(
             examples.setdefault(key, message)
     result = []
     for (grade_id, text), students in groups.items():
-        message = examples[(grade_id, text)].lower()
-        matched = tuple(
-            row
-            for row in rows
-            if row.answer_id in answers_of.get(grade_id, ()) and row.words.lower() in message
-        )
+        message = examples[(grade_id, text)]
+        answers = answers_of.get(grade_id, ())
+        matched = () if not_a_check(message) else matching_rows(message, answers, rows)
         result.append(CheckGroup(grade_id, text, tuple(students), matched))
     return sorted(result, key=lambda g: (-len(g.students), g.grade_id, g.message))
 
