@@ -73,6 +73,23 @@ def test_actor_term_sends_no_gradient_into_the_value_head(ns: dict) -> None:
     assert not _nonzero_grads(model.logits_head)
 
 
+def test_separate_actor_critic_shares_nothing(ns: dict) -> None:
+    """The two-network section: SeparateActorCritic has ActorCritic's interface, the value's
+    gradient reaches only the critic and the logits' only the actor (the shared trunk gets both)."""
+    torch.manual_seed(0)
+    model = ns["SeparateActorCritic"](4, 2, hidden=8)
+    obs = torch.randn(5, 4)
+    dist, value = model(obs)
+    assert dist.logits.shape == (5, 2) and value.shape == (5,)
+    assert model(torch.randn(1, 4))[1].shape == (1,)
+    value.sum().backward()
+    assert _nonzero_grads(model.critic) and not _nonzero_grads(model.actor)
+    model.zero_grad()
+    model(obs)[0].logits.sum().backward()
+    assert _nonzero_grads(model.actor) and not _nonzero_grads(model.critic)
+    assert {s for p in model.parameters() for s in p.shape} == {8, 4, 2, 1}
+
+
 def test_loss_returning_its_parts_passes(lesson: Lesson, ns: dict) -> None:
     """The text allows a tuple (total, actor, critic, entropy): the grade cell accepts it (the
     demo after the answer cell takes its first element too)."""
@@ -295,11 +312,18 @@ def test_quiz_q4_counts_the_updates(lesson: Lesson, ns: dict) -> None:
     assert -(-100_000 // (8 * 16)) == 782
 
 
+def test_train_a2c_trains_two_networks(ns: dict) -> None:
+    """Exercise 7's step 1: the reference builds the given SeparateActorCritic (two networks)."""
+    args = ns["A2CArgs"](total_steps=256)
+    model, _, _ = ns["train_a2c"](num_envs=4, seed=0, args=args)
+    assert isinstance(model, ns["SeparateActorCritic"])
+
+
 @pytest.mark.slow
 def test_a2c_beats_the_sb3_figures(ns: dict) -> None:
     """The closing note: on seeds 0-2 every run meets its stopping rule well inside the budget,
     its greedy policy then averages >= 475 on 20 fresh episodes, and the median number of steps
-    (about 46,000 when measured) is far below SB3's ~100,000."""
+    (21,192 when measured, with two networks) is well below the shared trunk's 46,080."""
     ends, greedy = [], []
     for seed in range(3):
         model, steps, _ = ns["train_a2c"](seed=seed)
@@ -307,7 +331,7 @@ def test_a2c_beats_the_sb3_figures(ns: dict) -> None:
         greedy.append(ns["greedy_mean_return"](model, 20, seed=54321 + seed))
     assert min(greedy) >= 475, greedy
     assert max(ends) < 100_000 - 8 * 16, ends
-    assert np.median(ends) < 60_000, ends
+    assert np.median(ends) < 30_000, ends
 
 
 # --------------------------------------------------------------------------- exercise 8: quiz

@@ -253,7 +253,7 @@ def test_a2c_plot_compares_two_lambdas_on_the_same_seed(lesson: Lesson) -> None:
     for steps, returns in runs.values():
         assert len(steps) == len(returns) > 20
         assert steps[-1] < 100_000  # the stopping rule was met within the budget
-        assert returns[-20:].mean() >= 300  # the rule's first condition
+        assert returns[-20:].mean() >= 100  # the rule's first condition (eval_from)
 
 
 def test_dqn_on_probes_learns_the_expected_values(lesson: Lesson, ns: dict) -> None:
