@@ -91,6 +91,12 @@ Over-optimisation is measured, not planted
     plotted against the KL, the reward-model score keeps rising while the true
     utility rises, then falls (Gao et al. 2022's shape). :func:`case_study` runs
     the 2 x 2 of state (prompt only / full) and gamma (0 / 0.99) and the fix.
+    Measured here (pairs, reward model and run of seeds 0-9, SFT policy of seed
+    0, default budget; medians): at beta 1, 0.3, 0.1, 0.03, 0.01 the KL is 0.25,
+    0.74, 2.8, 4.6, 7.4 nats, the reward-model score 0.60, 1.27, 1.89, 2.17, 2.29
+    (SFT 0.11) and the true utility 0.95, 1.11, 1.16, 0.97, 0.83 (SFT 0.61); on
+    10/10 seeds it peaks at beta 0.3-0.03 and the weakest penalty ends at least
+    0.1 below the peak.
 
 All tensors live on :func:`rlhelpers.device`. This module imports torch; ``import
 rlhelpers`` does not import it.
