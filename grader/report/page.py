@@ -128,7 +128,8 @@ def groups_html(groups: list[CheckGroup], table_path: str) -> str:
         )
     more = sum(len(g.students) for g in groups[MOST_COMMON_CHECKS:])
     tail = f'<p class="note">and {more} more failing checks.</p>' if more else ""
-    return table_html(["students", "failing check", "mistake-table row"], rows, {0}) + tail
+    header = ["students", "failing check", "possible cause: a mistake-table row its words match"]
+    return table_html(header, rows, {0}) + tail
 
 
 def item_row(item: Item, points: list[tuple[float, float]], report: LessonReport) -> list:
