@@ -221,3 +221,14 @@ def test_unattempted_answers_and_rows_that_only_name_the_function_match_no_row()
         failures, {"test_discounted_sum": ("discounted_sum",)}, [vague, specific]
     )
     assert all(group.rows == () for group in groups)
+
+
+def test_alike_pairs_are_shown_as_groups():
+    from grader.report.page import alike_groups
+
+    pairs = [
+        similarity.Pair("01_x", "a", "b", (1.0, 1.0)),
+        similarity.Pair("01_x", "b", "c", (0.7, 0.9)),
+        similarity.Pair("01_x", "d", "e", (0.8, 0.8)),
+    ]
+    assert alike_groups(pairs) == [(["a", "b", "c"], 0.7, 1.0), (["d", "e"], 0.8, 0.8)]

@@ -26,8 +26,6 @@ from grader.report.similarity import THRESHOLD, Pair  # noqa: E402
 
 MOST_COMMON_CHECKS = 5
 """Failing-check groups shown per exercise (the rest are counted)."""
-MOST_ALIKE_PAIRS = 40
-"""Pairs of alike submissions listed per lesson, most alike first (the rest are counted)."""
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
@@ -219,27 +217,44 @@ def problems_section(record: ClassRecord) -> str:
     return table_html(["student", "lesson", "why", "grading details"], rows)
 
 
+def alike_groups(pairs: list[Pair]) -> list[tuple[list[str], float, float]]:
+    """Students linked by alike pairs, as groups: (students, least and most shared), largest first.
+
+    Ten students who all handed in the same answers are one group of ten, not 45 pairs.
+    """
+    parent: dict[str, str] = {}
+
+    def root(student: str) -> str:
+        while parent.setdefault(student, student) != student:
+            student = parent[student]
+        return student
+
+    for pair in pairs:
+        parent[root(pair.first)] = root(pair.second)
+    members: dict[str, list[str]] = {}
+    for student in sorted(parent):
+        members.setdefault(root(student), []).append(student)
+    groups = []
+    for students in members.values():
+        shares = [min(p.similarity) for p in pairs if p.first in students]
+        groups.append((students, min(shares), max(shares)))
+    return sorted(groups, key=lambda g: (-len(g[0]), -g[2], g[0]))
+
+
 def pairs_section(pairs: list[Pair]) -> str:
     if not pairs:
         return '<p class="note">No pair of submissions is suspiciously alike.</p>'
-    parts = []
+    rows = []
     for lesson in dict.fromkeys(p.lesson for p in pairs):
-        found = [p for p in pairs if p.lesson == lesson]
-        rows = [
-            [
-                html.escape(p.lesson),
-                html.escape(p.first),
-                html.escape(p.second),
-                f"{100 * p.similarity[0]:.0f} % / {100 * p.similarity[1]:.0f} %",
-            ]
-            for p in found[:MOST_ALIKE_PAIRS]
-        ]
-        parts.append(table_html(["lesson", "student", "student", "shared (each way)"], rows, {3}))
-        if len(found) > MOST_ALIKE_PAIRS:
-            parts.append(
-                f'<p class="note">and {len(found) - MOST_ALIKE_PAIRS} more pairs in {lesson}.</p>'
+        for students, least, most in alike_groups([p for p in pairs if p.lesson == lesson]):
+            shared = (
+                f"{100 * least:.0f} %" if least == most else f"{100 * least:.0f}-{100 * most:.0f} %"
             )
-    return "\n".join(parts)
+            rows.append(
+                [html.escape(lesson), len(students), html.escape(", ".join(students)), shared]
+            )
+    header = ["lesson", "students", "who", "shared by each alike pair (the lesser way)"]
+    return table_html(header, rows, {1, 3})
 
 
 def heatmap(record: ClassRecord) -> str:
