@@ -15,17 +15,6 @@ from lesson_runner import Lesson, cell_result, visible_part
 LESSON_ID = "01_bandits"
 
 
-def test_structure(lesson: Lesson) -> None:
-    """Points as announced (24 + 3); the generic checks are in test_lesson_structure.py."""
-    tests = [c for c in lesson.cells if c.is_grade_test]
-    written = [c for c in lesson.cells if c.is_written_answer]
-    autograded = sum(c.nbgrader["points"] for c in tests)
-    manual = sum(c.nbgrader["points"] for c in written)
-    assert (autograded, manual) == (24, 3)
-    intro = lesson.cells[0].source
-    assert "Points: 27" in intro and "hidden tests" in intro and "Validate" in intro
-
-
 def test_incremental_mean_equals_batch_mean(ns: dict) -> None:
     """Step size 1/n reproduces the batch mean to rounding error, on long random sequences."""
     rng = np.random.default_rng(0)

@@ -23,29 +23,6 @@ LESSON_ID = "02_mdps"
 # --------------------------------------------------------------------------- structure
 
 
-def test_structure_points_and_exercises(lesson: Lesson) -> None:
-    """The points the introduction states; the generic checks are in test_lesson_structure.py."""
-    graded = [c for c in lesson.code_cells if c.is_grade_test]
-    written = [c for c in lesson.cells if c.is_written_answer]
-    auto = sum(c.nbgrader["points"] for c in graded)
-    manual = sum(c.nbgrader["points"] for c in written)
-    assert (auto, manual) == (29, 6)
-    assert len(graded) == 10
-    intro = lesson.cells[0].source
-    assert "Points: 35" in intro and "29 autograded in 10 test cells" in intro
-    headings = [
-        line
-        for c in lesson.cells
-        if c.cell_type == "markdown"
-        for line in c.source.splitlines()
-        if line.startswith("## Exercise")
-    ]
-    assert len(headings) == 9
-    minutes = [int(m) for h in headings for m in re.findall(r"about (\d+) min", h)]
-    # the introduction's "the exercises take about 150 minutes" is the sum of the headings
-    assert sum(minutes) == 150 and "about 150 minutes" in intro, minutes
-
-
 def test_notation_box_follows_the_introduction(lesson: Lesson) -> None:
     assert lesson.cells[1].cell_type == "markdown"
     assert lesson.cells[1].source.startswith("> **Notation.**")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 
 import pytest
 from lesson_runner import Lesson, grade_cell_of, lesson_ids, mistake_table
@@ -20,6 +21,84 @@ def lesson(request) -> Lesson:
 
 def total_points(lesson: Lesson) -> int:
     return sum(c.nbgrader.get("points", 0) for c in lesson.cells if c.nbgrader.get("grade"))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a lesson announces: its cells, its points and its minutes (one row per lesson)."""
+
+    grade_cells: int
+    exercises: int
+    """'## Exercise' headings (an exercise may have two grade cells, '2 + 2 points')."""
+    written: int
+    autograded: int
+    manual: int
+    minutes: int
+    """The sum of the exercise headings' 'about N min'."""
+    closing_states_points: bool = False
+
+
+SHAPES = {
+    "01_bandits": Shape(9, 8, 1, 24, 3, 160),
+    "02_mdps": Shape(10, 9, 2, 29, 6, 150),
+    "03_reinforce": Shape(11, 10, 3, 28, 6, 180),
+    "04_actor_critic": Shape(9, 8, 2, 26, 4, 165),
+    "05_td": Shape(12, 10, 2, 30, 4, 205, closing_states_points=True),
+    "06_ppo_rlhf": Shape(7, 7, 1, 19, 2, 125, closing_states_points=True),
+    "07_rlhf": Shape(6, 6, 1, 15, 2, 85, closing_states_points=True),
+}
+
+
+def exercise_headings(lesson: Lesson) -> list[str]:
+    return [
+        line
+        for c in lesson.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## Exercise")
+    ]
+
+
+def time_phrases(minutes: int) -> list[str]:
+    """How an introduction may say a number of minutes: '150 minutes', '2 hours and 30'..."""
+    hours, rest = divmod(minutes, 60)
+    unit = "hour" if hours == 1 else "hours"
+    if rest == 0:
+        return [f"{minutes} minutes", f"{hours} {unit}"]
+    return [f"{minutes} minutes", f"{hours} {unit} {rest}", f"{hours} {unit} and {rest}"]
+
+
+def test_points_cells_and_minutes_are_as_announced(lesson):
+    """The lesson's row of SHAPES: counts, points in the introduction and headings, minutes."""
+    shape = SHAPES.get(lesson.lesson_id)
+    assert shape, f"add {lesson.lesson_id}'s row to SHAPES in tests/test_lesson_structure.py"
+    tests = [c for c in lesson.cells if c.is_grade_test]
+    written = [c for c in lesson.cells if c.is_written_answer]
+    autograded = sum(c.nbgrader["points"] for c in tests)
+    manual = sum(c.nbgrader["points"] for c in written)
+    headings = exercise_headings(lesson)
+    assert (len(tests), len(headings), len(written)) == (
+        shape.grade_cells,
+        shape.exercises,
+        shape.written,
+    )
+    assert (autograded, manual) == (shape.autograded, shape.manual)
+    intro = lesson.cells[0].source
+    total = f"Points: {autograded + manual}"
+    assert total in intro and f"{autograded} autograded" in intro, intro[:400]
+    announced = sum(
+        sum(int(p) for p in re.search(r"\((\d+(?: \+ \d+)?) points?", h).group(1).split(" + "))
+        for h in headings
+    )
+    assert announced == autograded, "the exercise headings' points add up to the autograded total"
+    minutes = sum(int(re.search(r"about (\d+) min", h).group(1)) for h in headings)
+    assert minutes == shape.minutes, "the headings' minutes add up to what the lesson says"
+    flat = " ".join(intro.split())
+    assert any(phrase in flat for phrase in time_phrases(minutes)), (
+        f"the introduction should say the exercises take {time_phrases(minutes)[-1]}"
+    )
+    if shape.closing_states_points:
+        assert total in lesson.cells[-1].source, "the closing note states the points"
 
 
 def test_at_least_six_autograded_exercises_with_hidden_tests(lesson):
