@@ -20,9 +20,12 @@ grader/work/. Tasks and results are JSON-ready (Celery carries them).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
+import os
 import shutil
+import sys
 import tempfile
 import time
 import zipfile
@@ -142,8 +145,9 @@ def grade_one(task: Task) -> Result:
             "NBGRADER_DB_URL": sqlite_url(root),
             "JUPYTER_RUNTIME_DIR": str(Path(tmp) / "runtime"),
         }
-        with environment(settings):
+        with environment(settings), output_captured() as printed:
             _, log = autograde_here(root, task.lesson, STUDENT)
+        log += "".join(printed)
         graded = course.autograded_dir(root, STUDENT, task.lesson)
         grades, comments = scratch_grades(root, task.lesson)
         return Result(
@@ -153,6 +157,33 @@ def grade_one(task: Task) -> Result:
             log,
             time.perf_counter() - started,
         )
+
+
+@contextlib.contextmanager
+def output_captured():
+    """What this process and its children (the kernel) print, kept out of the terminal.
+
+    File descriptors 1 and 2 point to a temporary file for the block (nbgrader ran
+    as a subprocess with its output captured before; now a warm grader does it in
+    its own process); the list it yields gets the text when the block ends.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    printed: list[str] = []
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield printed
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            printed.append(sink.read().decode(errors="replace"))
 
 
 def scratch_course(root: Path, task: Task) -> Path:

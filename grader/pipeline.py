@@ -6,7 +6,8 @@
 1. **pending**: the submissions in grader/work/submitted/ that are new or changed
    since grader/work/autograde_state.json recorded them (all with `regrade`);
 2. **preflight**: per lesson, its grading kit (the release and a gradebook of its
-   cells, made in a throw-away copy of the course), and its reference answers
+   cells, made in a throw-away copy of the course; kept in grader/work/kits/
+   while nothing it depends on changes), and its reference answers
    graded with that kit (grader/preflight.py; cached while nothing changed);
 3. **jobs**: each submission copied without links (nbgrader's ignore list
    applied) and packed, with the lesson's kit and the grading limits: a Task;
@@ -28,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fnmatch
+import json
 import sys
 import tempfile
 import time
@@ -194,10 +196,33 @@ def build_kit(root: Path, lesson: str) -> Kit:
 
 
 def checked_kit(root: Path, lesson: str, echo=print) -> Kit:
-    """The lesson's kit, once its reference answers got every point with it (the preflight)."""
+    """The lesson's kit, once its reference answers got every point with it (the preflight).
+
+    The kit is kept in grader/work/kits/ under the preflight's key (the lesson, the
+    grading code, nbgrader's version...), so it is built again only when that changes.
+    """
     ensure_in_gradebook(root, lesson)
-    kit = build_kit(root, lesson)
-    preflight.check(root, lesson, kit, echo)
+    key = preflight.environment_key(root, lesson)
+    kit = stored_kit(root, lesson, key) or store_kit(root, key, build_kit(root, lesson))
+    preflight.check(root, lesson, kit, echo, key)
+    return kit
+
+
+def kit_path(root: Path, lesson: str) -> Path:
+    return course.work(root) / "kits" / f"{lesson}.json"
+
+
+def stored_kit(root: Path, lesson: str, key: str) -> Kit | None:
+    """The kit kept for this key, or None."""
+    path = kit_path(root, lesson)
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    return Kit(lesson, stored["packed"]) if stored.get("key") == key else None
+
+
+def store_kit(root: Path, key: str, kit: Kit) -> Kit:
+    path = kit_path(root, kit.lesson)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, "packed": kit.packed}))
     return kit
 
 

@@ -127,9 +127,12 @@ def reference_task(root: Path, lesson: str, kit: Kit) -> Task:
     )
 
 
-def check(root: Path, lesson: str, kit: Kit, echo=print) -> None:
-    """Grade the reference answers (unless passed before); PreflightFailed unless every point."""
-    key = environment_key(root, lesson)
+def check(root: Path, lesson: str, kit: Kit, echo=print, key: str | None = None) -> None:
+    """Grade the reference answers (unless passed before); PreflightFailed unless every point.
+
+    `key`: the lesson's environment_key when the caller has it already.
+    """
+    key = key or environment_key(root, lesson)
     if passed(root, lesson, key):
         return
     started = time.perf_counter()
