@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import platform
 import time
-from contextlib import contextmanager
 from pathlib import Path
+
+from grader.limits import environment
 
 DEVICE_VARIABLE = "RLHELPERS_DEVICE"
 
@@ -57,16 +58,6 @@ def gpu_present() -> bool:
     return rlhelpers.device().type == "cuda"
 
 
-@contextmanager
 def torch_device(name: str | None):
     """RLHELPERS_DEVICE=name for what runs inside (kernels inherit it); None: unchanged."""
-    before = os.environ.get(DEVICE_VARIABLE)
-    if name is not None:
-        os.environ[DEVICE_VARIABLE] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(DEVICE_VARIABLE, None)
-        else:
-            os.environ[DEVICE_VARIABLE] = before
+    return environment({} if name is None else {DEVICE_VARIABLE: name})

@@ -9,7 +9,7 @@ its .venv, bubblewrap): it grades with its own nbgrader_config.py and sandbox,
 so nothing executable but the students' code and the lesson's tests (both in
 the sandbox) comes over the wire. Each task carries one packed submission, the
 lesson's id, the coordinator's grading limits and the key of the lesson's
-grading kit (grader/parallel.py), which the coordinator stores once in Redis
+grading kit (grader/grade_one.py), which the coordinator stores once in Redis
 and a worker fetches once; the task returns the autograded folder and the
 scores. Tasks and results are JSON only.
 
@@ -43,7 +43,9 @@ from pathlib import Path
 
 from celery import Celery
 
-from grader import course, parallel
+from grader import course
+from grader.grade_one import Kit, Result, Task, grade_one
+from grader.limits import GradingLimits
 
 QUEUE = "rlcourse-grading"
 TASK = "rlcourse.grade_submission"
@@ -130,9 +132,14 @@ def fetch_kit(client, key: str) -> str:
 
 @app.task(name=TASK)
 def grade_submission(kit_key: str, lesson: str, packed: str, settings: dict) -> dict:
-    """Grade one packed submission with this worker's course configuration."""
-    kit = fetch_kit(app.backend.client, kit_key)
-    return parallel.grade_packed(kit, lesson, packed, None, settings)
+    """grade_one with this worker's course configuration and the coordinator's limits.
+
+    The worker's process is long-lived (Celery's pool): nbgrader is imported once
+    and a lesson's kit fetched and unpacked once for many submissions.
+    """
+    kit = Kit(lesson, fetch_kit(app.backend.client, kit_key))
+    task = Task(lesson, kit, packed, GradingLimits.from_env(settings))
+    return grade_one(task).to_json()
 
 
 # --------------------------------------------------------------------------- coordinator
@@ -147,21 +154,18 @@ class _Tasks:
         self.attempts: dict[str, int] = {}
 
 
-def grade_through_broker(
-    broker: str,
-    jobs: list[parallel.Job],
-    kits: dict[str, parallel.Kit],
-    recorder: parallel.Recorder,
-    poll_s: float = 0.5,
-) -> None:
-    """Send one task per job, record results as they come, send again what was lost."""
+def grade_through_broker(broker: str, jobs: dict[str, Task], recorder, poll_s: float = 0.5) -> None:
+    """Send one Celery task per job, record results as they come, send again what was lost.
+
+    `recorder` is grader/recording.py's Recorder (record, fail, left, echo).
+    """
     import redis
     from kombu.exceptions import OperationalError
 
     coordinator = make_app(broker)
     backend, client = coordinator.backend, coordinator.backend.client
-    by_key = {job.key: job for job in jobs}
-    settings = parallel.grading_settings()
+    by_key = dict(jobs)
+    kits = {task.kit.key: task.kit for task in jobs.values()}
     tasks = _Tasks()
     overdue = task_time_limit() + 120
 
@@ -171,7 +175,7 @@ def grade_through_broker(
 
     def send(key: str):
         job = by_key[key]
-        args = [kits[job.lesson].key, job.lesson, job.packed, settings]
+        args = [job.kit.key, job.lesson, job.submission, job.limits.to_env()]
         result = coordinator.send_task(TASK, args=args, queue=QUEUE)
         tasks.job_of[result.id] = key
         tasks.attempts[key] = tasks.attempts.get(key, 0) + 1
@@ -221,7 +225,7 @@ def _wait_for_broker(client, echo, patience_s: float = 60) -> str:
             time.sleep(2)
 
 
-def _results(backend, tasks: _Tasks, recorder: parallel.Recorder):
+def _results(backend, tasks: _Tasks, recorder):
     """(task id, meta) of the tasks whose submission is not recorded yet, in batches of 200."""
     ids = [task_id for task_id, key in tasks.job_of.items() if key in recorder.left]
     for start in range(0, len(ids), 200):
@@ -246,7 +250,7 @@ def _handle(task_id, meta, tasks: _Tasks, recorder, upload, send, backend) -> No
     tasks.started.pop(task_id, None)
     backend.delete(backend.get_key_for_task(task_id))
     if status == "SUCCESS":
-        recorder.record(key, meta["result"])
+        recorder.record(key, Result.from_json(meta["result"]))
         return
     error = meta.get("result")
     kind = type(error).__name__ if isinstance(error, BaseException) else "error"

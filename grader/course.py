@@ -16,12 +16,12 @@ from pathlib import Path
 
 import nbformat
 
+from grader.limits import CELL_TIMEOUT_S as CELL_TIMEOUT_S  # (the Makefile reads it here)
+from grader.limits import CELL_TIMEOUT_VARIABLE as CELL_TIMEOUT_VARIABLE
+from grader.limits import GradingLimits
+
 REPO = Path(__file__).resolve().parent.parent
 COURSE_ID = "rl-foundations"
-# Training cells run for tens of seconds on a laptop CPU; a cell that runs longer
-# than this is stuck (an infinite loop) and is stopped (RLCOURSE_CELL_TIMEOUT overrides).
-CELL_TIMEOUT_S = 300
-CELL_TIMEOUT_VARIABLE = "RLCOURSE_CELL_TIMEOUT"
 CONFIG_FILE = "nbgrader_config.py"
 SOURCES = "solutions"
 RELEASE = "notebooks"
@@ -91,7 +91,7 @@ def feedback_hidden_tests_problem() -> str | None:
 
 def cell_timeout() -> int:
     """Seconds an autograded cell may run: CELL_TIMEOUT_S, or RLCOURSE_CELL_TIMEOUT (tests)."""
-    return int(os.environ.get(CELL_TIMEOUT_VARIABLE, CELL_TIMEOUT_S))
+    return GradingLimits.from_env().cell_timeout_s
 
 
 # --------------------------------------------------------------------------- paths

@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import nbformat
 
 from grader import autograde, exchange, students
 from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_ids, submitted_dir
+from grader.limits import environment
 from grader.release import release
 
 GOOD = ["perfect", "partial", "untouched"]
@@ -143,20 +143,11 @@ DEMO_ENVIRONMENT = {
 }
 
 
-@contextmanager
 def grading_environment():
     """DEMO_ENVIRONMENT set while grading (limits the caller set are kept), then restored."""
-    saved = {name: os.environ.get(name) for name in DEMO_ENVIRONMENT}
-    for name, value in DEMO_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return environment(
+        {name: os.environ.get(name, value) for name, value in DEMO_ENVIRONMENT.items()}
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,7 +44,7 @@ from grader.course import (
     student_id_problem,
     submitted_dir,
 )
-from grader.nbgrader_cli import run_nbgrader
+from grader.nbgrader_cli import run_nbgrader, student_exchange_step
 from grader.submission import copy_folder
 
 
@@ -98,38 +98,18 @@ def release_assignment(root: Path, lesson: str, exchange: Path | None = None) ->
     )
 
 
-def _student_side(action: str, home: Path, lesson: str, student: str, exchange: Path | None):
-    """nbgrader's fetch_assignment / submit for one student, in this process (fast)."""
-    from nbgrader.auth import Authenticator
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
-    from traitlets.config import Config
-
-    config = Config()
-    if exchange:
-        config.Exchange.root = str(exchange)
-    config.Exchange.assignment_dir = str(home)
-    coursedir = CourseDirectory(config=config, root=str(home))
-    coursedir.course_id = COURSE_ID
-    coursedir.assignment_id = lesson
-    coursedir.student_id = student
-    kind = ExchangeFetchAssignment if action == "fetch" else ExchangeSubmit
-    step = kind(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
-    step.start()
-
-
 def fetch_assignment(
     home: Path, lesson: str, exchange: Path | None = None, student: str = "student"
 ) -> Path:
     """`nbgrader fetch_assignment LESSON` in a student's home: it lands in home/<lesson>/."""
     home.mkdir(parents=True, exist_ok=True)
-    _student_side("fetch", home, lesson, student, exchange)
+    student_exchange_step("fetch", home, lesson, student, exchange)
     return home / lesson
 
 
 def submit(home: Path, lesson: str, student: str, exchange: Path | None = None) -> None:
     """`nbgrader submit LESSON --student STUDENT` in a student's home: hands in home/<lesson>/."""
-    _student_side("submit", home, lesson, student, exchange)
+    student_exchange_step("submit", home, lesson, student, exchange)
 
 
 def collect(root: Path, lesson: str, exchange: Path | None = None) -> None:

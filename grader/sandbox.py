@@ -50,21 +50,19 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+from grader import limits as limits_
+from grader.limits import GradingLimits
+
 OPT_OUT_VARIABLE = "RLCOURSE_SANDBOX"
-MEMORY_VARIABLE = "RLCOURSE_MEMORY_LIMIT"
-FILE_VARIABLE = "RLCOURSE_FILE_LIMIT"
-THREADS_VARIABLE = "RLCOURSE_KERNEL_THREADS"
-TMP_VARIABLE = "RLCOURSE_TMP_LIMIT"
-WRITE_VARIABLE = "RLCOURSE_WRITE_LIMIT"
-PROCESS_VARIABLE = "RLCOURSE_PROCESS_LIMIT"
-OUTPUT_VARIABLE = "RLCOURSE_OUTPUT_LIMIT"
-DEFAULT_MEMORY_LIMIT = 8 * 2**30
-DEFAULT_FILE_LIMIT = 2**30
-DEFAULT_TMP_LIMIT = 512 * 2**20
-DEFAULT_WRITE_LIMIT = 512 * 2**20
-DEFAULT_PROCESS_LIMIT = 512
-DEFAULT_OUTPUT_LIMIT = 2**20
-"""Processes and threads (Linux counts both) the kernel may start beyond what its user runs."""
+# The limits' variables and defaults are grader/limits.py's (GradingLimits); named here too.
+MEMORY_VARIABLE = limits_.MEMORY_VARIABLE
+FILE_VARIABLE = limits_.FILE_VARIABLE
+THREADS_VARIABLE = limits_.THREADS_VARIABLE
+TMP_VARIABLE = limits_.TMP_VARIABLE
+WRITE_VARIABLE = limits_.WRITE_VARIABLE
+PROCESS_VARIABLE = limits_.PROCESS_VARIABLE
+OUTPUT_VARIABLE = limits_.OUTPUT_VARIABLE
+DEFAULT_MEMORY_LIMIT = limits_.DEFAULT_MEMORY_LIMIT
 SANDBOX_UID = 65534
 """nobody: the user the kernel runs as when grading runs as root."""
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -179,45 +177,34 @@ def opted_out() -> bool:
     return os.environ.get(OPT_OUT_VARIABLE, "").strip().lower() in {"off", "0", "no", "false"}
 
 
-def _size(variable: str, default: int) -> int:
-    """A byte count from an environment variable such as '8G', '512M' or '1000000'."""
-    text = os.environ.get(variable, "").strip().upper()
-    if not text:
-        return default
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    if text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
-
-
 def memory_limit() -> int:
     """The kernel's address-space limit in bytes."""
-    return _size(MEMORY_VARIABLE, DEFAULT_MEMORY_LIMIT)
+    return GradingLimits.from_env().memory
 
 
 def file_limit() -> int:
     """The largest file the kernel may write, in bytes."""
-    return _size(FILE_VARIABLE, DEFAULT_FILE_LIMIT)
+    return GradingLimits.from_env().file
 
 
 def output_limit() -> int:
     """The most output (text, images, tracebacks) one cell keeps, in bytes."""
-    return _size(OUTPUT_VARIABLE, DEFAULT_OUTPUT_LIMIT)
+    return GradingLimits.from_env().output
 
 
 def tmp_limit() -> int:
     """The size of the kernel's private /tmp, in bytes."""
-    return _size(TMP_VARIABLE, DEFAULT_TMP_LIMIT)
+    return GradingLimits.from_env().tmp
 
 
 def write_limit() -> int:
     """What the kernel may write in its working directory in total, in bytes."""
-    return _size(WRITE_VARIABLE, DEFAULT_WRITE_LIMIT)
+    return GradingLimits.from_env().write
 
 
 def process_limit() -> int:
     """Processes and threads the kernel may start beyond those its user already runs."""
-    return int(os.environ.get(PROCESS_VARIABLE, DEFAULT_PROCESS_LIMIT))
+    return GradingLimits.from_env().processes
 
 
 def limits() -> dict[str, int]:
@@ -273,11 +260,11 @@ def _thread_settings() -> dict[str, str]:
     busy machine (several kernels on 2 cores) OpenMP threads that spin-wait for
     each other can make training cells many times slower; 1 avoids that.
     """
-    threads = os.environ.get(THREADS_VARIABLE, "").strip()
-    if not threads:
+    threads = GradingLimits.from_env().kernel_threads
+    if threads is None:
         return {}
     names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-    return {name: str(int(threads)) for name in names}
+    return {name: str(threads) for name in names}
 
 
 def _bwrap() -> str | None:

@@ -7,14 +7,14 @@ the parallel and Celery tests check their own runs against the same tables.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 from course_tools import FIXTURE_COURSE, REPO, make_course
 
-from grader import course, demo, parallel
+from grader import course, demo, gradebook
+from grader.limits import environment
 from grader.release import release
 
 FIXTURE = "00_fixture"
@@ -130,21 +130,13 @@ def corpus_kinds() -> list[str]:
 @contextmanager
 def grading_limits():
     """The short cell time limit and the demo's grading environment, restored afterwards."""
-    saved = os.environ.get(course.CELL_TIMEOUT_VARIABLE)
-    os.environ[course.CELL_TIMEOUT_VARIABLE] = CELL_TIMEOUT_S
-    try:
-        with demo.grading_environment():
-            yield
-    finally:
-        if saved is None:
-            os.environ.pop(course.CELL_TIMEOUT_VARIABLE, None)
-        else:
-            os.environ[course.CELL_TIMEOUT_VARIABLE] = saved
+    with environment({course.CELL_TIMEOUT_VARIABLE: CELL_TIMEOUT_S}), demo.grading_environment():
+        yield
 
 
 def assert_pinned_points(root: Path) -> None:
     """Every corpus submission in the course's gradebook has the points of EXPECTED_POINTS."""
-    points = parallel.cell_points(root)
+    points = gradebook.cell_points(root)
     assert set(points) == {f"{kind}/{FIXTURE}" for kind in corpus_kinds()}
     for kind in corpus_kinds():
         cells = points[f"{kind}/{FIXTURE}"]

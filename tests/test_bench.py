@@ -485,17 +485,16 @@ def test_a_high_load_is_said():
 
 def test_throughput_rows_give_each_modes_speedup_and_the_class_projection(monkeypatch):
     from bench import grading
-    from grader import parallel
 
     def fake_bench(lessons, copies, modes, echo):
         assert lessons == [grading.THROUGHPUT_LESSON] and copies == grading.THROUGHPUT_COPIES
         walls = {"serial": 100.0, "workers=2": 50.0, "celery=2": 40.0}
         return [
-            parallel.BenchRow(m, copies, walls[m], walls[m] / copies, m != "celery=2", 7.0, 1.0)
+            grading.BenchRow(m, copies, walls[m], walls[m] / copies, m != "celery=2", 7.0, 1.0)
             for m in modes
         ]
 
-    monkeypatch.setattr(parallel, "bench", fake_bench)
+    monkeypatch.setattr(grading, "bench", fake_bench)
     monkeypatch.setattr(
         grading, "throughput_modes", lambda: (["serial", "workers=2", "celery=2"], "")
     )
@@ -514,13 +513,12 @@ def test_throughput_rows_give_each_modes_speedup_and_the_class_projection(monkey
 
 def test_throughput_rows_say_why_celery_is_missing(monkeypatch):
     from bench import grading
-    from grader import parallel
 
     monkeypatch.setattr(
-        parallel,
+        grading,
         "bench",
         lambda lessons, copies, modes, echo: [
-            parallel.BenchRow(m, copies, 10.0, 2.5, True) for m in modes
+            grading.BenchRow(m, copies, 10.0, 2.5, True) for m in modes
         ],
     )
     monkeypatch.setattr(

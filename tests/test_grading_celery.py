@@ -32,7 +32,7 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, celery_app, course, demo, parallel
+from grader import autograde, celery_app, course, demo, pipeline
 
 pytestmark = NEEDS_SANDBOX
 VISIBILITY_S = 40
@@ -72,12 +72,16 @@ def workers(broker, tmp_path_factory):
 
 
 def _grading(process: subprocess.Popen) -> bool:
-    """True while a worker runs nbgrader (it is in the middle of a submission)."""
+    """True while a worker has a submission's kernel running (it is in mid-submission).
+
+    A worker grades in its own long-lived process (nbgrader imported once); the
+    kernel of each submission is a process of its own, started per submission.
+    """
     try:
         children = psutil.Process(process.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return False
-    return any("nbgrader" in " ".join(child.cmdline()) for child in children if _alive(child))
+    return any("ipykernel" in " ".join(child.cmdline()) for child in children if _alive(child))
 
 
 def _alive(child) -> bool:
@@ -88,7 +92,7 @@ def _alive(child) -> bool:
 
 
 def _recorded(root) -> int:
-    return len(autograde.load_state(root)) if autograde._state_path(root).exists() else 0
+    return len(autograde.load_state(root)) if autograde.state_path(root).exists() else 0
 
 
 def _wait_for(condition, what: str, thread: threading.Thread) -> None:
@@ -109,7 +113,7 @@ def celery_run(tmp_path_factory, broker, workers):
     def coordinate():
         try:
             with grading_limits():
-                outcome["run"] = parallel.grade_all(
+                outcome["run"] = pipeline.grade_all(
                     root, broker=broker.url, echo=said.append, progress=False
                 )
         except BaseException as error:  # noqa: BLE001  (the test says what went wrong)

@@ -1,8 +1,9 @@
 """Parallel grading on one machine gives exactly the grades of serial grading.
 
 One module-scoped run grades the fixture course's whole bad-submission corpus
-two submissions at a time (grader/parallel.py); every cell's score and every
-outcome must be what serial grading gives, as tests/grading_corpus.py pins it
+two submissions at a time (grader/pipeline.py: two warm grader processes);
+every cell's score and every outcome must be what serial grading gives, as
+tests/grading_corpus.py pins it
 (tests/test_grading_class.py checks the same tables on a serial run). The
 cheaper pieces (packing, kits, the scratch course, the progress bar) are
 tested alone.
@@ -10,7 +11,7 @@ tested alone.
 
 from __future__ import annotations
 
-import subprocess
+import os
 
 import nbformat
 import pytest
@@ -25,7 +26,7 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, course, parallel
+from grader import autograde, course, grade_one, gradebook, pipeline, recording
 
 pytestmark = NEEDS_SANDBOX
 NOT_GRADED = {kind: said[0] for kind, said in EXPECTED_OUTCOME.items() if said[0] != "graded"}
@@ -43,7 +44,7 @@ def two_at_a_time(tmp_path_factory):
     root = corpus_course(tmp_path_factory.mktemp("parallel"))
     said = Said()
     with grading_limits():
-        run = parallel.grade_all(root, workers=2, echo=said, progress=False)
+        run = pipeline.grade_all(root, workers=2, echo=said, progress=False)
     return root, run, said
 
 
@@ -101,19 +102,19 @@ def test_autograded_notebooks_are_where_feedback_reads_them(two_at_a_time):
 
 def test_an_interrupted_run_grades_only_what_was_not_recorded(two_at_a_time):
     two, _, _ = two_at_a_time
-    before = parallel.cell_points(two)
+    before = gradebook.cell_points(two)
     state = autograde.load_state(two)
     for kind in ("perfect", "tamper"):
         del state[f"{kind}/{FIXTURE}"]
     autograde.save_state(two, state)
     said = Said()
     with grading_limits():
-        run = parallel.grade_all(two, workers=2, echo=said, progress=False)
+        run = pipeline.grade_all(two, workers=2, echo=said, progress=False)
     assert set(run.seconds) == {f"perfect/{FIXTURE}", f"tamper/{FIXTURE}"}
     assert not [line for line in said if "preflight" in line], "the preflight is cached"
-    assert parallel.cell_points(two) == before
+    assert gradebook.cell_points(two) == before
     with grading_limits():
-        again = parallel.grade_all(two, workers=2, echo=said, progress=False)
+        again = pipeline.grade_all(two, workers=2, echo=said, progress=False)
     assert again.seconds == {}
     assert said[-1].startswith("nothing new to grade")
 
@@ -125,8 +126,8 @@ def test_a_kit_holds_the_release_and_a_gradebook_without_students_or_solutions(t
     from nbgrader.api import Gradebook
 
     root = make_course(tmp_path, FIXTURE_COURSE, [FIXTURE])
-    kit = parallel.build_kit(root, FIXTURE)
-    files = parallel.unpack(kit.packed)
+    kit = pipeline.build_kit(root, FIXTURE)
+    files = grade_one.unpack(kit.packed)
     assert sorted(files) == [course.GRADEBOOK.as_posix(), f"notebooks/{FIXTURE}/{FIXTURE}.ipynb"]
     source = course.source_path(root, FIXTURE).read_text()
     solution_only = secret_lines(source.split("### BEGIN HIDDEN TESTS")[0])
@@ -143,40 +144,44 @@ def test_a_kit_holds_the_release_and_a_gradebook_without_students_or_solutions(t
 
 
 def test_the_scratch_course_holds_only_what_grading_needs(tmp_path, monkeypatch):
-    kit = parallel.pack({"notebooks/x/x.ipynb": b"{}", "grader/work/gradebook.db": b""})
-    handed_in = parallel.pack({"x.ipynb": b"{}", "data/rewards.csv": b"1,2"})
+    kit = grade_one.pack({"notebooks/x/x.ipynb": b"{}", "grader/work/gradebook.db": b""})
+    handed_in = grade_one.pack({"x.ipynb": b"{}", "data/rewards.csv": b"1,2"})
     seen = {}
 
-    def fake_nbgrader(command, cwd, **kwargs):
-        seen["files"] = sorted(p.relative_to(cwd).as_posix() for p in cwd.rglob("*") if p.is_file())
-        seen["command"], seen["db"] = command, kwargs["env"]["NBGRADER_DB_URL"]
-        return subprocess.CompletedProcess(command, 1, "", "nbgrader failed")
+    def fake_nbgrader(root, lesson, student):
+        seen["files"] = sorted(
+            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+        )
+        seen["student"], seen["db"] = student, os.environ["NBGRADER_DB_URL"]
+        return False, "nbgrader failed"
 
-    monkeypatch.setattr(parallel.subprocess, "run", fake_nbgrader)
-    monkeypatch.setattr(parallel, "_scratch_grades", lambda root, lesson: ({}, {}))
-    result = parallel.grade_packed(kit, "x", handed_in)
+    monkeypatch.setattr(grade_one, "autograde_here", fake_nbgrader)
+    monkeypatch.setattr(grade_one, "scratch_grades", lambda root, lesson: ({}, {}))
+    task = grade_one.Task("x", grade_one.Kit("x", kit), handed_in)
+    result = grade_one.grade_one(task)
     assert seen["files"] == [
         "grader/work/gradebook.db",
-        f"grader/work/submitted/{parallel.STUDENT}/x/data/rewards.csv",
-        f"grader/work/submitted/{parallel.STUDENT}/x/x.ipynb",
+        f"grader/work/submitted/{grade_one.STUDENT}/x/data/rewards.csv",
+        f"grader/work/submitted/{grade_one.STUDENT}/x/x.ipynb",
         "nbgrader_config.py",
         "notebooks/x/x.ipynb",
     ]
     assert seen["db"].endswith("/course/grader/work/gradebook.db"), "never the course's database"
-    assert f"--student={parallel.STUDENT}" in seen["command"]
-    assert result["autograded"] is None and result["log"] == "nbgrader failed"
+    assert "NBGRADER_DB_URL" not in os.environ or os.environ["NBGRADER_DB_URL"] != seen["db"]
+    assert seen["student"] == grade_one.STUDENT
+    assert result.autograded is None and result.log == "nbgrader failed"
 
 
 def test_a_packed_name_that_leaves_its_folder_is_refused():
-    assert parallel.unpack(parallel.pack({"a/b.txt": b"x"})) == {"a/b.txt": b"x"}
+    assert grade_one.unpack(grade_one.pack({"a/b.txt": b"x"})) == {"a/b.txt": b"x"}
     for name in ("../escape.txt", "/etc/passwd", "a/../../b"):
         with pytest.raises(ValueError, match="leaves its folder"):
-            parallel.unpack(parallel.pack({name: b"x"}))
+            grade_one.unpack(grade_one.pack({name: b"x"}))
 
 
 def test_the_progress_bar_counts_done_failed_and_left(tmp_path, capsys):
-    jobs = [parallel.Job(f"s{n}", FIXTURE, "", [], "") for n in range(3)]
-    recorder = parallel.Recorder(tmp_path, {}, jobs, progress=True, echo=lambda *a: None)
+    jobs = [recording.Job(f"s{n}", FIXTURE, "", [], "") for n in range(3)]
+    recorder = recording.Recorder(tmp_path, {}, jobs, progress=True, echo=lambda *a: None)
     recorder.fail(f"s0/{FIXTURE}", "the worker died")
     recorder.close()
     err = capsys.readouterr().err

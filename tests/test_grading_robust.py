@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, REPO, make_course
 
-from grader import autograde, course, exchange, guard, release, students, submission
+from grader import autograde, course, exchange, guard, preflight, release, students, submission
 
 FIXTURE = "00_fixture"
 
@@ -206,7 +206,7 @@ def test_a_broken_environment_stops_grading_and_writes_no_grade(tmp_path, monkey
     monkeypatch.delenv("PYTHONPATH")
     autograde.preflight(root, FIXTURE, echo=lambda *a: None)
     assert autograde.scores(root) == {}, "the preflight's own grades are removed"
-    monkeypatch.setattr(autograde, "_run_autograde", lambda *a, **k: pytest.fail("repeated"))
+    monkeypatch.setattr(preflight, "grade_one", lambda *a, **k: pytest.fail("repeated"))
     autograde.preflight(root, FIXTURE, echo=lambda *a: None)
     key = autograde.environment_key(root, FIXTURE)
     monkeypatch.setenv("PYTHONPATH", str(other))

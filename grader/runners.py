@@ -1,0 +1,69 @@
+"""Where `grade_one` runs: warm grader processes on this machine, or Celery workers.
+
+Both runners take {key: Task} and a recorder (grader/recording.py's Recorder:
+`record(key, Result)`, `fail(key, why)`, `left`, `echo`) and call it on this
+thread as results come, so the coordinator stays the only writer.
+
+Here (`run_here`), a pool of N long-lived processes (N = 1 is serial grading:
+there is no other code path) each import nbgrader once and grade submission
+after submission; a lesson's kit is unpacked once per process. A process is
+replaced after MAX_TASKS_PER_PROCESS submissions (what a long run leaks stays
+bounded). Elsewhere (`run_through_broker`), Celery workers run the same
+`grade_one` (grader/celery_app.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from grader.grade_one import Task, grade_one, warm_up
+
+MAX_TASKS_PER_PROCESS = 200
+"""Submissions one grader process grades before a fresh one takes its place."""
+
+
+def default_workers() -> int:
+    """Submissions graded at a time on this machine: RLCOURSE_WORKERS, or the number of cores."""
+    return int(os.environ.get("RLCOURSE_WORKERS") or os.cpu_count() or 1)
+
+
+def grader_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` warm grader processes (started fresh: nothing of this process is inherited)."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm_up,
+        max_tasks_per_child=MAX_TASKS_PER_PROCESS,
+    )
+
+
+def run_here(tasks: dict[str, Task], workers: int, recorder) -> None:
+    """Grade the tasks `workers` at a time in warm processes; record each on this thread."""
+    if not tasks:
+        return
+    pool = grader_pool(min(workers, len(tasks)))
+    try:
+        futures = {pool.submit(grade_one, task): key for key, task in tasks.items()}
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in finished:
+                key, error = futures[future], future.exception()
+                if error is None:
+                    recorder.record(key, future.result())
+                else:
+                    recorder.fail(key, f"{type(error).__name__}: {error}")
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_through_broker(broker: str, tasks: dict[str, Task], recorder) -> None:
+    """Grade the tasks on the Celery workers of `broker`; record each on this thread."""
+    from grader import celery_app
+
+    recorder.echo(f"autograding {len(tasks)} submission(s) through {celery_app.safe(broker)}")
+    celery_app.grade_through_broker(broker, tasks, recorder)
