@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from grader import course
+from grader.gradebook import open_gradebook
 from grader.report import time_on_task
 from grader.report.exercises import Item, answer_text, lesson_items
 
@@ -100,10 +101,9 @@ def read_outcomes(root: Path) -> list[Submission]:
 
 def read_cell_scores(root: Path, submissions: list[Submission]) -> None:
     """Each submission's score per grade cell, from the gradebook (one connection)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    config = course.load_config(root).CourseDirectory
-    with Gradebook(config.db_url, config.course_id) as gradebook:
+    with open_gradebook(root) as gradebook:
         for sub in submissions:
             try:
                 notebook = gradebook.find_submission_notebook(sub.lesson, sub.lesson, sub.student)
