@@ -91,8 +91,6 @@ def run_demo(
                 students.write_files(folder, students.perfect(lesson, fetched, reference, context))
             else:
                 files = students.KINDS[kind](lesson, fetched, reference, context)
-                if kind in students.TIMED:
-                    files = students.with_recorded_timing(files, lesson, kinds.index(kind))
                 if f"{lesson}.ipynb" not in files:
                     (folder / f"{lesson}.ipynb").unlink()
                 students.write_files(folder, files)

@@ -69,7 +69,8 @@ Builder = Callable[[str, nbformat.NotebookNode, nbformat.NotebookNode, dict], Fi
 
 
 def perfect(lesson, release, instructor, context) -> Files:
-    return _files(lesson, fill_answers(release, instructor))
+    """Every answer right, run in a lab that records cell timing (for the class report)."""
+    return with_recorded_timing(_files(lesson, fill_answers(release, instructor)), lesson, 0)
 
 
 def partial(lesson, release, instructor, context) -> Files:
@@ -79,7 +80,7 @@ def partial(lesson, release, instructor, context) -> Files:
     answers = _answer_indices(notebook)
     for index in answers[: (len(answers) + 1) // 2]:
         notebook.cells[index].source = filled.cells[index].source
-    return _files(lesson, notebook)
+    return with_recorded_timing(_files(lesson, notebook), lesson, 1)
 
 
 def untouched(lesson, release, instructor, context) -> Files:
@@ -557,15 +558,14 @@ EXPECTED = {
 }
 
 
-TIMED = ("perfect", "partial")
-"""The demo's students whose lab recorded cell timing (JupyterLab's recordTiming)."""
 TIMING_START = "2026-01-05T09:00:00"
 """When every timed demo student starts a lesson (UTC)."""
 
 
 def with_recorded_timing(files: Files, lesson: str, seed: int) -> Files:
     """The lesson's notebook as a lab with recordTiming on leaves it: each code cell run once,
-    in order, 1 to 6 minutes after the one before (seeded), one second each."""
+    in order, 1 to 6 minutes after the one before (seeded), one second each. The perfect and
+    the partial student hand in such notebooks."""
     import random
     from datetime import datetime, timedelta
 
