@@ -131,7 +131,7 @@ def report_lines(measured: dict, n_students: int = CLASS_SIZE) -> tuple[list[Lin
         "ok" if total <= GOAL_S else "over",
     )
     goal = Goal(
-        f"The class report of a class of {n_students} renders in under a minute.",
+        f"The class report of a class of {n_students} renders in under a minute",
         "met" if total <= GOAL_S else "missed",
         f"{total:.1f} s",
     )
