@@ -111,7 +111,7 @@ def measure(n_students: int = CLASS_SIZE, repeats: int = 1, echo=print) -> dict[
         read.append(time.perf_counter() - started)
         started = time.perf_counter()
         reports = [build.lesson_report(course.REPO, record, lesson) for lesson in record.lessons]
-        page.render(record, reports, [p for r in reports for p in r.pairs])
+        page.render(record, reports)
         report.append(time.perf_counter() - started)
     return {"read": Sample(read), "report": Sample(report), "submissions": len(files)}
 

@@ -45,10 +45,9 @@ def build(
     root = root.resolve()
     record = read_class(root, lessons)
     reports = [lesson_report(root, record, lesson) for lesson in record.lessons]
-    pairs = [pair for report in reports for pair in report.pairs]
     target = out or root / REPORT
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page.render(record, reports, pairs))
+    target.write_text(page.render(record, reports))
     return target
 
 

@@ -303,7 +303,7 @@ def class_summary(record: ClassRecord) -> str:
     )
 
 
-def render(record: ClassRecord, reports: list[LessonReport], pairs: list[Pair]) -> str:
+def render(record: ClassRecord, reports: list[LessonReport]) -> str:
     """The whole page."""
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title>",
@@ -335,7 +335,7 @@ def render(record: ClassRecord, reports: list[LessonReport], pairs: list[Pair]) 
         f"{100 * THRESHOLD:.0f} % of its code with the other. Renamed variables and "
         "reformatting do not hide a copy.</p>"
     )
-    parts.append(pairs_section(pairs))
+    parts.append(pairs_section([pair for report in reports for pair in report.pairs]))
     parts.append("<h2>4. Students x lessons</h2>")
     parts.append(heatmap(record))
     parts.append(totals_table(record))
