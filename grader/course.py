@@ -97,12 +97,21 @@ def cell_timeout() -> int:
 # --------------------------------------------------------------------------- paths
 
 
-def lesson_ids(root: Path = REPO) -> list[str]:
-    """The lessons of a course: `solutions/<id>/<id>.py`, in order."""
+OPTIONAL_LESSONS = frozenset({"08_real_lm"})
+"""Lessons a course releases but never grades: `make release` builds them into notebooks/;
+grading, the student bundle, the bench's lesson rows and the lesson tests leave them out
+(08_real_lm needs the packages of `make real-lm` and runs for minutes; tests/test_real_lm.py
+and bench row 8 test it)."""
+
+
+def lesson_ids(root: Path = REPO, *, optional: bool = False) -> list[str]:
+    """The graded lessons of a course, `solutions/<id>/<id>.py`, in order; with
+    `optional=True` also the OPTIONAL_LESSONS (what a release builds)."""
     solutions = root / SOURCES
     if not solutions.is_dir():
         return []
-    return sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.py").is_file())
+    found = sorted(p.name for p in solutions.iterdir() if (p / f"{p.name}.py").is_file())
+    return [lesson for lesson in found if optional or lesson not in OPTIONAL_LESSONS]
 
 
 def source_path(root: Path, lesson_id: str) -> Path:

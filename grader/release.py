@@ -62,7 +62,7 @@ def _write_if_changed(notebook: nbformat.NotebookNode, path: Path) -> None:
 
 def release(root: Path = REPO, lessons: list[str] | None = None) -> list[Path]:
     """Rebuild the instructor notebooks and regenerate the student release (its paths)."""
-    lessons = lessons or lesson_ids(root)
+    lessons = lessons or lesson_ids(root, optional=True)
     for lesson_id in lessons:
         source = course.source_path(root, lesson_id)
         if not source.is_file():
@@ -77,7 +77,7 @@ def release(root: Path = REPO, lessons: list[str] | None = None) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
+    parser.add_argument("lessons", nargs="*", help="lesson ids (default: all, optional ones too)")
     parser.add_argument("--root", type=Path, default=REPO, help="course folder")
     parser.add_argument(
         "--sources-only",
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    lessons = args.lessons or lesson_ids(root)
+    # --sources-only builds what nbval runs (graded lessons); a release builds optional ones too
+    lessons = args.lessons or lesson_ids(root, optional=not args.sources_only)
     if args.sources_only:
         written = [build_source_notebook(course.source_path(root, lid)) for lid in lessons]
     else:

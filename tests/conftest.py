@@ -63,11 +63,23 @@ def work_unit(nodeid: str) -> str:
     return f"{path}::{lesson}" if path in SPLIT_BY_LESSON and lesson else path
 
 
-def pytest_collection_modifyitems(items):
+def optional_lesson_notebook(nodeid: str) -> bool:
+    """A cell of an optional lesson's notebook (grader.course.OPTIONAL_LESSONS): nbval leaves
+    it out (tests/test_real_lm.py and bench row 8 test that lesson)."""
+    from grader.course import OPTIONAL_LESSONS
+
+    return any(relative_file(nodeid).startswith(f"solutions/{x}/") for x in OPTIONAL_LESSONS)
+
+
+def pytest_collection_modifyitems(config, items):
     """Slow phases first, and in a split file the later (longer) lessons first.
 
     (The order is the same in every worker; xdist hands the units out in it.)
     """
+    left_out = [item for item in items if optional_lesson_notebook(item.nodeid)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not optional_lesson_notebook(item.nodeid)]
 
     def order(indexed):
         position, item = indexed
