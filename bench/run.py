@@ -8,7 +8,8 @@ Rows (bench/RESULTS.md explains each): 1 the solution notebooks against their
 budgets, 2 the 10-armed testbed against a per-run loop, 3 steps and seconds to
 solve CartPole against Stable-Baselines3, 4 autograding against plain
 execution, 5 `make test`'s phases, 6 rows 1 and 3 on the GPU when there is
-one, 7 the class report for a generated class of 300. Every comparison is
+one, 7 the class report for a generated class of 300, 8 (only when asked:
+`--rows 8`) the optional real-language-model notebook. Every comparison is
 measured side by side in the same run, as medians over repeats with their
 spread: on a shared, noisy machine the ratios hold, the absolute seconds do
 not. It is a benchmark, never a test.
@@ -21,7 +22,7 @@ import os
 import time
 from pathlib import Path
 
-from bench import cartpole, grading, machine, notebooks, report, suite, testbed
+from bench import cartpole, grading, machine, notebooks, real_lm, report, suite, testbed
 from bench.results import RESULTS_FILE, Goal, Line, render, write
 from bench.stats import Sample, fmt_number, fmt_sample, paired_ratios
 from grader.course import REPO, lesson_ids
@@ -384,7 +385,11 @@ def cartpole_goal(results, lesson_name, sb3_name, label) -> Goal:
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1 seed, one lesson")
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="comma-separated rows to run")
+    parser.add_argument(
+        "--rows",
+        default="1,2,3,4,5,6,7",
+        help="comma-separated rows to run (8, the optional real-LM notebook: only when named)",
+    )
     parser.add_argument("--repeats", type=int, help="repeats of row 2 (default 3)")
     parser.add_argument(
         "--course-repeats", type=int, help="repeats of rows 1 and 4 (default: --repeats)"
@@ -475,7 +480,18 @@ def run(args, echo=print) -> str:
         lines.extend(new_lines)
         goals.append(goal)
 
-    rows = (({"2"}, row_2), ({"7"}, row_7), ({"3"}, row_3), ({"1", "4"}, rows_1_and_4))
+    def row_8():
+        new_lines, goal = real_lm.real_lm_lines(real_lm.measure(echo=echo))
+        lines.extend(new_lines)
+        goals.append(goal)
+
+    rows = (
+        ({"2"}, row_2),
+        ({"7"}, row_7),
+        ({"3"}, row_3),
+        ({"1", "4"}, rows_1_and_4),
+        ({"8"}, row_8),
+    )
     for wanted, measure_rows in rows:
         if wanted & args.rows:
             try:

