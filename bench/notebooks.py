@@ -37,11 +37,16 @@ CPU_PROBE = (
 """a last cell, added by the bench: the kernel's CPU seconds (its own and its children's)"""
 
 
-def kernel_cpu_seconds(notebook: nbformat.NotebookNode) -> float:
-    """What CPU_PROBE printed in the notebook's last cell."""
+def last_printed_line(notebook: nbformat.NotebookNode) -> str:
+    """The last line the notebook's last cell printed."""
     outputs = notebook.cells[-1].get("outputs", [])
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    return float(text.strip().splitlines()[-1])
+    return text.strip().splitlines()[-1]
+
+
+def kernel_cpu_seconds(notebook: nbformat.NotebookNode) -> float:
+    """What CPU_PROBE printed in the notebook's last cell."""
+    return float(last_printed_line(notebook))
 
 
 def time_lesson(lesson_id: str, device: str | None = "cpu") -> tuple[float, float]:
@@ -50,9 +55,18 @@ def time_lesson(lesson_id: str, device: str | None = "cpu") -> tuple[float, floa
     On a loaded machine the wall time grows with the load; the CPU seconds of a
     single-threaded kernel much less (they approach what an idle machine takes).
     """
+    notebook, wall = execute_lesson(lesson_id, CPU_PROBE, device)
+    return wall, kernel_cpu_seconds(notebook)
+
+
+def execute_lesson(
+    lesson_id: str, last_cell: str, device: str | None = "cpu"
+) -> tuple[nbformat.NotebookNode, float]:
+    """The lesson's instructor notebook with `last_cell` added, executed in a new kernel, and its
+    wall seconds."""
     source = source_path(REPO, lesson_id)
     notebook = nbformat.read(build_source_notebook(source), as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
+    notebook.cells.append(nbformat.v4.new_code_cell(last_cell))
     client = NotebookClient(
         notebook,
         timeout=600,
@@ -63,4 +77,4 @@ def time_lesson(lesson_id: str, device: str | None = "cpu") -> tuple[float, floa
         started = time.perf_counter()
         client.execute()
         wall = time.perf_counter() - started
-    return wall, kernel_cpu_seconds(notebook)
+    return notebook, wall

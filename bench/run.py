@@ -9,7 +9,8 @@ budgets, 2 the 10-armed testbed against a per-run loop, 3 steps and seconds to
 solve CartPole against Stable-Baselines3, 4 autograding against plain
 execution, 5 `make test`'s phases, 6 rows 1 and 3 on the GPU when there is
 one, 7 the class report for a generated class of 300, 8 (only when asked:
-`--rows 8`) the optional real-language-model notebook. Every comparison is
+`--rows 8`) the optional real-language-model notebook, 9 lesson 07's three
+training runs (PPO, DPO, GRPO) against their CPU budget. Every comparison is
 measured side by side in the same run, as medians over repeats with their
 spread: on a shared, noisy machine the ratios hold, the absolute seconds do
 not. It is a benchmark, never a test.
@@ -22,7 +23,17 @@ import os
 import time
 from pathlib import Path
 
-from bench import cartpole, grading, machine, notebooks, real_lm, report, suite, testbed
+from bench import (
+    cartpole,
+    grading,
+    machine,
+    notebooks,
+    real_lm,
+    report,
+    rlhf_runs,
+    suite,
+    testbed,
+)
 from bench.results import RESULTS_FILE, Goal, Line, render, write
 from bench.stats import Sample, fmt_number, fmt_sample, paired_ratios
 from grader.course import REPO, lesson_ids
@@ -387,7 +398,7 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="1 repeat, 1 seed, one lesson")
     parser.add_argument(
         "--rows",
-        default="1,2,3,4,5,6,7",
+        default="1,2,3,4,5,6,7,9",
         help="comma-separated rows to run (8, the optional real-LM notebook: only when named)",
     )
     parser.add_argument("--repeats", type=int, help="repeats of row 2 (default 3)")
@@ -480,6 +491,11 @@ def run(args, echo=print) -> str:
         lines.extend(new_lines)
         goals.append(goal)
 
+    def row_9():
+        new_lines, goal = rlhf_runs.rlhf_run_lines(rlhf_runs.measure(echo=echo))
+        lines.extend(new_lines)
+        goals.append(goal)
+
     def row_8():
         new_lines, goal = real_lm.real_lm_lines(real_lm.measure(echo=echo))
         lines.extend(new_lines)
@@ -490,6 +506,7 @@ def run(args, echo=print) -> str:
         ({"7"}, row_7),
         ({"3"}, row_3),
         ({"1", "4"}, rows_1_and_4),
+        ({"9"}, row_9),
         ({"8"}, row_8),
     )
     for wanted, measure_rows in rows:

@@ -386,6 +386,30 @@ def test_the_cpu_probe_cell_is_read_back():
     assert notebooks.lesson_budget("07_rlhf") == 90
 
 
+def test_row_9_probe_reads_the_lessons_runs_and_judges_each_against_its_budget():
+    """The probe prints each run's (CPU, wall) seconds by the lesson's names; a run over its
+    budget is 'over' and misses the goal."""
+    import contextlib
+    import io
+
+    from bench import rlhf_runs
+    from grader.course import REPO, source_path
+
+    source = source_path(REPO, rlhf_runs.LESSON).read_text()
+    for name in rlhf_runs.RUNS.values():
+        assert f"\n{name} = " in source, f"lesson 07 no longer defines {name}"
+    fake = types.SimpleNamespace
+    namespace = {name: fake(cpu_seconds=4.0, wall_seconds=9.0) for name in rlhf_runs.RUNS.values()}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(rlhf_runs.PROBE, namespace)
+    measured = {k: tuple(v) for k, v in json.loads(printed.getvalue()).items()}
+    assert measured == {"PPO": (4.0, 9.0), "DPO": (4.0, 9.0), "GRPO": (4.0, 9.0)}
+    lines, goal = rlhf_runs.rlhf_run_lines(measured | {"GRPO": (16.0, 20.0)})
+    assert [line.verdict for line in lines] == ["ok", "ok", "over"]
+    assert goal.status == "missed" and "16.0" in goal.why
+
+
 def test_budget_verdict_says_by_how_much_and_what_the_cpu_says():
     from bench.run import budget_verdict
 

@@ -121,7 +121,13 @@ def test_the_loops_use_the_students_response_log_probs(lesson: Lesson, ns: dict)
 def demo(lesson: Lesson) -> dict:
     """The lesson's demos: the reward model, PPO, DPO and GRPO, the sweep and the case study."""
     return lesson.namespace_with(
-        "reward_model", "rm_very_gap", "ppo_run", "dpo_run", "sweep_runs", "case_runs"
+        "reward_model",
+        "rm_very_gap",
+        "ppo_run",
+        "dpo_run",
+        "sweep_runs",
+        "dpo_sweep_runs",
+        "case_runs",
     )
 
 
@@ -133,9 +139,22 @@ def test_reward_model_overpays_very(demo: dict) -> None:
 
 
 @pytest.mark.slow
+def test_dpo_series_rises_then_falls_and_ignores_the_proxy(demo: dict) -> None:
+    """The text after the written answer: DPO's true utility rises above the reference's, then
+    falls below it at its largest KL, while its reward-model score, above the reference's, stops
+    following the KL (within 0.5 of itself over a KL range of 20 nats)."""
+    runs, reference = demo["dpo_sweep_runs"], demo["reference_eval"]
+    by_kl = sorted((run.final for run in runs.values()), key=lambda e: e.kl)
+    assert by_kl[0].true_utility > reference.true_utility > by_kl[-1].true_utility
+    scores = [e.score for e in by_kl]
+    assert min(scores) > reference.score and max(scores) - min(scores) < 0.5
+    assert by_kl[-1].kl - by_kl[0].kl > 20
+
+
+@pytest.mark.slow
 def test_over_optimisation_shape(demo: dict) -> None:
     """The sweep's text: the smallest beta has the largest KL and about the highest score; the
-    true utility rises above the reference's, and is lowest of the four runs at the largest KL."""
+    true utility rises above the reference's, and is lowest of the five runs at the largest KL."""
     runs, reference = demo["sweep_runs"], demo["reference_eval"]
     finals = [run.final for run in runs.values()]
     by_kl = sorted(finals, key=lambda e: e.kl)
@@ -148,7 +167,7 @@ def test_over_optimisation_shape(demo: dict) -> None:
 
 @pytest.mark.slow
 def test_quiz_answers_match_the_case_study(demo: dict) -> None:
-    """Exercise 6's answers are what the demo's 2 x 2 shows (seed of the demo)."""
+    """Exercise 7's answers are what the demo's 2 x 2 shows (seed of the demo)."""
     runs, reference = demo["case_runs"], demo["reference_eval"]
     for gamma in (0.0, 0.99):  # q1: (c), and the question's premise
         stuck = runs[("prompt only", gamma)]
@@ -182,14 +201,14 @@ def test_dpo_and_ppo_beat_nothing_for_free(demo: dict) -> None:
 def test_closing_note_numbers(demo: dict) -> None:
     """The closing note's numbers (seed 0, CPU), to the printed precision."""
     sweep = {beta: run.final for beta, run in demo["sweep_runs"].items()}
-    assert [round(sweep[b].true_utility, 2) for b in (0.3, 0.1, 0.03, 0.0)] == [
-        1.04,
-        0.93,
-        0.92,
-        0.65,
-    ]
-    assert [round(sweep[b].kl, 1) for b in (0.3, 0.1, 0.03, 0.0)] == [1.2, 3.9, 6.1, 8.3]
-    assert (round(sweep[0.3].score, 2), round(sweep[0.0].score, 2)) == (0.42, 1.25)
+    betas = (1.0, 0.3, 0.1, 0.03, 0.0)
+    assert [round(sweep[b].true_utility, 2) for b in betas] == [1.06, 1.04, 0.93, 0.92, 0.65]
+    assert [round(sweep[b].kl, 1) for b in betas] == [0.3, 1.2, 3.9, 6.1, 8.3]
+    assert (round(sweep[1.0].score, 2), round(sweep[0.0].score, 2)) == (-0.35, 1.25)
+    dpo = {beta: run.final for beta, run in demo["dpo_sweep_runs"].items()}
+    assert [round(dpo[b].true_utility, 2) for b in (1.0, 0.3, 0.1)] == [1.26, 1.1, 0.15]
+    assert [round(dpo[b].kl, 1) for b in (1.0, 0.3, 0.1)] == [1.3, 6.7, 22.7]
+    assert [round(dpo[b].score, 2) for b in (1.0, 0.3, 0.1)] == [0.05, 0.3, -0.04]
     assert round(demo["reference_eval"].true_utility, 2) == 0.61
     table = {name: demo[f"{name}_run"] for name in ("ppo", "dpo", "grpo")}
     assert [round(100 * r.final.win_rate) for r in table.values()] == [58, 59, 66]

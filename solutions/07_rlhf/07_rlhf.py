@@ -32,9 +32,9 @@
 # - measure over-optimisation (the learned reward rises while the true utility
 #   falls) and read each line of TRL's trainers as one of yours.
 #
-# **Points: 17** (15 autograded in 6 exercises, 2 for a written answer).
+# **Points: 19** (17 autograded in 7 exercises, 2 for a written answer).
 # **Time:** about 3 hours: the exercises' headings add up to 1 hour and
-# 25 minutes, the written answer takes about 15 minutes, and the sections to
+# 35 minutes, the written answer takes about 15 minutes, and the sections to
 # read and run add up to 1 hour and 20 minutes. The whole notebook runs in one
 # to three minutes on a laptop CPU (about 70 CPU-seconds), depending on how
 # busy it is.
@@ -822,24 +822,59 @@ for _p in (1, 3):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Lesson 06's functions (given)
+# ## Exercise 6: your functions from lessons 05 and 06 (1 + 1 points, about 10 min, easy)
 #
-# The loops also need lesson 06's clipped objective, DPO loss and
-# group-relative advantages, and lesson 05's GAE. Here they are, written as
-# lesson 06's reference solutions (if yours passed lesson 06's hidden tests,
-# you may paste yours instead: the loops call whatever these names hold).
+# The loops below also need four functions you wrote before: lesson 06's
+# clipped objective `ppo_clip_loss`, lesson 05's `gae` (PPO's loop),
+# lesson 06's `dpo_loss` and `group_relative_advantages` (DPO's and GRPO's).
+# Paste yours into the two cells below, with the contracts of their lessons
+# (repeated in the docstrings). If one of them lost points in its own lesson,
+# fix it now: the visible checks under each cell are small cases worked out by
+# hand, and the hidden ones compare your functions with the formulas on
+# random inputs. The demos below train with whatever these names hold, and no
+# later grade cell calls them, so a mistake here costs its point once.
+#
+# <details><summary>Hint 1</summary>
+#
+# Each function is a few lines, and each of its lesson's hints still applies.
+# Run the checks one function at a time: paste one, run the test cell, read
+# which case fails.
+# </details>
+#
+# <details><summary>Hint 2</summary>
+#
+# The checks are built to catch the usual slips: PPO with only the clipped
+# term (a positive advantage with a ratio below the range, or a negative one
+# with a ratio above it, tells them apart),
+# GAE whose recursion carries on through the end of an episode, DPO without
+# $\beta$ or with `log(sigmoid(.))` (which is $-\infty$ in float32 for a
+# margin of -200), and groups taken with `reshape(group_size, -1)`, which
+# interleaves them: the rewards of one prompt are consecutive.
+# </details>
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "ppo_functions", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def ppo_clip_loss(new_log_probs, old_log_probs, advantages, clip_eps=0.2):
-    """Lesson 06: PPO's clipped surrogate loss, -mean(min(r A, clip(r, 1 - eps, 1 + eps) A))."""
+    """Lesson 06: PPO's clipped surrogate loss, -mean(min(r A, clip(r, 1 - eps, 1 + eps) A)).
+
+    Args: float tensors [N] (new_log_probs with gradient); clip_eps the clipping range.
+    Returns: a scalar tensor, the loss to minimise.
+    """
+    ### BEGIN SOLUTION
     ratio = torch.exp(new_log_probs - old_log_probs)
     clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
     return -torch.min(ratio * advantages, clipped * advantages).mean()
+    ### END SOLUTION
 
 
 def gae(rewards, values, dones, gamma, lam, last_value):
-    """Lesson 05: GAE on time-first float arrays [T] or [T, N] -> advantages of the same shape."""
+    """Lesson 05: A_t = delta_t + gamma * lam * (1 - d_t) * A_{t+1}, time first.
+
+    Args: rewards, values, dones: arrays [T] or [T, num_envs] (dones[t] = 1: the episode
+    ended with step t); last_value: V(S_T), a number or an array [num_envs].
+    Returns: float array of rewards' shape, the advantages.
+    """
+    ### BEGIN SOLUTION
     rewards = np.asarray(rewards, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
     not_done = 1.0 - np.asarray(dones, dtype=np.float64)
@@ -852,22 +887,195 @@ def gae(rewards, values, dones, gamma, lam, last_value):
         running = deltas[t] + gamma * lam * not_done[t] * running
         advantages[t] = running
     return advantages
+    ### END SOLUTION
 
 
+# %% nbgrader={"grade": true, "grade_id": "test_ppo_functions", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""ppo_clip_loss and gae: cases worked out by hand; random inputs against the formulas."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check, check_close, check_shape, checks_passed
+
+# ratios 1.5 and 0.5 (old log-probs 0)
+_new = torch.log(torch.tensor([1.5, 0.5]))
+_loss = ppo_clip_loss(_new, torch.zeros(2), torch.tensor([1.0, -1.0]))
+check_shape(_loss, (), "ppo_clip_loss (one number: the mean over the samples)")
+check_close(
+    _loss,
+    -0.2,
+    "ppo_clip_loss at ratios [1.5, 0.5] with advantages [+1, -1]",
+    atol=1e-6,
+    hint="both samples are past the clip range on the side where it binds: "
+    "min(1.5 * 1, 1.2 * 1) = 1.2 and min(0.5 * -1, 0.8 * -1) = -0.8",
+)
+check_close(
+    ppo_clip_loss(_new, torch.zeros(2), torch.tensor([-1.0, 1.0])),
+    0.5,
+    "ppo_clip_loss at ratios [1.5, 0.5] with advantages [-1, +1]",
+    atol=1e-6,
+    hint="here the unclipped term is the smaller one: min(-1.5, -1.2) = -1.5 and "
+    "min(0.5, 0.8) = 0.5; a loss of the clipped term alone gives 0.2",
+)
+# one episode that ends at step 1, then a new one cut after step 2 (bootstrapped from 2.0)
+_adv = gae([1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0, 1, 0], 0.9, 0.5, 2.0)
+check_shape(_adv, (3,), "gae of 3 steps")
+check_close(
+    _adv,
+    [1.175, 0.5, 2.3],
+    "gae(rewards [1, 1, 1], values [0.5, 0.5, 0.5], dones [0, 1, 0], gamma 0.9, lam 0.5, "
+    "last_value 2.0)",
+    atol=1e-6,
+    hint="deltas: 1 + 0.9 * 0.5 - 0.5 = 0.95; 1 - 0.5 = 0.5 (step 1 ends its episode: "
+    "no bootstrap); 1 + 0.9 * 2.0 - 0.5 = 2.3. Then A_t = delta_t + 0.45 * (1 - d_t) * A_(t+1)",
+)
+checks_passed("ppo_clip_loss and gae")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(70)
+_new = torch.tensor(_rng.normal(0, 0.3, 64))
+_old = torch.tensor(_rng.normal(0, 0.3, 64))
+_a = torch.tensor(_rng.normal(size=64))
+_r = np.exp(_new.numpy() - _old.numpy())
+_expected = -np.minimum(_r * _a.numpy(), np.clip(_r, 0.9, 1.1) * _a.numpy()).mean()
+check_close(
+    ppo_clip_loss(_new, _old, _a, 0.1),
+    _expected,
+    "ppo_clip_loss on 64 random samples, clip_eps 0.1",
+    atol=1e-8,
+    hint="the ratio is exp(new - old); clip it to [1 - clip_eps, 1 + clip_eps]",
+)
+_param = torch.log(torch.tensor([1.5, 1.1])).requires_grad_(True)
+_out = ppo_clip_loss(_param, torch.zeros(2), torch.tensor([1.0, 1.0]))
+check(
+    getattr(_out, "requires_grad", False),
+    "the gradient of ppo_clip_loss w.r.t. new_log_probs",
+    expected="a torch loss connected to new_log_probs",
+    got="a loss without gradient",
+    hint="no .detach(), .item() or numpy on the way",
+)
+_out.backward()
+check_close(
+    _param.grad,
+    [0.0, -0.55],
+    "d loss / d new_log_probs at ratios [1.5, 1.1], A = +1 (the first clipped)",
+    atol=1e-6,
+    hint="a clipped sample sends no gradient; inside the range d(-r A / 2)/d log r = -r A / 2",
+)
+_T, _N = 7, 3
+_rew, _val = _rng.normal(size=(_T, _N)), _rng.normal(size=(_T, _N))
+_done = _rng.random((_T, _N)) < 0.3
+_last = _rng.normal(size=_N)
+_expected = np.zeros((_T, _N))
+_next_adv, _next_val = np.zeros(_N), _last
+for _t in reversed(range(_T)):
+    _delta = _rew[_t] + 0.97 * _next_val * (1 - _done[_t]) - _val[_t]
+    _next_adv = _delta + 0.97 * 0.8 * (1 - _done[_t]) * _next_adv
+    _expected[_t], _next_val = _next_adv, _val[_t]
+check_close(
+    gae(_rew, _val, _done, 0.97, 0.8, _last),
+    _expected,
+    "gae on 3 random environments of 7 steps (boolean dones), gamma 0.97, lam 0.8",
+    atol=1e-8,
+    hint="time first: step t of every environment at once; 1 - dones must be a float "
+    "(dones may be booleans)",
+)
+### END HIDDEN TESTS
+
+
+# %% nbgrader={"grade": false, "grade_id": "preference_functions", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def dpo_loss(
     policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta
 ):
-    """Lesson 06: -mean(log sigmoid(beta * (chosen log-ratio - rejected log-ratio)))."""
+    """Lesson 06: -mean(log sigmoid(beta * (chosen log-ratio - rejected log-ratio))).
+
+    Args: four float tensors [B] of summed log-probabilities, log pi(y | x); beta > 0.
+    Returns: a scalar tensor.
+    """
+    ### BEGIN SOLUTION
     chosen = policy_chosen_logps - ref_chosen_logps
     rejected = policy_rejected_logps - ref_rejected_logps
     return -nn.functional.logsigmoid(beta * (chosen - rejected)).mean()
+    ### END SOLUTION
 
 
 def group_relative_advantages(rewards, group_size):
-    """Lesson 06: (reward - group mean) / (group std + 1e-4), over consecutive groups."""
+    """Lesson 06: (reward - group mean) / (group std + 1e-4), over consecutive groups.
+
+    Args: rewards, a float tensor [B] (B a multiple of group_size); group_size: answers a prompt.
+    Returns: a float tensor [B]. The std is torch's default (the sample std).
+    """
+    ### BEGIN SOLUTION
     groups = rewards.reshape(-1, group_size)
     centred = groups - groups.mean(dim=1, keepdim=True)
     return (centred / (groups.std(dim=1, keepdim=True) + 1e-4)).reshape(-1)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_preference_functions", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""dpo_loss and group_relative_advantages: cases worked out by hand; random inputs against the formulas."""
+import numpy as np
+import torch
+
+from rlhelpers.testing import check_close, check_shape, checks_passed
+
+_loss = dpo_loss(
+    torch.tensor([-1.0, 0.0]),
+    torch.tensor([-4.0, 0.0]),
+    torch.tensor([-2.0, 0.0]),
+    torch.tensor([-3.0, 0.0]),
+    0.5,
+)
+check_shape(_loss, (), "dpo_loss (one number: the mean over the pairs)")
+check_close(
+    _loss,
+    (np.log1p(np.exp(-1.0)) + np.log(2)) / 2,
+    "dpo_loss of two pairs, beta 0.5: log-ratios +1 (chosen) and -1 (rejected), then all 0",
+    atol=1e-6,
+    hint="pair 1: the margin is 0.5 * (1 - (-1)) = 1, loss log(1 + e^-1) = 0.313; "
+    "pair 2: log 2 = 0.693; the loss is their mean",
+)
+check_close(
+    dpo_loss(
+        torch.tensor([-2000.0]), torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([0.0]), 0.1
+    ),
+    200.0,
+    "dpo_loss for a margin of -200 (float32)",
+    atol=1e-3,
+    hint="torch.nn.functional.logsigmoid stays finite where log(sigmoid(-200)) is -inf",
+)
+_adv = group_relative_advantages(torch.tensor([1.0, 2.0, 3.0, 5.0, 5.0, 5.0]), 3)
+check_shape(_adv, (6,), "the advantages of 6 rewards in groups of 3")
+check_close(
+    _adv,
+    [-1 / (1 + 1e-4), 0.0, 1 / (1 + 1e-4), 0.0, 0.0, 0.0],
+    "group_relative_advantages([1, 2, 3, 5, 5, 5], group_size=3)",
+    atol=1e-5,
+    hint="consecutive groups [1, 2, 3] (mean 2, sample std 1) and [5, 5, 5] (std 0: "
+    "the 1e-4 keeps it finite); rewards.reshape(-1, group_size) has one group per row",
+)
+checks_passed("dpo_loss and group_relative_advantages")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(71)
+_x = [torch.tensor(_rng.normal(-20, 5, 40)) for _ in range(4)]
+_z = 0.2 * ((_x[0] - _x[2]) - (_x[1] - _x[3])).numpy()
+check_close(
+    dpo_loss(*_x, 0.2),
+    np.logaddexp(0.0, -_z).mean(),
+    "dpo_loss on 40 random pairs, beta 0.2",
+    atol=1e-8,
+    hint="the reference's log-probs are subtracted from the policy's, then beta times the "
+    "chosen minus the rejected log-ratio",
+)
+_r = _rng.normal(size=(4, 5))
+_expected = (_r - _r.mean(1, keepdims=True)) / (_r.std(1, ddof=1, keepdims=True) + 1e-4)
+check_close(
+    group_relative_advantages(torch.tensor(_r.reshape(-1)), 5),
+    _expected.reshape(-1),
+    "the advantages of 4 random groups of 5",
+    atol=1e-6,
+    hint="consecutive groups, torch's default std (the sample std, ddof 1)",
+)
+### END HIDDEN TESTS
 
 
 # %% [markdown]
@@ -1032,13 +1240,18 @@ for name, run in (("PPO", ppo_run), ("DPO", dpo_run), ("GRPO", grpo_run)):
 # harder and harder, with the KL to the reference as the measure of "how
 # hard": the proxy's score keeps rising, while the true quality (there, a
 # much larger "gold" reward model) rises at first, then falls. Below, PPO
-# with four KL coefficients $\beta$ on the same seed (the run above is the
-# $\beta = 0.1$ one): each run's final reward-model score and true utility
-# against its final KL to the reference. Nothing is planted: the proxy's
-# flaws come from the labellers' bias and the finite data.
+# with five KL coefficients $\beta$ on the same seed (the run above is the
+# $\beta = 0.1$ one), and DPO with three values of its $\beta$ (the run
+# above is the 0.3 one): each run's final reward-model score and true
+# utility against its final KL to the reference. Gao et al. measured the
+# same for best-of-$n$ sampling and RL; DPO's $\beta$ plays the role of the KL
+# coefficient, since DPO optimises the same KL-penalised objective. Nothing
+# is planted: the proxy's flaws come from the labellers' bias and the finite
+# data.
 
 # %%
-SWEEP_BETAS = (0.0, 0.03, 0.3)
+SWEEP_BETAS = (0.0, 0.03, 0.3, 1.0)
+DPO_SWEEP_BETAS = (0.1, 1.0)
 sweep_runs = dict(
     zip(
         SWEEP_BETAS,
@@ -1048,7 +1261,38 @@ sweep_runs = dict(
 )
 sweep_runs[0.1] = ppo_run
 sweep_runs = dict(sorted(sweep_runs.items(), reverse=True))  # from the largest beta (smallest KL)
-sweep_points = [(0.0, reference_eval)] + [(run.final.kl, run.final) for run in sweep_runs.values()]
+dpo_sweep_runs = dict(
+    zip(
+        DPO_SWEEP_BETAS,
+        rlhf.dpo_sweep(
+            train_pairs,
+            DPO_SWEEP_BETAS,
+            reward_model=reward_model,
+            progress=True,
+            dpo_loss=dpo_loss,
+            response_log_probs=response_log_probs,
+        ),
+        strict=True,
+    )
+)
+dpo_sweep_runs[0.3] = dpo_run
+dpo_sweep_runs = dict(sorted(dpo_sweep_runs.items(), reverse=True))
+
+
+def plot_series(ax, runs, read, label, style):
+    """One method's runs as a line from the reference (KL 0), each point labelled by its beta."""
+    finals = [reference_eval] + [run.final for run in runs.values()]
+    ax.plot([e.kl for e in finals], [read(e) for e in finals], style, label=label)
+    for beta, run in runs.items():
+        ax.annotate(
+            f"{beta}",
+            (run.final.kl, read(run.final)),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharex=True)
 for ax, (what, read) in zip(
     axes,
@@ -1058,27 +1302,16 @@ for ax, (what, read) in zip(
     ),
     strict=True,
 ):
-    ax.plot([kl for kl, _ in sweep_points], [read(e) for _, e in sweep_points], "o-")
-    for beta, run in sweep_runs.items():
-        ax.annotate(
-            f"beta {beta}",
-            (run.final.kl, read(run.final)),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
-    ax.annotate(
-        "reference",
-        (0.0, read(reference_eval)),
-        fontsize=7,
-        xytext=(3, 3),
-        textcoords="offset points",
-    )
-    ax.set(xlabel="KL to the reference (nats per answer)", ylabel=what)
+    plot_series(ax, sweep_runs, read, "PPO (KL coefficient beta)", "o-")
+    plot_series(ax, dpo_sweep_runs, read, "DPO (beta)", "s--")
+    ax.set(xlabel="KL to the reference (nats per answer; 0: the reference)", ylabel=what)
+axes[0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 for beta, run in sweep_runs.items():
-    print(describe(f"beta {beta}", run.final), "e.g.", repr(run.final.examples[0]))
+    print(describe(f"PPO {beta}", run.final), "e.g.", repr(run.final.examples[0]))
+for beta, run in dpo_sweep_runs.items():
+    print(describe(f"DPO {beta}", run.final))
 
 # %% [markdown]
 # Read the two panels together, and the answers printed under them.
@@ -1117,16 +1350,24 @@ for beta, run in sweep_runs.items():
 # %% [markdown]
 # ## After the written answer: over-optimisation is gradual
 #
-# Read the two panels together. The reward-model score is highest at the
-# smallest $\beta$, and the answers there are full of `very`: the policy has
+# Read the two panels together. The PPO runs' reward-model score is highest
+# at the smallest $\beta$, and the answers there are full of `very`: the policy has
 # found what the proxy over-pays. The true utility does not follow it all the
 # way: it rises from the reference's as the policy moves away from it, and
-# it is lowest of the four runs where the KL is largest. That is Gao et al.'s
-# shape, here at the scale of a CPU: past some KL, more optimisation of the
-# proxy buys less true quality, or loses what the peak had (at $\beta = 0$
-# the true utility is still about the reference's, far below the best run's).
-# Where between 0 and the smallest KL measured the peak lies, this sweep does
-# not say. A reward model with one planted flaw (say, a bonus for every
+# it is lowest of the five PPO runs where the KL is largest. That is Gao et
+# al.'s shape, here at the scale of a CPU: past some KL, more optimisation of
+# the proxy buys less true quality, or loses what the peak had (at
+# $\beta = 0$ the true utility is still about the reference's, far below the
+# best run's). The best PPO run of this sweep is the most penalised one, at
+# the smallest KL; the peak lies somewhere between 0 and 1.2 nats. DPO's series
+# has the same rise and fall at larger KLs, and one difference: its
+# reward-model score rises above the reference's at the first beta, then
+# stops following the KL (it stays between about 0 and 0.3, however far the
+# policy moves), because DPO never sees the reward model. It is fitted to
+# the labellers' pairs themselves, biases and noise included, and with a
+# small $\beta$ it moves far from the reference to separate them, until its
+# true utility falls below the reference's.
+# A reward model with one planted flaw (say, a bonus for every
 # `very`) should be hacked abruptly, once the policy finds the flaw (the
 # course's earlier toy measured that: at $\beta = 0$ its proxy score rose from
 # about 1 to 4.6 while an honest judge's fell to about -4); a reward model
@@ -1198,7 +1439,7 @@ print(
 # The reference (full state): score -0.90, true utility 0.61.
 
 # %% [markdown]
-# ## Exercise 6: reading the case study (2 points, about 10 min, easy)
+# ## Exercise 7: reading the case study (2 points, about 10 min, easy)
 #
 # Answer from the reference table above (and, for question 3, the
 # per-token reward of Exercise 4). Set each variable to your answer. Each
@@ -1353,11 +1594,11 @@ for name, (evaluation, run) in comparison.items():
 # | `PPOTrainer`: `logits = output.logits[:, context_length - 1 : -1]`, `logits /= args.temperature + 1e-7`, then the log-softmax gathered at the response tokens | the log-probabilities of the response, at the sampling temperature | your `response_log_probs` (Exercise 5); the temperature detail |
 # | `PPOTrainer`: `logr = ref_logprobs - logprobs`; `kl = -logr` ($k_1$; `kl_estimator="k3"` gives $k_3$ in the reward); `non_score_reward = -args.kl_coef * kl`; the score added at one index per row | the per-token reward | your `kl_penalized_rewards` (Exercise 4; TRL's index is the first padding token, see its hidden test) |
 # | `PPOTrainer`: `scores[~contain_eos_token] -= args.missing_eos_penalty` | the EOS trick | `PPOConfig.missing_eos_penalty` |
-# | `PPOTrainer`: the GAE loop with `args.gamma` (default 1) and `args.lam` (0.95), then `advantages = masked_whiten(advantages, ~padding_mask)` | advantages per token, whitened | lesson 05's `gae`; `PPOConfig.whiten_advantages` |
-# | `PPOTrainer`: `pg_losses = -mb_advantage * ratio`, `pg_losses2 = -mb_advantage * torch.clamp(ratio, 1 - cliprange, 1 + cliprange)`, `torch.max` of the two | the clipped objective | lesson 06's `ppo_clip_loss` |
+# | `PPOTrainer`: the GAE loop with `args.gamma` (default 1) and `args.lam` (0.95), then `advantages = masked_whiten(advantages, ~padding_mask)` | advantages per token, whitened | your `gae` (Exercise 6); `PPOConfig.whiten_advantages` |
+# | `PPOTrainer`: `pg_losses = -mb_advantage * ratio`, `pg_losses2 = -mb_advantage * torch.clamp(ratio, 1 - cliprange, 1 + cliprange)`, `torch.max` of the two | the clipped objective | your `ppo_clip_loss` (Exercise 6) |
 # | `PPOTrainer`: `vf_losses` with `vpredclipped`, within `cliprange_value` of the old values | the critic's loss, with value clipping | unclipped here: the plain squared error |
-# | `DPOTrainer`: the summed log-probabilities of the chosen and rejected completions under the policy and the reference, then `-F.logsigmoid(self.beta * delta_score)` with `delta_score = chosen_scores - rejected_scores` (the two log-ratios) | the DPO loss | lesson 06's `dpo_loss`, with your `response_log_probs` summed over each answer |
-# | `GRPOTrainer`: `rewards.view(-1, self.num_generations)`, minus the group mean, divided by the group std + 1e-4 when `scale_rewards="group"` (the default; `"batch"` and `"none"` are the others) | group-relative advantages | lesson 06's `group_relative_advantages` |
+# | `DPOTrainer`: the summed log-probabilities of the chosen and rejected completions under the policy and the reference, then `-F.logsigmoid(self.beta * delta_score)` with `delta_score = chosen_scores - rejected_scores` (the two log-ratios) | the DPO loss | your `dpo_loss` (Exercise 6), with your `response_log_probs` summed over each answer |
+# | `GRPOTrainer`: `rewards.view(-1, self.num_generations)`, minus the group mean, divided by the group std + 1e-4 when `scale_rewards="group"` (the default; `"batch"` and `"none"` are the others) | group-relative advantages | your `group_relative_advantages` (Exercise 6) |
 # | `GRPOTrainer`: the clipped ratio per token, plus `self.beta * per_token_kl` with `per_token_kl = exp(ref - logps) - (ref - logps) - 1` when `beta` is not 0 (default 0) | the clipped loss and the $k_3$ KL in the loss | `rlhf.train_grpo` (its `kl_coef`) |
 
 # %% [markdown]
@@ -1399,11 +1640,13 @@ for name, (evaluation, run) in comparison.items():
 # held-out pairs right; with the preference pairs and reward models of seeds
 # 0-9 (the SFT policy of seed 0) it ranked
 # 67.2 % to 74.2 % right (the grade asks 66 %; the labellers' noise caps any
-# model near 84 %). **Over-optimisation** (PPO with beta 0.3, 0.1, 0.03 and
-# 0): the true utility was highest at the smallest KL measured, 1.04 at
-# 1.2 nats (beta 0.3; the reference: 0.61), then 0.93 at 3.9 nats, 0.92 at
-# 6.1 and 0.65 at 8.3, while the reward model's score rose from 0.42 to
-# 1.25. **The comparison** (win rate against the reference's answers under
+# model near 84 %). **Over-optimisation** (PPO with beta 1, 0.3, 0.1, 0.03
+# and 0): the true utility was highest at the smallest KL measured, 1.06 at
+# 0.3 nats (beta 1; the reference: 0.61), then 1.04 at 1.2 nats, 0.93 at
+# 3.9, 0.92 at 6.1 and 0.65 at 8.3, while the reward model's score rose from
+# -0.35 to 1.25. DPO with beta 1, 0.3 and 0.1: true utility 1.26 at 1.3 nats,
+# 1.10 at 6.7 and 0.15 at 22.7, its reward-model score between -0.04 and
+# 0.30. **The comparison** (win rate against the reference's answers under
 # the true utility; KL): PPO (beta 0.1) 58 %, 3.9 nats; DPO (beta 0.3) 59 %,
 # 6.7 nats; GRPO 66 %, 2.8 nats. The reward model scored 2,176 answers for
 # PPO (256 of them to normalise its scores), 1,920 for GRPO, none for DPO.
@@ -1415,5 +1658,5 @@ for name, (evaluation, run) in comparison.items():
 # reached 1.04, the only run above the reference. Each training run took 3
 # to 10 CPU-seconds, the whole notebook about 70 CPU-seconds (`make bench`
 # measures it); on a GPU it runs unchanged (`rlhelpers.device()`), though
-# with networks this small, expect no speed-up. **Points: 17** (15
+# with networks this small, expect no speed-up. **Points: 19** (17
 # autograded, 2 by hand).

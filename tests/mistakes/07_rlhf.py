@@ -9,6 +9,8 @@ CHEAP = [
     "test_build_state",
     "test_kl_penalized_rewards",
     "test_response_log_probs",
+    "test_ppo_functions",
+    "test_preference_functions",
     "test_quiz",
 ]
 
@@ -118,6 +120,86 @@ MISTAKES = {
             "one position as well as on one word, so either softmax gives it log-prob 0; only the "
             "hidden random logits tell them apart (the visible case is the debugging demo's)",
         ),
+    ],
+    "ppo_functions": [
+        # the clipped term alone: wrong wherever the unclipped term is the smaller one
+        (
+            "return -torch.min(ratio * advantages, clipped * advantages).mean()",
+            "return -(clipped * advantages).mean()",
+            "advantages [-1, +1]",
+        ),
+        # max instead of min: an optimistic objective
+        ("return -torch.min(ratio", "return -torch.max(ratio", "advantages [+1, -1]"),
+        # the ratio upside down
+        (
+            "ratio = torch.exp(new_log_probs - old_log_probs)",
+            "ratio = torch.exp(old_log_probs - new_log_probs)",
+            "ppo_clip_loss at ratios",
+        ),
+        # the objective returned instead of the loss
+        ("return -torch.min(ratio", "return torch.min(ratio", "advantages [+1, -1]"),
+        # the recursion carried on through the end of an episode
+        (
+            "running = deltas[t] + gamma * lam * not_done[t] * running",
+            "running = deltas[t] + gamma * lam * running",
+            "dones [0, 1, 0]",
+        ),
+        # the bootstrap not masked: the next episode's first value leaks back
+        (
+            "deltas = rewards + gamma * next_values * not_done - values",
+            "deltas = rewards + gamma * next_values - values",
+            "dones [0, 1, 0]",
+        ),
+        # lambda forgotten: the Monte Carlo-like sum of TD errors
+        (
+            "running = deltas[t] + gamma * lam * not_done[t] * running",
+            "running = deltas[t] + gamma * not_done[t] * running",
+            "lam 0.5",
+        ),
+        # last_value ignored: a cut episode bootstrapped from 0
+        (
+            "np.concatenate([values[1:], last_value[None]])",
+            "np.concatenate([values[1:], np.zeros_like(values[:1])])",
+            "last_value 2.0",
+        ),
+    ],
+    "preference_functions": [
+        # beta forgotten
+        (
+            "logsigmoid(beta * (chosen - rejected))",
+            "logsigmoid(chosen - rejected)",
+            "beta 0.5",
+        ),
+        # log(sigmoid(.)): -inf once sigmoid underflows in float32
+        (
+            "-nn.functional.logsigmoid(beta * (chosen - rejected)).mean()",
+            "-torch.log(torch.sigmoid(beta * (chosen - rejected))).mean()",
+            "margin of -200",
+        ),
+        # the sum over the pairs instead of the mean
+        ("(chosen - rejected)).mean()", "(chosen - rejected)).sum()", "dpo_loss of two pairs"),
+        # chosen and rejected swapped: the policy learns the rejected answers
+        ("beta * (chosen - rejected)", "beta * (rejected - chosen)", "dpo_loss of two pairs"),
+        # the log-ratio upside down for the chosen answer
+        (
+            "chosen = policy_chosen_logps - ref_chosen_logps",
+            "chosen = ref_chosen_logps - policy_chosen_logps",
+            "dpo_loss of two pairs",
+        ),
+        # groups interleaved: the rewards of one prompt are consecutive
+        (
+            "groups = rewards.reshape(-1, group_size)",
+            "groups = rewards.reshape(group_size, -1).T",
+            "group_size=3",
+        ),
+        # the population std instead of torch's default sample std
+        (
+            "groups.std(dim=1, keepdim=True)",
+            "groups.std(dim=1, keepdim=True, correction=0)",
+            "group_size=3",
+        ),
+        # no epsilon: a group of equal rewards divides 0 by 0
+        ("keepdim=True) + 1e-4)", "keepdim=True))", "group_size=3"),
     ],
     "quiz": [
         # a number given as a string: the visible format check
