@@ -51,7 +51,7 @@ def rlhf_run_lines(measured: dict[str, tuple[float, float]]) -> tuple[list[Line]
     worst = max(cpu for cpu, _ in measured.values())
     goal = Goal(
         f"Each of lesson 07's training runs (PPO, DPO, GRPO) within {RUN_BUDGET_CPU_S:.0f} "
-        "CPU-seconds.",
+        "CPU-seconds",
         "met" if worst <= RUN_BUDGET_CPU_S else "missed",
         f"the slowest took {worst:.1f} CPU-s",
     )

@@ -154,7 +154,7 @@ def test_dpo_series_rises_then_falls_and_ignores_the_proxy(demo: dict) -> None:
 @pytest.mark.slow
 def test_over_optimisation_shape(demo: dict) -> None:
     """The sweep's text: the smallest beta has the largest KL and about the highest score; the
-    true utility rises above the reference's, and is lowest of the five runs at the largest KL."""
+    true utility rises above the reference's, and is lowest of the four runs at the largest KL."""
     runs, reference = demo["sweep_runs"], demo["reference_eval"]
     finals = [run.final for run in runs.values()]
     by_kl = sorted(finals, key=lambda e: e.kl)
@@ -201,9 +201,9 @@ def test_dpo_and_ppo_beat_nothing_for_free(demo: dict) -> None:
 def test_closing_note_numbers(demo: dict) -> None:
     """The closing note's numbers (seed 0, CPU), to the printed precision."""
     sweep = {beta: run.final for beta, run in demo["sweep_runs"].items()}
-    betas = (1.0, 0.3, 0.1, 0.03, 0.0)
-    assert [round(sweep[b].true_utility, 2) for b in betas] == [1.06, 1.04, 0.93, 0.92, 0.65]
-    assert [round(sweep[b].kl, 1) for b in betas] == [0.3, 1.2, 3.9, 6.1, 8.3]
+    betas = (1.0, 0.3, 0.1, 0.0)
+    assert [round(sweep[b].true_utility, 2) for b in betas] == [1.06, 1.04, 0.93, 0.65]
+    assert [round(sweep[b].kl, 1) for b in betas] == [0.3, 1.2, 3.9, 8.3]
     assert (round(sweep[1.0].score, 2), round(sweep[0.0].score, 2)) == (-0.35, 1.25)
     dpo = {beta: run.final for beta, run in demo["dpo_sweep_runs"].items()}
     assert [round(dpo[b].true_utility, 2) for b in (1.0, 0.3, 0.1)] == [1.26, 1.1, 0.15]

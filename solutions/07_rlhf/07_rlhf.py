@@ -1240,7 +1240,7 @@ for name, run in (("PPO", ppo_run), ("DPO", dpo_run), ("GRPO", grpo_run)):
 # harder and harder, with the KL to the reference as the measure of "how
 # hard": the proxy's score keeps rising, while the true quality (there, a
 # much larger "gold" reward model) rises at first, then falls. Below, PPO
-# with five KL coefficients $\beta$ on the same seed (the run above is the
+# with four KL coefficients $\beta$ on the same seed (the run above is the
 # $\beta = 0.1$ one), and DPO with three values of its $\beta$ (the run
 # above is the 0.3 one): each run's final reward-model score and true
 # utility against its final KL to the reference. Gao et al. measured the
@@ -1250,7 +1250,7 @@ for name, run in (("PPO", ppo_run), ("DPO", dpo_run), ("GRPO", grpo_run)):
 # data.
 
 # %%
-SWEEP_BETAS = (0.0, 0.03, 0.3, 1.0)
+SWEEP_BETAS = (0.0, 0.3, 1.0)
 DPO_SWEEP_BETAS = (0.1, 1.0)
 sweep_runs = dict(
     zip(
@@ -1354,7 +1354,7 @@ for beta, run in dpo_sweep_runs.items():
 # at the smallest $\beta$, and the answers there are full of `very`: the policy has
 # found what the proxy over-pays. The true utility does not follow it all the
 # way: it rises from the reference's as the policy moves away from it, and
-# it is lowest of the five PPO runs where the KL is largest. That is Gao et
+# it is lowest of the four PPO runs where the KL is largest. That is Gao et
 # al.'s shape, here at the scale of a CPU: past some KL, more optimisation of
 # the proxy buys less true quality, or loses what the peak had (at
 # $\beta = 0$ the true utility is still about the reference's, far below the
@@ -1640,10 +1640,10 @@ for name, (evaluation, run) in comparison.items():
 # held-out pairs right; with the preference pairs and reward models of seeds
 # 0-9 (the SFT policy of seed 0) it ranked
 # 67.2 % to 74.2 % right (the grade asks 66 %; the labellers' noise caps any
-# model near 84 %). **Over-optimisation** (PPO with beta 1, 0.3, 0.1, 0.03
-# and 0): the true utility was highest at the smallest KL measured, 1.06 at
+# model near 84 %). **Over-optimisation** (PPO with beta 1, 0.3, 0.1 and
+# 0): the true utility was highest at the smallest KL measured, 1.06 at
 # 0.3 nats (beta 1; the reference: 0.61), then 1.04 at 1.2 nats, 0.93 at
-# 3.9, 0.92 at 6.1 and 0.65 at 8.3, while the reward model's score rose from
+# 3.9 and 0.65 at 8.3, while the reward model's score rose from
 # -0.35 to 1.25. DPO with beta 1, 0.3 and 0.1: true utility 1.26 at 1.3 nats,
 # 1.10 at 6.7 and 0.15 at 22.7, its reward-model score between -0.04 and
 # 0.30. **The comparison** (win rate against the reference's answers under
