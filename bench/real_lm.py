@@ -54,7 +54,12 @@ def real_lm_lines(measured: dict) -> tuple[list[Line], Goal]:
         return [Line("8", ITEM, why)], Goal(goal_text, "not measured", why)
     wall, cpu = measured["wall"], measured["cpu"]
     note = " (this run made the saved float32 copy: first load)" if measured["first_load"] else ""
-    verdict = "ok" if wall.median <= BUDGET_S else f"OVER by {wall.median - BUDGET_S:.0f} s"
+    verdict = "ok"
+    if (
+        wall.median > BUDGET_S
+    ):  # (as row 1: the kernel's CPU seconds say what an idle machine takes)
+        within = "within" if cpu.median <= BUDGET_S else "over"
+        verdict = f"OVER by {wall.median - BUDGET_S:.0f} s wall; CPU {cpu.median:.0f} s: {within}"
     line = Line(
         "8",
         ITEM,

@@ -224,5 +224,7 @@ def test_bench_row_8_says_when_it_was_skipped_and_whether_it_met_its_budget():
     assert line.verdict == "ok" and goal.status == "met" and "400" in line.measured
     slow = {"wall": Sample([700.0]), "cpu": Sample([650.0]), "first_load": True}
     (line,), goal = row_8.real_lm_lines(slow)
-    assert line.verdict == "OVER by 100 s" and goal.status == "missed"
+    assert line.verdict == "OVER by 100 s wall; CPU 650 s: over" and goal.status == "missed"
+    busy = {"wall": Sample([736.2]), "cpu": Sample([328.6]), "first_load": False}
+    assert row_8.real_lm_lines(busy)[0][0].verdict == "OVER by 136 s wall; CPU 329 s: within"
     assert "first load" in line.measured
