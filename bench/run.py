@@ -57,8 +57,9 @@ CARTPOLE_MISS = {
         "47,104), hidden 128 (18,432; 135,168), max_grad_norm 0.25 (15,360; 32,768), orthogonal "
         "init with gains 0.01/1 for the heads (19,456; 73,728), SB3's 8 x 5-step segments (22,528; "
         "73,728); with RMSprop, 8-step segments (13,312; 26,624), lr 3e-3 (5 seeds: 8,192; "
-        "26,624), lr 7e-3 (6 seeds: 16,384; 20,480). Not tried: Tanh, advantage normalisation, "
-        "gamma 0.99 with SB3's full settings"
+        "26,624), lr 7e-3 (6 seeds: 16,384; 20,480), Tanh (17,408; 36,864), advantages "
+        "normalised per update (13,312; 24,576). Not tried: SB3's A2C settings all together "
+        "(Tanh, orthogonal init, 8 x 5 steps, lr 7e-4, gamma 0.99)"
     ),
     "PPO": (
         "Why: lesson 06's PPO (two networks of two layers of 64, lr 5e-3 decayed linearly, 6 "

@@ -2128,8 +2128,9 @@ _quiz.score()
 # Tried as well, and slower on seeds 0-9
 # (median; slowest): orthogonal initialisation with gains 0.01 for the policy
 # head and 1 for the value head (Adam; 19,456; 73,728), SB3's 8 x 5-step
-# segments (Adam; 22,528; 73,728), 8-step segments with RMSprop (13,312;
-# 26,624). The course tuned these settings on seeds 0-19 only; `make bench`
+# segments (Adam; 22,528; 73,728), and with RMSprop 8-step segments (13,312;
+# 26,624), Tanh activations (17,408; 36,864) and advantages normalised per
+# update (13,312; 24,576). The course tuned these settings on seeds 0-19 only; `make bench`
 # reports them on ten other seeds (`bench/RESULTS.md`, row 3).
 
 
