@@ -44,6 +44,20 @@ def secret_lines(source_text: str, min_length: int = 20) -> set[str]:
     return {line for line in secret if len(line) >= min_length and line not in public_text}
 
 
+def solution_regions(source_text: str, min_length: int = 20) -> list[set[str]]:
+    """Each solution region's telling lines: long enough, and not in the lesson's public text."""
+    public_text = REGION.sub("", source_text)
+    regions = []
+    for match in REGION.finditer(source_text):
+        if match.group(1) != "SOLUTION":
+            continue
+        lines = {line.strip().lstrip("#").strip() for line in match.group(2).splitlines()}
+        regions.append(
+            {line for line in lines if len(line) >= min_length and line not in public_text}
+        )
+    return regions
+
+
 def notebook_text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(cell.source for cell in notebook.cells)
 

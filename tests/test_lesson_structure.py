@@ -44,7 +44,7 @@ SHAPES = {
     "03_reinforce": Shape(11, 10, 3, 28, 6, 180),
     "04_actor_critic": Shape(9, 8, 2, 26, 4, 165),
     "05_td": Shape(12, 10, 2, 30, 4, 205, closing_states_points=True),
-    "06_ppo_rlhf": Shape(7, 7, 1, 19, 2, 125, closing_states_points=True),
+    "06_ppo_rlhf": Shape(8, 7, 1, 20, 2, 130, closing_states_points=True),
     "07_rlhf": Shape(8, 7, 1, 17, 2, 95, closing_states_points=True),
 }
 

@@ -17,6 +17,7 @@ from course_tools import (
     notebook_text,
     released,
     secret_lines,
+    solution_regions,
 )
 
 from grader import grading, release
@@ -106,3 +107,29 @@ def test_no_solution_reaches_notebooks(lesson_id):
     leaked = [line for line in secret_lines(source) if line in text]
     assert not leaked, f"{lesson_id}: solution or hidden-test lines in notebooks/: {leaked[:5]}"
     assert not any(c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+
+
+GIVEN_AWAY = 0.8
+"""The share of an answer's telling lines that, found in another notebook, gives it away."""
+
+
+@pytest.mark.parametrize("lesson_id", LESSONS)
+def test_no_lesson_gives_away_another_lessons_answers(lesson_id):
+    """A later lesson that needs an earlier answer asks for the student's own, never prints ours.
+
+    Lines an answer shares with given code elsewhere (a debugging exercise's buggy copy) are
+    common; an answer found whole (GIVEN_AWAY of its lines) in another notebook is a leak.
+    """
+    for other in LESSONS:
+        if other == lesson_id:
+            continue
+        source = (REPO / "solutions" / other / f"{other}.py").read_text()
+        notebook = nbformat.read(
+            REPO / "notebooks" / lesson_id / f"{lesson_id}.ipynb", as_version=4
+        )
+        text = notebook_text(notebook)
+        for region in solution_regions(source):
+            found = sorted(line for line in region if line in text)
+            assert len(region) < 3 or len(found) < GIVEN_AWAY * len(region), (
+                f"notebooks/{lesson_id} holds an answer of {other}: {found[:4]}"
+            )

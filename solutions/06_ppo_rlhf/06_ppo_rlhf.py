@@ -35,9 +35,9 @@
 #   in the log-probability of a whole response, and say what DPO trades
 #   against PPO.
 #
-# **Points: 21** (19 autograded in 7 exercises, 2 for a written answer).
+# **Points: 22** (20 autograded in 7 exercises, 2 for a written answer).
 # **Time:** about 2 hours and a half: the exercises' headings add up to 2 hours
-# and 5 minutes, the written answer takes about 10 minutes, and reading the
+# and 10 minutes, the written answer takes about 10 minutes, and reading the
 # theory and watching the experiments about 30 more. The whole notebook takes
 # about half a minute of CPU time on a laptop; how long you wait depends on
 # how busy the machine is.
@@ -308,8 +308,7 @@ check_close(
 # PPO needs nothing new from the environment side, so the next cell gives
 # (locked) copies of what earlier lessons built: lesson 04's
 # `SeparateActorCritic` (an actor network and a critic network that share
-# nothing, two hidden layers each, as lessons 04 and 05 train), lesson 05's `gae`
-# (time-first arrays, `dones[t] = 1` cuts the recursion after step t), and a
+# nothing, two hidden layers each, as lessons 04 and 05 train) and a
 # rollout worker that plays `n_envs` copies of CartPole for `n_steps` steps and
 # returns a `Batch`. The worker handles Gymnasium's next-step autoreset and the
 # time limit as lesson 04 taught:
@@ -350,22 +349,6 @@ class SeparateActorCritic(nn.Module):
 
     def forward(self, obs):
         return Categorical(logits=self.actor(obs)), self.critic(obs).squeeze(-1)
-
-
-def gae(rewards, values, dones, gamma, lam, last_value):
-    """Lesson 05's GAE: time-first float arrays [T] or [T, N] -> advantages of the same shape."""
-    rewards = np.asarray(rewards, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    not_done = 1.0 - np.asarray(dones, dtype=np.float64)
-    last_value = np.asarray(last_value, dtype=np.float64)
-    next_values = np.concatenate([values[1:], last_value[None]])
-    deltas = rewards + gamma * next_values * not_done - values
-    advantages = np.zeros_like(rewards)
-    running = np.zeros(rewards.shape[1:])
-    for t in reversed(range(rewards.shape[0])):
-        running = deltas[t] + gamma * lam * not_done[t] * running
-        advantages[t] = running
-    return advantages
 
 
 class Batch(NamedTuple):
@@ -449,7 +432,7 @@ print({name: array.shape for name, array in demo_batch._asdict().items()})
 print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 
 # %% [markdown]
-# ## Exercise 2: PPO solves CartPole (5 points, about 40 min, hard)
+# ## Exercise 2: PPO solves CartPole (1 + 5 points, about 45 min, hard)
 #
 # Write `train_ppo(env_id="CartPole-v1", seed=0, args=None)`, with the
 # hyperparameters in `PPOArgs` (below; `None` means the defaults):
@@ -599,6 +582,79 @@ print("reset steps in the batch:", int((~demo_batch.valid).sum()))
 # `args.solved_return`, and load the best weights before you return.
 #
 # </details>
+
+
+# %% [markdown]
+# **First, your `gae` from lesson 05** (1 of this exercise's points). PPO
+# computes its advantages with it, so paste your lesson 05 function into the
+# next cell (the contract is in its docstring); if it lost points there, fix
+# it now: the visible check is a small case worked out by hand, the hidden
+# one compares with the recursion on random batches.
+
+
+# %% nbgrader={"grade": false, "grade_id": "gae", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gae(rewards, values, dones, gamma, lam, last_value):
+    """Lesson 05: A_t = delta_t + gamma * lam * (1 - d_t) * A_{t+1}, time first.
+
+    Args: rewards, values, dones: arrays [T] or [T, num_envs] (dones[t] = 1: the episode
+    ended with step t); last_value: V(S_T), a number or an array [num_envs].
+    Returns: float array of rewards' shape, the advantages.
+    """
+    ### BEGIN SOLUTION
+    rewards = np.asarray(rewards, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    not_done = 1.0 - np.asarray(dones, dtype=np.float64)
+    last_value = np.asarray(last_value, dtype=np.float64)
+    next_values = np.concatenate([values[1:], last_value[None]])
+    deltas = rewards + gamma * next_values * not_done - values
+    advantages = np.zeros_like(rewards)
+    running = np.zeros(rewards.shape[1:])
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + gamma * lam * not_done[t] * running
+        advantages[t] = running
+    return advantages
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_gae", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+"""gae: two episodes worked out by hand; random batches of several environments against the recursion."""
+import numpy as np
+
+from rlhelpers.testing import check_close, check_shape, checks_passed
+
+# an episode that ends with step 1, then one cut after step 2 (bootstrapped from 1.0)
+_adv = gae([0.0, 2.0, 1.0], [1.0, 1.0, 0.5], [0, 1, 0], 0.5, 0.5, 1.0)
+check_shape(_adv, (3,), "gae of 3 steps")
+check_close(
+    _adv,
+    [-0.25, 1.0, 1.0],
+    "gae(rewards [0, 2, 1], values [1, 1, 0.5], dones [0, 1, 0], gamma 0.5, lam 0.5, "
+    "last_value 1.0)",
+    atol=1e-6,
+    hint="deltas: 0 + 0.5 * 1 - 1 = -0.5; 2 - 1 = 1 (step 1 ends its episode: no "
+    "bootstrap); 1 + 0.5 * 1 - 0.5 = 1. Then A_t = delta_t + 0.25 * (1 - d_t) * A_(t+1)",
+)
+checks_passed("gae")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(60)
+_steps, _envs = 9, 4
+_rew, _val = _rng.normal(size=(_steps, _envs)), _rng.normal(size=(_steps, _envs))
+_done = _rng.random((_steps, _envs)) < 0.25
+_last = _rng.normal(size=_envs)
+_expected = np.zeros((_steps, _envs))
+_after, _next_value = np.zeros(_envs), _last
+for _step in reversed(range(_steps)):
+    _keep = 1.0 - _done[_step]
+    _after = _rew[_step] + 0.99 * _next_value * _keep - _val[_step] + 0.99 * 0.95 * _keep * _after
+    _expected[_step], _next_value = _after, _val[_step]
+check_close(
+    gae(_rew, _val, _done, 0.99, 0.95, _last),
+    _expected,
+    "gae on 4 random environments of 9 steps (boolean dones), gamma 0.99, lam 0.95",
+    atol=1e-8,
+    hint="time first: step t of every environment at once; dones may be booleans",
+)
+### END HIDDEN TESTS
 
 
 # %%
@@ -1764,7 +1820,7 @@ _quiz.score()
 # looks, then 50 greedy episodes averaging 495), hence its larger count. (The
 # stopping rule's greedy evaluations are not counted as steps, just as
 # Stable-Baselines3 does not count its evaluation episodes.)
-# **Points: 21** (19 autograded, 2 by hand). The whole notebook took
+# **Points: 22** (20 autograded, 2 by hand). The whole notebook took
 # 30.7 CPU-seconds on the course's 2-core CPU (`make bench`, row 1,
 # 2026-12-07; 107 s of wall time at a load average of 7-9); on a GPU it runs unchanged
 # (`rlhelpers.device()`), though with networks this small, expect no speed-up.

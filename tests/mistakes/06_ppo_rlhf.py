@@ -6,6 +6,7 @@ Read by tests/test_lesson_mistakes.py (see tests/lesson_runner.MistakeTable).
 # Test cells of well under a second that must keep passing when another answer is wrong.
 CHEAP = [
     "test_ppo_clip_loss",
+    "test_gae",
     "test_kl_estimates",
     "test_group_relative_advantages",
     "test_dpo_loss",
@@ -15,6 +16,32 @@ CHEAP = [
 
 # {answer grade_id: [(old text, new text, words the failure message must contain)]}
 MISTAKES = {
+    "gae": [
+        # the recursion carried on through the end of an episode
+        (
+            "running = deltas[t] + gamma * lam * not_done[t] * running",
+            "running = deltas[t] + gamma * lam * running",
+            "dones [0, 1, 0]",
+        ),
+        # the bootstrap not masked: the next episode's first value leaks back
+        (
+            "deltas = rewards + gamma * next_values * not_done - values",
+            "deltas = rewards + gamma * next_values - values",
+            "dones [0, 1, 0]",
+        ),
+        # lambda forgotten
+        (
+            "running = deltas[t] + gamma * lam * not_done[t] * running",
+            "running = deltas[t] + gamma * not_done[t] * running",
+            "lam 0.5",
+        ),
+        # last_value ignored: a cut episode bootstrapped from 0
+        (
+            "np.concatenate([values[1:], last_value[None]])",
+            "np.concatenate([values[1:], np.zeros_like(values[:1])])",
+            "last_value 1.0",
+        ),
+    ],
     "ppo_clip_loss": [
         # the clipped term alone, without the min: an update the wrong way is not pulled back fully
         (
