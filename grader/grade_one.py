@@ -257,8 +257,15 @@ WARM_MODULES = [
     "nbgrader.api",
     "grader.guard",
     "grader.submission",
+    "grader.exchange",
+    "ipykernel.kernelspec",
+    "sqlalchemy.dialects.sqlite",
+    "sqlite3",
+    "IPython.display",
 ]
-"""What grading imports: once per grader process (or once in the server it is forked from)."""
+"""What grading imports: once per grader process (or once in the server it is forked from).
+From grader.exchange on: what nbgrader and jupyter_client import on a first submission (the
+exchange the configuration names, the kernel's spec, SQLite, IPython's display)."""
 
 
 def warm_up() -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import forkserver
 
@@ -35,14 +37,25 @@ def default_workers() -> int:
     return int(os.environ.get("RLCOURSE_WORKERS") or os.cpu_count() or 1)
 
 
+# A grader re-runs `python -m X`'s module X, which the warm server imported: runpy warns.
+warnings.filterwarnings(
+    "ignore", r"'.*' found in sys\.modules after import of package", RuntimeWarning, "runpy"
+)
 GRADER_MODULES = ["grader.runners", *WARM_MODULES]
 """What the warm server imports once, for every grader forked from it."""
 
 
 def warm_server() -> multiprocessing.context.BaseContext:
-    """The forkserver context whose server imports GRADER_MODULES (set before it starts)."""
+    """The forkserver context whose server imports GRADER_MODULES (set before it starts).
+
+    It imports the main module of `python -m <module>` too: a grader, like any process
+    multiprocessing starts, runs it again (as __mp_main__), which costs nothing once its
+    imports are warm (`python -m bench.run` imports torch: seconds for every grader).
+    """
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    main = [spec.name] if spec is not None and spec.name else []
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(GRADER_MODULES)
+    context.set_forkserver_preload([*main, *GRADER_MODULES])
     return context
 
 
