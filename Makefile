@@ -160,6 +160,7 @@ report: $(STAMP)
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) -m pip uninstall --quiet -y $(SLOW_IMPORTS)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP) sandbox-deps
@@ -175,6 +176,7 @@ HUB_DIR := deploy/jupyterhub
 
 $(HUB_STAMP): $(STAMP) requirements-hub.txt
 	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements-hub.txt
+	$(PY) -m pip uninstall --quiet -y $(SLOW_IMPORTS)  # (jupyter-events brings it back)
 	touch $(HUB_STAMP)
 
 $(HUB_DIR)/node_modules/.bin/configurable-http-proxy: $(HUB_DIR)/package.json $(HUB_DIR)/package-lock.json

@@ -35,6 +35,7 @@ from grader.grading import fill_answers, submit
 from grader.pipeline import GradeRun, grade_all
 from grader.preflight import preflight_path
 from grader.release import release
+from grader.runners import start_warm_server
 
 STUDENT = "bench"
 
@@ -101,9 +102,11 @@ def parallel_throughput_rows(
 ) -> list[tuple[str, str, str, str]]:
     """(item, measured, compared with, verdict) rows: `bench`'s modes side by side.
 
-    The CPU seconds outside the kernels show the price of a grader: each warm
-    grader process imports nbgrader once and grades many submissions, each in a
-    scratch course of its own.
+    The CPU seconds outside the kernels show the price of a grader: the
+    coordinator's and the grader processes' (each forked from a warm server that
+    imported nbgrader once, or a Celery worker that did), each submission graded
+    in a scratch course of its own. The graders start before the clock, once
+    per machine, as the preflight does once per lesson.
 
     class_serial_s: row 4's serial seconds for one submission of every lesson;
     with it, a projection for a class of CLASS_SIZE at each mode's speed-up.
@@ -123,7 +126,8 @@ def parallel_throughput_rows(
                 f"throughput, {run.mode}: {run.submissions} reference submissions of "
                 f"{THROUGHPUT_LESSON}",
                 f"{run.wall_s:.1f} s ({run.per_submission_s:.1f} s each; {run.cpu_s:.0f} CPU s "
-                f"outside the kernels), load {run.load:.1f} at the end; grades "
+                f"outside the kernels, {run.cpu_s / run.submissions:.2f} per submission), "
+                f"load {run.load:.1f} at the end; grades "
                 f"{'the same as' if run.same_grades else 'DIFFERENT from'} serial",
                 "" if run is serial else f"serial: {serial.wall_s:.1f} s",
                 f"x{speedup:.2f} the serial rate{projection}",
@@ -157,7 +161,8 @@ class BenchRow:
     per_submission_s: float
     same_grades: bool
     cpu_s: float = 0.0
-    """CPU seconds of this process and the graders it waited for (not the sandboxed kernels)."""
+    """CPU seconds outside the sandboxed kernels: this process's, the processes it waited for
+    and the graders' (what each reported with its result)."""
     load: float = 0.0
     """The machine's 1-minute load average when the mode ended (other users' work too)."""
 
@@ -172,7 +177,8 @@ def bench(
     """Wall time to grade `copies` reference submissions of every lesson, in each mode.
 
     Each mode grades a fresh copy of the course; the preflight runs (and is cached)
-    before the clock starts, so the times are grading only. Celery modes start a
+    before the clock starts, so the times are grading only. The graders start before
+    the clock too: the warm server the local ones are forked from, or, for Celery, a
     private redis-server on a free loopback port and N workers (grader/celery_app.py).
     """
     course_root = course_root.resolve()
@@ -188,9 +194,7 @@ def bench(
             for lesson in lessons:  # the preflight is not what is measured
                 autograde.preflight(root, lesson, echo=lambda *a: None)
             checked = preflight_path(root)
-            before = cpu_seconds()
-            run = bench_mode(root, mode, echo)
-            cpu = cpu_seconds() - before
+            run, cpu = bench_mode(root, mode)
             points = cell_points(root)
             reference = reference or points
             total = len(lessons) * copies
@@ -214,15 +218,21 @@ def cpu_seconds() -> float:
     )
 
 
-def bench_mode(root: Path, mode: str, echo) -> GradeRun:
-    quiet = lambda *a: None  # noqa: E731
-    if mode == "serial":
-        return grade_all(root, workers=1, echo=quiet, progress=False)
+def bench_mode(root: Path, mode: str) -> tuple[GradeRun, float]:
+    """Grade in one mode, graders started first: (the run, CPU seconds outside the kernels)."""
     kind, _, count = mode.partition("=")
-    if kind == "workers":
-        return grade_all(root, workers=int(count), echo=quiet, progress=False)
-    with celery_app.local_cluster(int(count)) as url:
-        return grade_all(root, broker=url, echo=quiet, progress=False)
+    if kind == "celery":
+        with celery_app.local_cluster(int(count)) as url:
+            return timed_grading(root, broker=url)
+    start_warm_server()
+    return timed_grading(root, workers=1 if mode == "serial" else int(count))
+
+
+def timed_grading(root: Path, **mode) -> tuple[GradeRun, float]:
+    """grade_all in `mode`, and the CPU seconds it cost outside the kernels."""
+    before = cpu_seconds()
+    run = grade_all(root, echo=lambda *a: None, progress=False, **mode)
+    return run, cpu_seconds() - before + run.grader_cpu_s
 
 
 def bench_table(

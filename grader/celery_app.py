@@ -42,9 +42,10 @@ import time
 from pathlib import Path
 
 from celery import Celery
+from celery.signals import worker_init
 
 from grader import course
-from grader.grade_one import Kit, Result, Task, grade_one
+from grader.grade_one import Kit, Result, Task, grade_one, warm_up
 from grader.limits import GradingLimits
 
 QUEUE = "rlcourse-grading"
@@ -112,6 +113,13 @@ def make_app(broker: str) -> Celery:
 
 app = make_app(os.environ.get(BROKER_VARIABLE) or "redis://127.0.0.1:6379/0")
 """The workers' app (`celery -A grader.celery_app worker`): RLCOURSE_BROKER names the broker."""
+
+
+@worker_init.connect
+def import_grading_once(**_) -> None:
+    """A worker imports nbgrader before its pool forks: every pool process starts warm."""
+    warm_up()
+
 
 _KITS: dict[str, str] = {}
 

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import io
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -123,13 +124,16 @@ class Result:
     """nbgrader's log of this submission."""
     seconds: float
     """Wall seconds grade_one took."""
+    cpu_s: float = 0.0
+    """CPU seconds of the grader process and the helpers it waited for (not the sandboxed
+    kernel) since its previous result (its first: since it started)."""
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 # --------------------------------------------------------------------------- the unit
@@ -156,7 +160,24 @@ def grade_one(task: Task) -> Result:
             comments,
             log,
             time.perf_counter() - started,
+            cpu_since_last_result(),
         )
+
+
+CPU_SEEN = [0.0]
+"""This process's CPU seconds (its own and its waited-for children's) at its previous result."""
+
+
+def cpu_since_last_result() -> float:
+    now = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    spent, CPU_SEEN[0] = now - CPU_SEEN[0], now
+    return spent
 
 
 @contextlib.contextmanager
@@ -229,10 +250,27 @@ def scratch_grades(root: Path, lesson: str) -> tuple[dict, dict]:
     return grades, comments
 
 
+WARM_MODULES = [
+    "grader.grade_one",
+    "nbgrader.apps.api",
+    "nbgrader.converters.autograde",
+    "nbgrader.api",
+    "grader.guard",
+    "grader.submission",
+    "grader.exchange",
+    "ipykernel.kernelspec",
+    "sqlalchemy.dialects.sqlite",
+    "sqlite3",
+    "IPython.display",
+]
+"""What grading imports: once per grader process (or once in the server it is forked from).
+From grader.exchange on: what nbgrader and jupyter_client import on a first submission (the
+exchange the configuration names, the kernel's spec, SQLite, IPython's display)."""
+
+
 def warm_up() -> None:
     """Import what grading needs once (a grader process's start, before its first task)."""
-    import nbgrader.apps.api  # noqa: F401
-    import nbgrader.converters.autograde  # noqa: F401
+    import importlib
 
-    import grader.guard  # noqa: F401
-    import grader.submission  # noqa: F401
+    for name in WARM_MODULES:
+        importlib.import_module(name)

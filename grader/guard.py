@@ -17,7 +17,9 @@ therefore, without changing any cell:
    gymnasium, rlhelpers.envs and rlhelpers.envs.tabular), plus builtins, math,
    numpy and rlhelpers.testing, and torch's testing helpers when torch is used.
    The kernel's working directory goes to the end of ``sys.path`` first, so a
-   handed-in ``numpy.py`` or ``rlhelpers/`` cannot stand in for the real ones;
+   handed-in ``numpy.py`` or ``rlhelpers/`` cannot stand in for the real ones,
+   and tqdm's monitor thread is turned off (``tqdm.tqdm.monitor_interval = 0``):
+   a progress bar left open starts no thread that step 2 would report;
 2. runs a hidden restore snippet before every grade cell: every attribute of
    those modules goes back to its snapshot, ``sys.modules`` entries are put
    back, threading's hooks, torch's function and dispatch modes, gc callbacks
@@ -92,7 +94,8 @@ THREAD_STOP_S = 0.5
 def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C901, PLR0915
     """Runs in the kernel, before the notebook's first cell; returns (before, after).
 
-    Set-up: moves the working directory to the end of sys.path, imports `names`
+    Set-up: moves the working directory to the end of sys.path, turns tqdm's monitor
+    thread off (a bar left open is not a thread of the notebook's), imports `names`
     and snapshots their namespaces, compiles the source of `checks_module`, and
     installs an audit hook (the first one: it cannot be removed) that refuses, for
     the rest of the kernel's life, what reaches into a running check: adding an
@@ -122,6 +125,12 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
 
     here = {"", ".", os.getcwd()}
     sys.path[:] = [p for p in sys.path if p not in here] + [p for p in sys.path if p in here]
+    try:  # tqdm's monitor thread is tqdm's, not the notebook's: its bars work without one
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0
+    except Exception:  # noqa: BLE001, S110  (no tqdm in the kernel)
+        pass
     for name in names:
         try:
             importlib.import_module(name)

@@ -44,7 +44,7 @@ from grader.gradebook import has_assignment, scores, sqlite_url
 from grader.limits import GradingLimits, environment
 from grader.recording import Job, Recorder, fingerprint, load_state
 from grader.release import build_source_notebook, release
-from grader.runners import default_workers, run_here, run_through_broker
+from grader.runners import default_workers, run_here, run_through_broker, start_warm_server
 
 PREFLIGHT_STUDENT = "rlcourse-preflight"
 """A student id that grading never records (older courses' preflight; skipped when found)."""
@@ -71,6 +71,8 @@ class GradeRun:
     """{"student/lesson": why}: what no grader could grade (not recorded: the next run tries)."""
     wall_s: float = 0.0
     mode: str = "serial"
+    grader_cpu_s: float = 0.0
+    """CPU seconds the grader processes spent on this run's submissions (kernels not included)."""
 
 
 def grade_all(
@@ -91,6 +93,8 @@ def grade_all(
         state = {} if regrade else load_state(root)
         found_in = {lesson: pending_submissions(root, lesson, state) for lesson in lessons}
         pending = {lesson: found for lesson, found in found_in.items() if found}
+        if pending and not broker:
+            start_warm_server()  # (it imports nbgrader while this process prepares the jobs)
         kits = {lesson: checked_kit(root, lesson, echo) for lesson in pending}
         jobs = [
             make_job(root, student, lesson, digest)
@@ -113,7 +117,8 @@ def grade_all(
             recorder.close()
     mode = f"celery ({broker})" if broker else "serial" if workers == 1 else f"{workers} workers"
     wall = time.perf_counter() - started
-    return GradeRun(outcomes(root), recorder.seconds, recorder.failed, wall, mode)
+    cpu = sum(recorder.cpu.values())
+    return GradeRun(outcomes(root), recorder.seconds, recorder.failed, wall, mode, cpu)
 
 
 def autograde(

@@ -89,6 +89,7 @@ class Recorder:
         self.root, self.state, self.echo = root, state, echo
         self.left = {job.key: job for job in jobs}
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.failed: dict[str, str] = {}
         self.recorded: list[str] = []
         self.bar = progress_bar(len(jobs), progress)
@@ -107,6 +108,7 @@ class Recorder:
         self.state[key] = {"hash": job.fingerprint, "status": status, "details": details}
         save_state(self.root, self.state)
         self.seconds[key] = result.seconds
+        self.cpu[key] = result.cpu_s
         self.recorded.append(key)
         self.tick(status != "graded")
         return True

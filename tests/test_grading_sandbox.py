@@ -279,6 +279,33 @@ print("gc back", gc.isenabled())
 """
 
 
+TQDM_ANSWER = """
+import threading
+from tqdm.auto import tqdm
+bar = tqdm(total=10, desc="left open")  # as a loop left by break or return leaves its bar
+bar.update(3)
+threads_of_the_answer = sorted(t.name for t in threading.enumerate())
+"""
+
+
+def test_the_guard_does_not_report_tqdms_own_monitor_thread(tmp_path):
+    """A progress bar left open is no thread of the notebook's: tqdm starts no monitor."""
+    import nbformat
+
+    from grader import guard
+
+    lesson = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("from rlhelpers.testing import check_close")]
+    )
+    setup = guard.setup_code(guard.guarded_modules(lesson))
+    restore = guard.restore_code(guard.notebook_imports(lesson))
+    check = "print('bar at', bar.n, 'threads', threads_of_the_answer)\n"
+    printed = run_in_sandbox(setup + TQDM_ANSWER + restore + check, tmp_path)
+    assert "bar at 3" in printed, printed
+    assert "tqdm_monitor" not in printed, printed
+    assert "a thread the notebook started" not in printed, printed
+
+
 def test_the_guard_refuses_or_undoes_what_could_act_in_a_check(tmp_path):
     """Hooks, modes, handlers and threads from an answer are refused or undone before a test;
     a right answer that uses torch, tqdm, threads and warnings still passes."""
