@@ -36,7 +36,7 @@
 # **Time:** about 3 hours: the exercises' headings add up to 1 hour and
 # 35 minutes, the written answer takes about 15 minutes, and the sections to
 # read and run add up to 1 hour and 20 minutes. The whole notebook runs in one
-# to three minutes on a laptop CPU (about 70 CPU-seconds), depending on how
+# to three minutes on a laptop CPU (about 80 CPU-seconds), depending on how
 # busy it is.
 #
 # **How you are graded.** Each exercise states its points. Pressing *Validate*
@@ -1655,8 +1655,8 @@ for name, (evaluation, run) in comparison.items():
 # gamma, while the score rose from -0.95 to 0.01 (gamma 0) and 0.26
 # (gamma 0.99); with the full state and gamma 0 the true utility fell to
 # -0.13 (21 % of the answers unfinished); the fix (full state, gamma 0.99)
-# reached 1.04, the only run above the reference. Each training run took 3
-# to 10 CPU-seconds, the whole notebook about 70 CPU-seconds (`make bench`
-# measures it); on a GPU it runs unchanged (`rlhelpers.device()`), though
+# reached 1.04, the only run above the reference. Each training run took 4
+# to 8 CPU-seconds, the whole notebook 81 s (78 CPU-seconds) on the idle
+# 2-core machine (`make bench` rows 1 and 9); on a GPU it runs unchanged (`rlhelpers.device()`), though
 # with networks this small, expect no speed-up. **Points: 19** (17
 # autograded, 2 by hand).
