@@ -95,7 +95,8 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
     """Runs in the kernel, before the notebook's first cell; returns (before, after).
 
     Set-up: moves the working directory to the end of sys.path, turns tqdm's monitor
-    thread off (a bar left open is not a thread of the notebook's), imports `names`
+    thread off (a bar left open is not a thread of the notebook's), hides dill (it
+    takes interpreter pointers through ctypes when imported), imports `names`
     and snapshots their namespaces, compiles the source of `checks_module`, and
     installs an audit hook (the first one: it cannot be removed) that refuses, for
     the rest of the kernel's life, what reaches into a running check: adding an
@@ -131,6 +132,11 @@ def kernel_guard(names, checks_module, switch_interval, stop_within):  # noqa: C
         tqdm.tqdm.monitor_interval = 0
     except Exception:  # noqa: BLE001, S110  (no tqdm in the kernel)
         pass
+    # dill looks up CPython's capsule API through ctypes when imported (torch imports it when
+    # it is installed, as the real-LM extras install it): hidden, so that neither the hook
+    # below refuses an innocent `import torch` nor its resolved pointers are left in reach
+    for name in ("dill",):
+        sys.modules.setdefault(name, None)
     for name in names:
         try:
             importlib.import_module(name)

@@ -90,6 +90,8 @@ def load(device=None, cache: Path | None = CACHE, verbose: bool = True):
         source, kwargs = gguf.parent, {"gguf_file": gguf.name}
     tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
     model = transformers.AutoModelForCausalLM.from_pretrained(source, dtype="float32", **kwargs)
+    if not cached:
+        _drop_gguf_quantizer(model)
     if cache is not None and not cached:
         _save_dequantised(model, tokenizer, cache)
     model.to(device).eval()
@@ -101,15 +103,20 @@ def load(device=None, cache: Path | None = CACHE, verbose: bool = True):
     return model, tokenizer
 
 
-def _save_dequantised(model, tokenizer, folder: Path) -> None:
-    """Save a GGUF-loaded model as an ordinary float32 checkpoint.
+def _drop_gguf_quantizer(model) -> None:
+    """Make a GGUF-loaded model an ordinary float32 one.
 
-    Its weights are dequantised already; transformers only refuses to save it because it
-    still carries the GGUF quantizer and its config entry, which are dropped first.
+    Its weights are dequantised already, but it still carries the GGUF quantizer and its
+    config entry: transformers then refuses to save it, and its Trainer (TRL's DPOTrainer
+    too) to train it ("purely quantized models"). The quantizer's own method drops them.
     """
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
+
+
+def _save_dequantised(model, tokenizer, folder: Path) -> None:
+    """Save a model that `_drop_gguf_quantizer` made ordinary as a float32 checkpoint."""
     # written beside and renamed, so a process that loads it meanwhile never sees half a copy
     partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     model.save_pretrained(partial)
