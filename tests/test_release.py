@@ -120,14 +120,12 @@ def test_no_lesson_gives_away_another_lessons_answers(lesson_id):
     Lines an answer shares with given code elsewhere (a debugging exercise's buggy copy) are
     common; an answer found whole (GIVEN_AWAY of its lines) in another notebook is a leak.
     """
+    notebook = nbformat.read(REPO / "notebooks" / lesson_id / f"{lesson_id}.ipynb", as_version=4)
+    text = notebook_text(notebook)
     for other in LESSONS:
         if other == lesson_id:
             continue
         source = (REPO / "solutions" / other / f"{other}.py").read_text()
-        notebook = nbformat.read(
-            REPO / "notebooks" / lesson_id / f"{lesson_id}.ipynb", as_version=4
-        )
-        text = notebook_text(notebook)
         for region in solution_regions(source):
             found = sorted(line for line in region if line in text)
             assert len(region) < 3 or len(found) < GIVEN_AWAY * len(region), (
