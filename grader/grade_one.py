@@ -209,31 +209,24 @@ def output_captured():
 
 def scratch_course(root: Path, task: Task) -> Path:
     """A course folder with the kit, the config and the one submission as STUDENT's."""
-    shutil.copytree(unpacked_kit(task.kit), root)
+    write_files(root, unpacked_kit(task.kit))
     config = Path(task.config) if task.config else course.REPO / course.CONFIG_FILE
     shutil.copy(config, root / course.CONFIG_FILE)
     write_files(course.submitted_dir(root, STUDENT, task.lesson), unpack(task.submission))
     return root
 
 
-KITS: dict[str, Path] = {}
-"""{kit key: its unpacked folder} of this process (a warm grader unpacks a kit once)."""
+KITS: dict[str, dict[str, bytes]] = {}
+"""{kit key: its files} of this process: a warm grader unpacks a kit once and keeps it in
+memory (a folder kept on disk would outlive the process: nothing removes it when a pool
+process exits), writing it into each submission's scratch course, which goes away with it."""
 
 
-def unpacked_kit(kit: Kit) -> Path:
-    """The kit's files in a folder of this process, unpacked on first use."""
-    if kit.key not in KITS or not KITS[kit.key].is_dir():
-        folder = Path(tempfile.mkdtemp(prefix=f"rlcourse-kit-{kit.lesson}-"))
-        write_files(folder, unpack(kit.packed))
-        KITS[kit.key] = folder
+def unpacked_kit(kit: Kit) -> dict[str, bytes]:
+    """The kit's files, unpacked on first use in this process."""
+    if kit.key not in KITS:
+        KITS[kit.key] = unpack(kit.packed)
     return KITS[kit.key]
-
-
-def forget_kits() -> None:
-    """Remove this process's unpacked kits (a grader that stops)."""
-    for folder in KITS.values():
-        shutil.rmtree(folder, ignore_errors=True)
-    KITS.clear()
 
 
 def scratch_grades(root: Path, lesson: str) -> tuple[dict, dict]:

@@ -12,6 +12,7 @@ tested alone.
 from __future__ import annotations
 
 import os
+import tempfile
 
 import nbformat
 import pytest
@@ -170,6 +171,20 @@ def test_the_scratch_course_holds_only_what_grading_needs(tmp_path, monkeypatch)
     assert "NBGRADER_DB_URL" not in os.environ or os.environ["NBGRADER_DB_URL"] != seen["db"]
     assert seen["student"] == grade_one.STUDENT
     assert result.autograded is None and result.log == "nbgrader failed"
+
+
+def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """A warm grader's kit and scratch courses go away with it: /tmp does not fill up."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(grade_one, "autograde_here", lambda root, lesson, student: (False, ""))
+    monkeypatch.setattr(grade_one, "scratch_grades", lambda root, lesson: ({}, {}))
+    kit = grade_one.Kit("x", grade_one.pack({"notebooks/x/x.ipynb": str(tmp_path).encode()}))
+    for number in range(2):
+        handed_in = grade_one.pack({"x.ipynb": f"{number}".encode()})
+        grade_one.grade_one(grade_one.Task("x", kit, handed_in))
+    assert list(temporary.iterdir()) == []
 
 
 def test_a_packed_name_that_leaves_its_folder_is_refused():
