@@ -330,14 +330,29 @@ class Lesson:
         scratch = self.with_mistake(namespace, "quiz", old, new) if old else copy.copy(namespace)
         return cell_result(self.cell("test_quiz").source, scratch, "<test_quiz>")
 
-    def visible_error(
+    def mistake_errors(
         self, answer_id: str, old: str, new: str, grade_id: str
-    ) -> BaseException | None:
-        """What the student's copy of `grade_id` (hidden tests removed, as Validate runs it)
-        raises with the mistake old -> new in answer cell `answer_id`; None if it passes."""
-        scratch = self.with_mistake(self.namespace(), answer_id, old, new)
-        visible = self.cell(grade_id)
-        return self._try(visible.with_source(visible_part(visible.source)), scratch)
+    ) -> tuple[BaseException | None, BaseException | None]:
+        """(what grade cell `grade_id` raises, what its visible part raises: the student's
+        copy, hidden tests removed, as Validate runs it) with the mistake old -> new in
+        answer cell `answer_id`; None for a cell that passes.
+
+        Both start with the cell's lines before its hidden tests; when those lines raise
+        on their own, both raise just that (a grade cell seeds what it uses), so one run
+        of them answers for the two: a training exercise's mistake is trained once.
+        """
+        cell = self.cell(grade_id)
+
+        def run(source: str) -> BaseException | None:
+            scratch = self.with_mistake(self.namespace(), answer_id, old, new)
+            return self._try(cell.with_source(source), scratch)
+
+        shared = cell.source.split(HIDDEN_TESTS, 1)[0]
+        if shared != cell.source and compiles(shared):
+            error = run(shared)
+            if error is not None:
+                return error, error
+        return run(cell.source), run(visible_part(cell.source))
 
     def assert_mistake_caught(
         self,
@@ -347,15 +362,16 @@ class Lesson:
         failing: list[str],
         passing: list[str] = (),
         message_contains: str | None = None,
-    ) -> None:
+    ) -> dict[str, BaseException | None]:
         """Inject a mistake; its exercise's tests must fail helpfully, the others pass.
 
-        The cells run in one throw-away copy of the lesson's namespace, as they
-        would in the student's kernel, so the lesson's own namespace stays clean.
+        The cells run in throw-away copies of the lesson's namespace, as they would
+        in the student's kernel, so the lesson's own namespace stays clean. Returns
+        what the visible part of each failing cell raised (see `mistake_errors`).
         """
-        scratch = self.with_mistake(self.namespace(), answer_id, old, new)
+        visible = {}
         for gid in failing:
-            error = self._try(self.cell(gid), scratch)
+            error, visible[gid] = self.mistake_errors(answer_id, old, new, gid)
             assert error is not None, f"{gid} passed although {answer_id} holds {new!r}"
             assert isinstance(error, AssertionError), (
                 f"{gid} crashed instead of failing an assertion: {error!r}"
@@ -366,9 +382,20 @@ class Lesson:
                 assert message_contains.lower() in message.lower(), (
                     f"{gid}'s message does not mention {message_contains!r}: {message}"
                 )
+        scratch = self.with_mistake(self.namespace(), answer_id, old, new)
         for gid in passing:
             error = self._try(self.cell(gid), scratch)
             assert error is None, f"{gid} should be unaffected by the mistake but raised {error!r}"
+        return visible
+
+
+def compiles(source: str) -> bool:
+    """Whether `source` is complete Python (a cell cut at its hidden tests may not be)."""
+    try:
+        compile(source, "<part of a cell>", "exec")
+    except SyntaxError:
+        return False
+    return True
 
 
 def lesson_ids() -> list[str]:

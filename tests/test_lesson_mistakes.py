@@ -40,15 +40,14 @@ def sweep_cases() -> list:
 def test_mistake_is_caught(lesson_id, answer_id, mistake):
     failing = grade_cell_of(answer_id)
     lesson = Lesson.load(lesson_id)
-    lesson.assert_mistake_caught(
+    visible = lesson.assert_mistake_caught(
         answer_id=answer_id,
         old=mistake.old,
         new=mistake.new,
         failing=[failing],
         passing=[gid for gid in mistake_table(lesson_id).cheap if gid != failing],
         message_contains=mistake.words,
-    )
-    visible = lesson.visible_error(answer_id, mistake.old, mistake.new, failing)
+    )[failing]
     if mistake.hidden_only is None:
         assert isinstance(visible, AssertionError), (
             f"Validate misses this mistake: the visible part of {failing} "

@@ -48,6 +48,28 @@ def test_an_uncaught_mistake_is_reported(lesson):
         )
 
 
+def test_a_mistake_the_visible_lines_catch_is_run_once_for_both_errors(lesson):
+    full, visible = lesson.mistake_errors(
+        "discounted_sum",
+        "gamma ** np.arange(len(rewards))",
+        "gamma ** np.arange(1, len(rewards) + 1)",
+        "test_discounted_sum",
+    )
+    assert isinstance(full, AssertionError) and "discounted_sum([1, 1, 1], 0.5)" in str(full)
+    assert visible is full, "the lines before the hidden tests failed: one run answers for both"
+
+
+def test_a_mistake_only_the_hidden_tests_catch_fails_the_cell_not_its_visible_part(lesson):
+    full, visible = lesson.mistake_errors(
+        "discounted_sum",
+        "gamma ** np.arange(len(rewards))",
+        "gamma ** (np.arange(len(rewards)) % 3)",  # right for the visible case's 3 rewards only
+        "test_discounted_sum",
+    )
+    assert isinstance(full, AssertionError) and "random rewards" in str(full)
+    assert visible is None
+
+
 def test_a_stale_mistake_is_an_error(lesson):
     with pytest.raises(ValueError, match="stale"):
         lesson.with_mistake(lesson.namespace(), "greedy_action", old="no such text", new="x")
