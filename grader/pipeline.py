@@ -43,7 +43,7 @@ from grader.grade_one import Kit, Task, folder_files, pack
 from grader.gradebook import has_assignment, scores, sqlite_url
 from grader.limits import GradingLimits, environment
 from grader.recording import Job, Recorder, fingerprint, load_state
-from grader.release import build_source_notebook, release
+from grader.release import release
 from grader.runners import default_workers, run_here, run_through_broker, start_warm_server
 
 PREFLIGHT_STUDENT = "rlcourse-preflight"
@@ -181,7 +181,6 @@ def pending_submissions(root: Path, lesson: str, state: dict) -> dict[str, str]:
 
 def ensure_in_gradebook(root: Path, lesson: str) -> None:
     """The gradebook knows a lesson's grade cells only after generate_assignment."""
-    build_source_notebook(course.source_path(root, lesson))
     if not has_assignment(root, lesson):
         release(root, [lesson])
 

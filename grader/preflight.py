@@ -25,6 +25,7 @@ from grader.grade_one import Kit, Task, grade_one, pack, unpack
 from grader.grading import fill_answers
 from grader.guard import describe_outputs, top_level_modules
 from grader.limits import GradingLimits
+from grader.release import build_source_notebook
 
 GRADING_CODE = (
     "course.py",
@@ -115,7 +116,8 @@ def first_error(notebook: nbformat.NotebookNode) -> str:
 def reference_task(root: Path, lesson: str, kit: Kit) -> Task:
     """The task of a submission that holds the reference answers."""
     release = nbformat.read(course.release_path(root, lesson), as_version=4)
-    reference = nbformat.read(course.instructor_path(root, lesson), as_version=4)
+    instructor = build_source_notebook(course.source_path(root, lesson))  # (kept current)
+    reference = nbformat.read(instructor, as_version=4)
     notebook = nbformat.writes(fill_answers(release, reference)).encode()
     config = root / course.CONFIG_FILE
     return Task(
