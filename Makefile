@@ -109,7 +109,7 @@ validate: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m grader.validate "$(NB)"
 
-# Autograding runs students' code in a bubblewrap sandbox (grader/sandbox.py).
+# Autograding runs students' code in a bubblewrap sandbox (grader/kernel/sandbox.py).
 # Installs it when missing (as root, with apt-get); RLCOURSE_SANDBOX=off skips
 # the sandbox entirely (trusted code only).
 sandbox-deps: $(STAMP)
@@ -123,7 +123,7 @@ sandbox-deps: $(STAMP)
 	    echo "bubblewrap is missing: sudo apt-get install bubblewrap (or RLCOURSE_SANDBOX=off, see README)"; exit 1; \
 	  fi; \
 	fi; \
-	$(PY) -m grader.sandbox
+	$(PY) -m grader.kernel.sandbox
 
 publish: $(STAMP)
 	$(PY) -m grader.exchange release $(LESSONS)

@@ -36,8 +36,9 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, bundle, course, demo, exchange, feedback, guard, sandbox
+from grader import autograde, bundle, course, demo, exchange
 from grader.course import lesson_ids
+from grader.kernel import feedback, guard, sandbox
 
 pytestmark = NEEDS_SANDBOX
 
