@@ -217,8 +217,10 @@ def folder_crossings(trees: dict[str, ast.Module]) -> list[str]:
 def test_the_folders_hold_what_they_should():
     trees = modules()
     folders = {folder(name) for name in trees}
-    assert {"", "kernel", "report"} <= folders, "the folders are read"
+    assert {"", "kernel", "hub", "demo", "report"} <= folders, "the folders are read"
     assert set(KERNEL_SIDE) <= set(trees), "nbgrader's process runs these modules"
     assert folder_crossings(trees) == []
+    broken = dict(trees, pipeline=ast.parse("from grader.hub import layout\n"))
+    assert folder_crossings(broken) == ["pipeline imports hub.layout"], "the check works"
     broken = dict(trees, **{"kernel.guard": ast.parse("from grader import exchange\n")})
     assert folder_crossings(broken) == ["kernel.guard imports exchange"], "the check works"

@@ -241,8 +241,8 @@ def test_the_hub_passes_the_setting_on_to_its_servers(monkeypatch):
     """The hub's course service (which runs `grader.autograde feedback`) sees the setting."""
     from types import SimpleNamespace
 
-    from grader import hub
+    from grader.hub import layout
 
     monkeypatch.setenv(course.FEEDBACK_HIDDEN_TESTS_VARIABLE, "show")
     site = SimpleNamespace(venv="/venv", exchange="/exchange", db_url=None)
-    assert hub.course_environment(site)[course.FEEDBACK_HIDDEN_TESTS_VARIABLE] == "show"
+    assert layout.course_environment(site)[course.FEEDBACK_HIDDEN_TESTS_VARIABLE] == "show"
