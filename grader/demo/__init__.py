@@ -1,6 +1,6 @@
 """Demos of a whole term, and the simulated students they (and the grading tests) hand in.
 
-Nothing outside this folder imports it, except the class report, which shows
+Of the rest of grader/, only the class report imports this folder: it shows
 the kept class demo when the course has recorded no grading.
 
     students    a good, a partial, an untouched and one bad submission of each kind
