@@ -109,7 +109,7 @@ validate: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make validate NB=path/to/notebook.ipynb"; exit 2; }
 	$(PY) -m grader.validate "$(NB)"
 
-# Autograding runs students' code in a bubblewrap sandbox (grader/sandbox.py).
+# Autograding runs students' code in a bubblewrap sandbox (grader/kernel/sandbox.py).
 # Installs it when missing (as root, with apt-get); RLCOURSE_SANDBOX=off skips
 # the sandbox entirely (trusted code only).
 sandbox-deps: $(STAMP)
@@ -123,7 +123,7 @@ sandbox-deps: $(STAMP)
 	    echo "bubblewrap is missing: sudo apt-get install bubblewrap (or RLCOURSE_SANDBOX=off, see README)"; exit 1; \
 	  fi; \
 	fi; \
-	$(PY) -m grader.sandbox
+	$(PY) -m grader.kernel.sandbox
 
 publish: $(STAMP)
 	$(PY) -m grader.exchange release $(LESSONS)
@@ -149,7 +149,7 @@ student-bundle: $(STAMP)
 	$(PY) -m grader.bundle --out build/student-bundle.zip
 
 class-demo: $(STAMP) sandbox-deps
-	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo --for-report $(if $(COURSE),--course $(COURSE))
+	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-60} $(PY) -m grader.demo.classroom --for-report $(if $(COURSE),--course $(COURSE))
 
 # The class report (grader/report): grader/work/report/index.html, or the kept class demo's.
 report: $(STAMP)
@@ -195,7 +195,7 @@ hub-deps: $(HUB_STAMP) $(HUB_DIR)/node_modules/.bin/configurable-http-proxy
 	else echo "no PostgreSQL server and no root apt-get: the hub demo keeps SQLite"; fi
 
 hub-demo: hub-deps sandbox-deps
-	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-120} $(PY) -m grader.hub_demo --gradebook $${GRADEBOOK:-auto}
+	RLCOURSE_CELL_TIMEOUT=$${RLCOURSE_CELL_TIMEOUT:-120} $(PY) -m grader.demo.hub_term --gradebook $${GRADEBOOK:-auto}
 
 # ---- issue 17: grading a whole class fast (parallel here; Celery workers with a Redis broker)
 .PHONY: grading-deps grading-worker grading-broker

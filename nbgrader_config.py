@@ -44,13 +44,13 @@ c.Execute.timeout = course.CELL_TIMEOUT_S
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 # ---------------------------------------------------------------- grading (issue 7)
-# Autograding executes students' code with grader.guard.GuardedExecute: a
-# bubblewrap sandbox (grader/sandbox.py: no network, no solutions/ or
+# Autograding executes students' code with grader.kernel.guard.GuardedExecute: a
+# bubblewrap sandbox (grader/kernel/sandbox.py: no network, no solutions/ or
 # grader/work, read-only system, RLCOURSE_MEMORY_LIMIT address space), test
 # helpers restored before every grade cell, and a kernel crash ends only that
 # notebook's remaining cells. Validate (students) keeps the plain kernel.
 c.Autograde.autograde_preprocessors = [
-    "grader.guard.GuardedExecute",
+    "grader.kernel.guard.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -59,9 +59,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # Copied cells (a grade_id twice) and grade cells the lesson does not have are
-# ignored with a note instead of failing the submission (grader/submission.py).
+# ignored with a note instead of failing the submission (grader/kernel/submission.py).
 c.Autograde.sanitize_preprocessors = [
-    "grader.submission.CheckSubmittedCells",
+    "grader.kernel.submission.CheckSubmittedCells",
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
@@ -90,13 +90,13 @@ c.FileNameCollectorPlugin.named_regexp = (
 # ---------------------------------------------------------------- feedback (issue 31)
 # Feedback pages show each grade cell's visible part, score and messages; its
 # hidden tests become one line saying whether they ran and failed, and leave
-# the tracebacks (grader/feedback.py). RLCOURSE_FEEDBACK_HIDDEN_TESTS=show
+# the tracebacks (grader/kernel/feedback.py). RLCOURSE_FEEDBACK_HIDDEN_TESTS=show
 # renders them whole, as nbgrader does (course.FEEDBACK_HIDDEN_TESTS_HELP).
 # Every way of generating feedback (make feedback, nbgrader generate_feedback,
 # the formgrader's button, the hub) reads this file.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "grader.feedback.HideHiddenTests",
+    "grader.kernel.feedback.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.HideHiddenTests.hidden_tests = course.feedback_hidden_tests()

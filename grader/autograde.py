@@ -24,10 +24,11 @@ import os
 import sys
 from pathlib import Path
 
-from grader import course, sandbox
+from grader import course
 from grader.course import REPO, lesson_ids, work
 from grader.gradebook import scores as scores  # (the API of grading, in one place)
-from grader.guard import describe_outputs as describe_outputs
+from grader.kernel import sandbox
+from grader.kernel.guard import describe_outputs as describe_outputs
 from grader.nbgrader_cli import run_nbgrader
 from grader.pipeline import PREFLIGHT_STUDENT as PREFLIGHT_STUDENT
 from grader.pipeline import Outcome as Outcome
@@ -55,7 +56,7 @@ def feedback(root: Path = REPO, lessons: list[str] | None = None, echo=print) ->
 
     What the pages show of the hidden tests is the course setting
     course.feedback_hidden_tests() (nbgrader_config.py hands it to
-    grader.feedback.HideHiddenTests); a wrong value stops here with a ValueError.
+    grader.kernel.feedback.HideHiddenTests); a wrong value stops here with a ValueError.
     """
     root = root.resolve()
     problem = course.feedback_hidden_tests_problem()

@@ -69,7 +69,7 @@ def feedback_hidden_tests() -> str:
     """RLCOURSE_FEEDBACK_HIDDEN_TESTS, stripped and lower-cased: 'hide' when unset.
 
     nbgrader_config.py reads it; a value outside FEEDBACK_HIDDEN_TESTS is refused
-    where feedback is made (grader.feedback.HideHiddenTests's trait, and
+    where feedback is made (grader.kernel.feedback.HideHiddenTests's trait, and
     autograde.feedback before it starts), never while the config loads: traitlets
     skips a config file that raises (with a log line), and grading would then run
     without its sandbox.

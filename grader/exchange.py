@@ -13,7 +13,7 @@ overrides it. Students run, from their own home folder,
 
 Collecting keeps every submission in the exchange (a student may submit many
 times) and copies the latest one of each student to grader/work/submitted,
-without following links (`SafeCollect`, grader/submission.py): a symbolic link
+without following links (`SafeCollect`, grader/kernel/submission.py): a symbolic link
 a student planted (pointing at the instructor's solutions, say) is left out
 with a warning. zip-collect skips, with a warning that names it, every entry
 of an LMS download that is not a plain notebook at a safe path (an absolute
@@ -44,8 +44,8 @@ from grader.course import (
     student_id_problem,
     submitted_dir,
 )
+from grader.kernel.submission import copy_folder
 from grader.nbgrader_cli import run_nbgrader, student_exchange_step
-from grader.submission import copy_folder
 
 
 def collectable(records: list[dict]) -> tuple[list[dict], list[str]]:

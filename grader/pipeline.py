@@ -37,10 +37,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader import course, preflight, sandbox, submission
+from grader import course, preflight
 from grader.course import REPO
 from grader.grade_one import Kit, Task, folder_files, pack
 from grader.gradebook import has_assignment, scores, sqlite_url
+from grader.kernel import sandbox, submission
 from grader.limits import GradingLimits, environment
 from grader.recording import Job, Recorder, fingerprint, load_state
 from grader.release import release

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import nbformat
 
-from grader import course, sandbox
+from grader import course
 from grader.grade_one import Kit, Task, grade_one, pack, unpack
 from grader.grading import fill_answers
-from grader.guard import describe_outputs, top_level_modules
+from grader.kernel import sandbox
+from grader.kernel.guard import describe_outputs, top_level_modules
 from grader.limits import GradingLimits
 from grader.release import build_source_notebook
 
@@ -33,15 +34,16 @@ GRADING_CODE = (
     "nbgrader_cli.py",
     "grade_one.py",
     "gradebook.py",
-    "guard.py",
-    "sandbox.py",
-    "submission.py",
+    "kernel/guard.py",
+    "kernel/sandbox.py",
+    "kernel/submission.py",
     "release.py",
     "grading.py",
     "preflight.py",
 )
-"""The files of grader/ that decide a grade: the nbgrader process's code and the kit's maker
-(not the coordinator's bookkeeping, the hub, the demos, the feedback pages or the README)."""
+"""The files under grader/ (paths relative to it) that decide a grade: the nbgrader process's
+code and the kit's maker (not the coordinator's bookkeeping, the hub, the demos, the feedback
+pages or the README)."""
 
 
 class PreflightFailed(RuntimeError):
@@ -157,7 +159,7 @@ def check(root: Path, lesson: str, kit: Kit, echo=print, key: str | None = None)
             f"{lesson}: the reference answers lose points in the sandbox, so the grading "
             f"environment is broken and no grade was written: {'; '.join(lost)}. "
             f"The first error in the notebook: {first_error(notebook)}. Check that "
-            "the kernel imports this course's rlhelpers (python -m grader.sandbox)."
+            "the kernel imports this course's rlhelpers (python -m grader.kernel.sandbox)."
         )
     remember(root, lesson, key)
     echo(

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import nbformat
 
-from grader import course, submission
+from grader import course
 from grader.grade_one import Result, unpack, write_files
 from grader.gradebook import cell_scores, open_gradebook
-from grader.guard import GUARD as GUARD_NAME
-from grader.guard import describe_outputs, output_notes
+from grader.kernel import submission
+from grader.kernel.guard import GUARD as GUARD_NAME
+from grader.kernel.guard import describe_outputs, output_notes
 
 
 @dataclass

@@ -10,9 +10,10 @@ import nbformat
 import pytest
 from lesson_runner import bound_names as statement_bound_names
 
-from grader import course, grading, sandbox
+from grader import course, grading
 from grader.course import REPO, is_answer, is_grade_test
 from grader.course import grade_test_ids as grade_test_ids  # re-exported for the tests
+from grader.kernel import sandbox
 
 FIXTURE_COURSE = REPO / "tests" / "fixtures" / "course"
 NEEDS_SANDBOX = pytest.mark.skipif(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from course_tools import FIXTURE_COURSE, REPO, make_course
 
-from grader import course, demo, gradebook
+from grader import course, gradebook
+from grader.demo import classroom
 from grader.limits import environment
 from grader.release import release
 
@@ -130,7 +131,10 @@ def corpus_kinds() -> list[str]:
 @contextmanager
 def grading_limits():
     """The short cell time limit and the demo's grading environment, restored afterwards."""
-    with environment({course.CELL_TIMEOUT_VARIABLE: CELL_TIMEOUT_S}), demo.grading_environment():
+    with (
+        environment({course.CELL_TIMEOUT_VARIABLE: CELL_TIMEOUT_S}),
+        classroom.grading_environment(),
+    ):
         yield
 
 

@@ -14,9 +14,10 @@ import zipfile
 
 import yaml
 
-from grader import bundle, hub
+from grader import bundle
 from grader.course import COURSE_ID, REPO
-from grader.hub_exchange import per_student_submissions
+from grader.hub import layout
+from grader.hub.exchange import per_student_submissions
 
 K8S = REPO / "deploy" / "k8s"
 
@@ -56,8 +57,8 @@ def test_k8s_student_pods_mount_only_their_own_folders():
 
 def test_k8s_roles_and_service_are_the_single_servers():
     values = _documents("values.yaml")[0]
-    site = hub.Site(REPO, ["instructor1"], ["student1"], driver_token="")
-    wanted = {r["name"]: sorted(r["scopes"]) for r in hub.roles(site)}
+    site = layout.Site(REPO, ["instructor1"], ["student1"], driver_token="")
+    wanted = {r["name"]: sorted(r["scopes"]) for r in layout.roles(site)}
     given = {name: sorted(r["scopes"]) for name, r in values["hub"]["loadRoles"].items()}
     assert given == wanted
     assert values["hub"]["config"]["Authenticator"]["allow_all"] is False
@@ -120,12 +121,12 @@ def _python(code, env) -> str:
 
 
 def test_hub_settings_name_the_roster_and_free_nothing_else(tmp_path):
-    site = hub.Site(tmp_path, ["teach"], ["ana", "ben"], grader="g", driver_token="")
-    settings = hub.jupyterhub_settings(site)
+    site = layout.Site(tmp_path, ["teach"], ["ana", "ben"], grader="g", driver_token="")
+    settings = layout.jupyterhub_settings(site)
     assert settings["Authenticator"]["allowed_users"] == {"teach", "ana", "ben", "g"}
     assert settings["Authenticator"]["allow_all"] is False
     groups = settings["JupyterHub"]["load_groups"]
-    assert groups[hub.formgrade_group()]["users"] == ["teach", "g"]
-    assert "g" not in groups[hub.students_group()]["users"]
+    assert groups[layout.formgrade_group()]["users"] == ["teach", "g"]
+    assert "g" not in groups[layout.students_group()]["users"]
     assert [s["name"] for s in settings["JupyterHub"]["services"]] == [COURSE_ID]
     assert json.dumps(settings, default=sorted)  # plain data the hub's config can take

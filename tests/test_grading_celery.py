@@ -32,7 +32,8 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, celery_app, course, demo, pipeline
+from grader import autograde, celery_app, course, pipeline
+from grader.demo import classroom
 
 pytestmark = NEEDS_SANDBOX
 VISIBILITY_S = 40
@@ -55,7 +56,7 @@ def broker(tmp_path_factory):
 def workers(broker, tmp_path_factory):
     env = {
         **os.environ,
-        **demo.DEMO_ENVIRONMENT,
+        **classroom.DEMO_ENVIRONMENT,
         course.CELL_TIMEOUT_VARIABLE: CELL_TIMEOUT_S,
         celery_app.VISIBILITY_VARIABLE: str(VISIBILITY_S),
         celery_app.TIME_LIMIT_VARIABLE: "240",

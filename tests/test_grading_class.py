@@ -1,8 +1,8 @@
 """The class demo on the fixture course, and the outcome of every bad submission.
 
-One module-scoped run of `grader.demo` (release, fetch, submit, collect,
+One module-scoped run of `grader.demo.classroom` (release, fetch, submit, collect,
 autograde, feedback, export through a temporary exchange) grades one
-simulated student of each kind in grader.students; each test asserts one
+simulated student of each kind in grader.demo.students; each test asserts one
 kind's outcome. The per-cell time limit is lowered to a few seconds.
 """
 
@@ -36,8 +36,10 @@ from grading_corpus import (
     grading_limits,
 )
 
-from grader import autograde, bundle, course, demo, exchange, feedback, guard, sandbox
+from grader import autograde, bundle, course, exchange
 from grader.course import lesson_ids
+from grader.demo import classroom
+from grader.kernel import feedback, guard, sandbox
 
 pytestmark = NEEDS_SANDBOX
 
@@ -49,7 +51,9 @@ def sha256(path) -> str:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     with grading_limits():
-        return demo.run_demo(FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None)
+        return classroom.run_demo(
+            FIXTURE_COURSE, tmp_path_factory.mktemp("demo"), echo=lambda *a: None
+        )
 
 
 def cell_points(root, student):
@@ -96,8 +100,8 @@ def test_graded_submissions_are_the_kept_corpus(demo_run):
     """tests/fixtures/submissions/00_fixture.zip holds exactly what the bad students handed in.
 
     Regenerate it with
-    `python -m grader.students --course tests/fixtures/course --lesson 00_fixture
-    --out tests/fixtures/submissions/00_fixture.zip` after changing grader/students.py.
+    `python -m grader.demo.students --course tests/fixtures/course --lesson 00_fixture
+    --out tests/fixtures/submissions/00_fixture.zip` after changing grader/demo/students.py.
     """
     submitted = course.submitted_dir(demo_run.root)
     with zipfile.ZipFile(CORPUS) as archive:
@@ -197,7 +201,7 @@ def test_links_to_the_solutions_are_never_followed(demo_run):
 def demo_environment(monkeypatch):
     """The grading environment of demo_run (its time limit and the demo's limits)."""
     monkeypatch.setenv(course.CELL_TIMEOUT_VARIABLE, "5")
-    with demo.grading_environment():
+    with classroom.grading_environment():
         yield
 
 

@@ -1,4 +1,4 @@
-"""grader.feedback: the hidden tests stay off the feedback pages, the messages stay on them.
+"""grader.kernel.feedback: the hidden tests stay off the feedback pages, the messages stay on them.
 
 The fixture lesson's grade cells are run once, in a plain kernel, with two
 wrong answers that pass the visible checks and fail the hidden ones: one check
@@ -19,8 +19,9 @@ from course_tools import FIXTURE_COURSE, REGION
 from nbclient import NotebookClient
 from traitlets import TraitError
 
-from grader import autograde, course, feedback
+from grader import autograde, course
 from grader.course import load_config
+from grader.kernel import feedback
 
 LESSON = "00_fixture"
 WRONG_ANSWERS = {
@@ -191,7 +192,7 @@ def test_a_cell_the_dead_kernel_never_ran():
 def test_every_path_to_feedback_reads_the_setting(monkeypatch):
     config = load_config(course.REPO)
     names = list(config.GenerateFeedback.preprocessors)
-    assert names.index("grader.feedback.HideHiddenTests") == 1 + names.index(
+    assert names.index("grader.kernel.feedback.HideHiddenTests") == 1 + names.index(
         "nbgrader.preprocessors.GetGrades"
     )
     assert config.HideHiddenTests.hidden_tests == "hide"
@@ -202,7 +203,7 @@ def test_every_path_to_feedback_reads_the_setting(monkeypatch):
 def test_a_wrong_setting_stops_feedback_but_never_grading(monkeypatch, tmp_path):
     monkeypatch.setenv(course.FEEDBACK_HIDDEN_TESTS_VARIABLE, "hidden")
     config = load_config(course.REPO)  # the config still loads: the sandbox stays configured
-    assert "grader.guard.GuardedExecute" in config.Autograde.autograde_preprocessors
+    assert "grader.kernel.guard.GuardedExecute" in config.Autograde.autograde_preprocessors
     with pytest.raises(TraitError):
         feedback.HideHiddenTests(config=config)
     with pytest.raises(ValueError, match="RLCOURSE_FEEDBACK_HIDDEN_TESTS='hidden'"):
@@ -240,8 +241,8 @@ def test_the_hub_passes_the_setting_on_to_its_servers(monkeypatch):
     """The hub's course service (which runs `grader.autograde feedback`) sees the setting."""
     from types import SimpleNamespace
 
-    from grader import hub
+    from grader.hub import layout
 
     monkeypatch.setenv(course.FEEDBACK_HIDDEN_TESTS_VARIABLE, "show")
     site = SimpleNamespace(venv="/venv", exchange="/exchange", db_url=None)
-    assert hub.course_environment(site)[course.FEEDBACK_HIDDEN_TESTS_VARIABLE] == "show"
+    assert layout.course_environment(site)[course.FEEDBACK_HIDDEN_TESTS_VARIABLE] == "show"

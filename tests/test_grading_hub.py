@@ -1,6 +1,6 @@
 """The course on a real JupyterHub: the hub demo's term, its five traps, and privacy.
 
-One module-scoped hub (grader.hub_demo: system users, LocalProcessSpawner,
+One module-scoped hub (grader.demo.hub_term: system users, LocalProcessSpawner,
 free loopback ports) runs the term of the fixture course's lesson (`make
 hub-demo` runs lesson 01's; the hub's plumbing is the same, and the fixture
 grades in seconds where lesson 01 takes a minute per notebook); the tests then ask the hub
@@ -21,8 +21,9 @@ import pytest
 import requests
 from course_tools import FIXTURE_COURSE
 
-from grader import hub, hub_demo
 from grader.course import COURSE_ID, REPO, instructor_path, is_grade_test, points
+from grader.demo import hub_term
+from grader.hub import layout
 
 LESSON = "00_fixture"
 FUTURE = "2099-01-01 00:00:00.000000 UTC"
@@ -31,13 +32,13 @@ FUTURE = "2099-01-01 00:00:00.000000 UTC"
 
 @pytest.fixture(scope="module")
 def term_run():
-    reason = hub_demo.can_create_users()
+    reason = hub_term.can_create_users()
     if reason:
         pytest.skip(f"the hub tests need real users: {reason}")
-    postgresql = hub_demo.Postgres.binaries() is not None
-    with hub_demo.running_hub(postgresql=postgresql, source=FIXTURE_COURSE, lesson=LESSON) as run:
+    postgresql = hub_term.Postgres.binaries() is not None
+    with hub_term.running_hub(postgresql=postgresql, source=FIXTURE_COURSE, lesson=LESSON) as run:
         started = time.perf_counter()
-        hub_demo.term(run)
+        hub_term.term(run)
         run.seconds["term"] = time.perf_counter() - started
         yield run
 
@@ -83,7 +84,7 @@ def test_term_grades_both_students(term_run):
 
 def test_each_student_fetched_their_feedback(term_run):
     for student in term_run.site.students:
-        found = hub_demo.feedback_files(term_run.user(student), LESSON)
+        found = hub_term.feedback_files(term_run.user(student), LESSON)
         assert [name for name in found if name.endswith(f"{LESSON}.html")], (student, found)
 
 
@@ -128,7 +129,7 @@ def test_formgrader_may_be_framed_by_lab(term_run):
     """JupyterHub >= 4.1's CSP would blank the formgrader panel: the service allows 'self'."""
     service = term_run.hub.service(term_run.site.instructors[0])
     reply = service.ok("GET", "/formgrader")
-    assert hub.SERVICE_CSP in reply.headers.get("Content-Security-Policy", ""), reply.headers
+    assert layout.SERVICE_CSP in reply.headers.get("Content-Security-Policy", ""), reply.headers
 
 
 def test_course_list_works_for_students_and_instructors(term_run):
@@ -147,7 +148,7 @@ def test_grader_account_is_a_hub_user_of_the_formgrade_group(term_run):
     """nbgrader#1872: the formgrader fails when its grader account is no hub user."""
     site = term_run.site
     model = term_run.hub.ok("GET", f"/users/{site.grader}").json()
-    assert hub.formgrade_group() in model["groups"], model
+    assert layout.formgrade_group() in model["groups"], model
     listed = term_run.hub.service(site.instructors[0]).ok("GET", "/formgrader/api/assignments")
     assert LESSON in {a["name"] for a in listed.json()}, listed.text[:300]
 
@@ -158,7 +159,7 @@ def test_release_is_readable_whatever_the_umask(term_run):
     service_pids = [p for p in hub_pids(site.grader)]
     assert service_pids, "the course service runs as the grader account"
     umask = umask_of(service_pids[0])
-    assert umask == int(hub.SERVICE_UMASK, 8), oct(umask)
+    assert umask == int(layout.SERVICE_UMASK, 8), oct(umask)
     released = site.exchange / COURSE_ID / "outbound" / LESSON
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [released, *released.rglob("*")]}
     for path in [released, *released.rglob("*")]:

@@ -23,7 +23,8 @@ from course_tools import (
     unexpected_errors,
 )
 
-from grader import autograde, course, grading, release, students
+from grader import autograde, course, grading, release
+from grader.demo import students
 
 LESSONS = course.lesson_ids()
 KINDS = ("untouched", "tamper")

@@ -17,7 +17,8 @@ from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX
 from grading_corpus import FIXTURE, grading_limits
 from test_report_parts import OWN_WORDS, RENAMED_COPY
 
-from grader import autograde, course, demo, grading
+from grader import autograde, course, grading
+from grader.demo import classroom
 from grader.report import build, page, records
 
 pytestmark = NEEDS_SANDBOX
@@ -67,7 +68,7 @@ def handed_in(root: Path, answers: str, timed: bool) -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     with grading_limits():
-        result = demo.run_demo(
+        result = classroom.run_demo(
             FIXTURE_COURSE, tmp_path_factory.mktemp("report"), kinds=KINDS, echo=lambda *a: None
         )
         root = result.root

@@ -16,7 +16,9 @@ import nbformat
 import pytest
 from course_tools import FIXTURE_COURSE, NEEDS_SANDBOX, REPO, make_course
 
-from grader import autograde, course, exchange, guard, preflight, release, students, submission
+from grader import autograde, course, exchange, preflight, release
+from grader.demo import students
+from grader.kernel import guard, submission
 
 FIXTURE = "00_fixture"
 

@@ -9,8 +9,9 @@ import sys
 import pytest
 from course_tools import NEEDS_SANDBOX
 
-from grader import course, sandbox
+from grader import course
 from grader.course import REPO
+from grader.kernel import sandbox
 
 pytestmark = NEEDS_SANDBOX
 
@@ -196,7 +197,7 @@ def test_the_guard_puts_back_a_module_that_only_the_lesson_imports(tmp_path):
     """An answer that patches rlhelpers.bandits (not in BASE_MODULES) is undone before a test."""
     import nbformat
 
-    from grader import guard
+    from grader.kernel import guard
 
     lesson = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("from rlhelpers.bandits import Testbed")]
@@ -292,7 +293,7 @@ def test_the_guard_does_not_report_tqdms_own_monitor_thread(tmp_path):
     """A progress bar left open is no thread of the notebook's: tqdm starts no monitor."""
     import nbformat
 
-    from grader import guard
+    from grader.kernel import guard
 
     lesson = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("from rlhelpers.testing import check_close")]
@@ -311,7 +312,7 @@ def test_the_guard_refuses_or_undoes_what_could_act_in_a_check(tmp_path):
     a right answer that uses torch, tqdm, threads and warnings still passes."""
     import nbformat
 
-    from grader import guard
+    from grader.kernel import guard
 
     lesson = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell("from rlhelpers.testing import check_close")]

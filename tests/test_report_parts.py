@@ -197,10 +197,11 @@ def test_every_plot_names_its_axes():
 
 
 def test_make_report_falls_back_to_the_kept_class_demo(tmp_path, capsys):
-    from grader import course, demo
+    from grader import course
+    from grader.demo import classroom
     from grader.report import build
 
-    kept = tmp_path / demo.KEPT_CLASS / "course"
+    kept = tmp_path / classroom.KEPT_CLASS / "course"
     (course.work(kept)).mkdir(parents=True)
     (course.work(kept) / "outcomes.csv").write_text("student,lesson\n")
     assert build.course_to_report(tmp_path) == kept

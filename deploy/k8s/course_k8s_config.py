@@ -4,6 +4,6 @@
 # course service collects from and releases feedback into per-student folders.
 c.Exchange.path_includes_course = True
 c.Authenticator.plugin_class = "nbgrader.auth.JupyterHubAuthPlugin"
-c.ExchangeFactory.collect = "grader.hub_exchange.PerStudentInboundCollect"
-c.ExchangeFactory.release_feedback = "grader.hub_exchange.PerStudentReleaseFeedback"
-c.ExchangeFactory.release_assignment = "grader.hub_exchange.ModeSettingRelease"
+c.ExchangeFactory.collect = "grader.hub.exchange.PerStudentInboundCollect"
+c.ExchangeFactory.release_feedback = "grader.hub.exchange.PerStudentReleaseFeedback"
+c.ExchangeFactory.release_assignment = "grader.hub.exchange.ModeSettingRelease"

@@ -3,7 +3,8 @@
     python -m grader.report [--lesson ID ...] [--root DIR] [--out FILE]
 
 With no grading recorded in the course (no outcomes.csv) and a class demo kept
-by `make class-demo` (grader.demo.KEPT_CLASS), the report is the class demo's, and says so.
+by `make class-demo` (grader.demo.classroom.KEPT_CLASS), the report is the class demo's, and
+says so.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def build(
 
 def course_to_report(root: Path) -> Path:
     """`root`, or the kept class demo when `root` has recorded no grading and the demo exists."""
-    from grader.demo import KEPT_CLASS
+    from grader.demo.classroom import KEPT_CLASS
 
     demo = root / KEPT_CLASS / "course"
     if (

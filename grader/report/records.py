@@ -127,7 +127,7 @@ def problems_of(sub: Submission, graded: nbformat.NotebookNode | None) -> list[s
 
 def read_notebooks(root: Path, sub: Submission) -> None:
     """Failing checks and problems (the autograded copy); answers and timing (the submission)."""
-    from grader.guard import describe_outputs
+    from grader.kernel.guard import describe_outputs
 
     graded_path = course.autograded_path(root, sub.student, sub.lesson)
     graded = nbformat.read(graded_path, as_version=4) if graded_path.exists() else None

@@ -1,6 +1,6 @@
 """The course on a JupyterHub: its accounts, groups, roles, folders and their modes.
 
-    python -m grader.hub setup --root /srv/rlcourse --instructors ana --students bo cy
+    python -m grader.hub.layout setup --root /srv/rlcourse --instructors ana --students bo cy
     RLHUB_SITE=/srv/rlcourse/hub/site.json jupyterhub -f deploy/jupyterhub/jupyterhub_config.py
 
 One owner for every name and mode of nbgrader's multi-course layout on one
@@ -8,7 +8,7 @@ server: the course is a hub service named after the course id, run by a
 grader account; the hub groups formgrade-<course> (instructors and the grader
 account) and nbgrader-<course> (students); the system group of the same name
 as the first one reads the submissions. deploy/jupyterhub/jupyterhub_config.py
-and grader.hub_demo read a Site from its JSON file.
+and grader.demo.hub_term read a Site from its JSON file.
 
 The five traps nbgrader users meet on a hub, and where each is handled:
 - JupyterHub 5's `allow_all` is False: `jupyterhub_settings` lists the roster
@@ -216,7 +216,7 @@ def services(site: Site) -> list[dict]:
     The hub does not start the course service itself: JupyterHub gives a
     managed service ten seconds and then exits, and a Jupyter server with
     nbgrader takes longer on a busy machine. `service_process` starts it
-    (`python -m grader.hub service`, from a systemd unit or the demo).
+    (`python -m grader.hub.layout service`, from a systemd unit or the demo).
     """
     found = [
         {

@@ -1,14 +1,14 @@
 """A term on a real JupyterHub: real users, their own servers, driven through HTTP only.
 
-    python -m grader.hub_demo                      # make hub-demo: lesson 01
-    python -m grader.hub_demo --gradebook sqlite   # postgresql | sqlite | auto (the default)
+    python -m grader.demo.hub_term                     # make hub-demo: lesson 01
+    python -m grader.demo.hub_term --gradebook sqlite  # postgresql | sqlite | auto (the default)
 
 The gradebook is a PostgreSQL server of the demo's own (Debian's, on a free
 loopback port, a scratch data folder, stopped afterwards: the set-up for
 several instructors grading at once) where the machine has one, else SQLite.
 
 As root: creates an instructor, two students and the grader account (system
-users with a unique prefix), lays out the site (grader.hub) under
+users with a unique prefix), lays out the site (grader.hub.layout) under
 /srv/rlcourse-hub-<prefix>, starts JupyterHub (deploy/jupyterhub) on free
 loopback ports and drives the term through the hub's REST API and the users'
 own servers, each with a token of that user (POST /hub/api/users/<name>/tokens):
@@ -44,8 +44,9 @@ from pathlib import Path
 import nbformat
 import requests
 
-from grader import hub, students
 from grader.course import COURSE_ID, REPO, SOURCES, instructor_path
+from grader.demo import students
+from grader.hub import layout
 
 LESSON = "01_bandits"
 """the lesson of `make hub-demo`'s term (the tests run the fixture course's: seconds to grade)"""
@@ -78,7 +79,7 @@ def missing_tools(venv: Path) -> list[str]:
     missing = []
     if not (venv / "bin" / "jupyterhub").exists():
         missing.append("jupyterhub (make hub-deps)")
-    if not (hub.DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+    if not (layout.DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy").exists():
         missing.append("configurable-http-proxy (make hub-deps)")
     return missing
 
@@ -198,7 +199,7 @@ def _execute(socket_, code: str, deadline: float) -> Execution:
 class Hub:
     """The hub's REST API, as the demo's driver service."""
 
-    site: hub.Site
+    site: layout.Site
     process: subprocess.Popen | None = None
     service_process: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
@@ -262,7 +263,7 @@ class Hub:
         )
 
 
-def hub_log(site: hub.Site, name: str = "hub.log") -> str:
+def hub_log(site: layout.Site, name: str = "hub.log") -> str:
     path = site.state / name
     return path.read_text(errors="replace") if path.exists() else ""
 
@@ -345,7 +346,7 @@ class Postgres:
 class HubRun:
     """A running hub and its site, for the demo and the privacy tests."""
 
-    site: hub.Site
+    site: layout.Site
     hub: Hub
     postgres: Postgres | None = None
     closed_paths: dict[Path, int] = field(default_factory=dict)
@@ -358,8 +359,8 @@ class HubRun:
         return self.hub.start_server(name)
 
 
-def new_site(prefix: str, root: Path, postgres: Postgres | None) -> hub.Site:
-    return hub.Site(
+def new_site(prefix: str, root: Path, postgres: Postgres | None) -> layout.Site:
+    return layout.Site(
         root=root,
         instructors=[f"{prefix}teach"],
         students=[f"{prefix}ana", f"{prefix}ben"],
@@ -382,14 +383,14 @@ def remove_stale_sites(echo=print) -> None:
     for folder in sorted(SITES.glob(f"{SITE_PREFIX}*")):
         site_file = folder / "hub" / "site.json"
         try:
-            site = hub.Site.load(site_file)
+            site = layout.Site.load(site_file)
             pid = int(site.extra.get("pid", 0))
         except (OSError, ValueError, TypeError):
             continue
         if pid and Path(f"/proc/{pid}").exists():
             continue  # another run, still going
         echo(f"removing a stale hub site {folder}")
-        hub.remove_accounts(site)
+        layout.remove_accounts(site)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -417,7 +418,7 @@ def start(
     missing = missing_tools(Path(sys.prefix))
     if missing:
         raise RuntimeError("missing: " + ", ".join(missing))
-    blocked = hub.unreadable_ancestors(Path(sys.prefix))
+    blocked = layout.unreadable_ancestors(Path(sys.prefix))
     if blocked:
         raise RuntimeError(f"users cannot read the course environment {sys.prefix}: {blocked}")
     remove_stale_sites(echo)
@@ -434,8 +435,8 @@ def start(
     try:
         started = time.perf_counter()
         root.chmod(0o755)
-        site.venv = str(hub.users_environment(Path(sys.prefix), root / "env"))
-        hub.setup(site, source, [lesson])
+        site.venv = str(layout.users_environment(Path(sys.prefix), root / "env"))
+        layout.setup(site, source, [lesson])
         run.closed_paths = close_to_others(
             [REPO / SOURCES, REPO / "tests", REPO / "grader" / "work"]
         )
@@ -454,12 +455,12 @@ def start(
     return run
 
 
-def start_hub(site: hub.Site) -> subprocess.Popen:
+def start_hub(site: layout.Site) -> subprocess.Popen:
     log = open(site.state / "hub.log", "ab")  # noqa: SIM115  (the hub writes it while it runs)
-    env = {**os.environ, hub.SITE_VARIABLE: str(site.state / "site.json")}
+    env = {**os.environ, layout.SITE_VARIABLE: str(site.state / "site.json")}
     env["PATH"] = f"{site.venv}/bin:{env.get('PATH', '/usr/bin:/bin')}"
     return subprocess.Popen(
-        [f"{site.venv}/bin/jupyterhub", "-f", str(hub.DEPLOY / "jupyterhub_config.py")],
+        [f"{site.venv}/bin/jupyterhub", "-f", str(layout.DEPLOY / "jupyterhub_config.py")],
         cwd=site.state,
         env=env,
         stdout=log,
@@ -468,9 +469,9 @@ def start_hub(site: hub.Site) -> subprocess.Popen:
     )
 
 
-def start_service(site: hub.Site) -> subprocess.Popen:
+def start_service(site: layout.Site) -> subprocess.Popen:
     """The course service, as the grader account (runuser), logging to the hub's folder."""
-    command, env = hub.service_process(site)
+    command, env = layout.service_process(site)
     log = open(site.state / "service.log", "ab")  # noqa: SIM115  (written while it runs)
     return subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd="/"
@@ -499,7 +500,7 @@ def stop(run: HubRun, echo=print) -> None:
         os.kill(int(proxy_pid.read_text()), signal.SIGTERM)
     if run.postgres:
         run.postgres.stop()
-    left = hub.remove_accounts(run.site)
+    left = layout.remove_accounts(run.site)
     for path, mode in run.closed_paths.items():
         path.chmod(mode)
     if os.environ.get("RLCOURSE_DEMO_KEEP"):
@@ -527,7 +528,7 @@ def in_course_service(service: Server, *args: str, timeout: float = 1500) -> Exe
 
 
 def reference_answers(
-    site: hub.Site, lesson: str, fetched: nbformat.NotebookNode
+    site: layout.Site, lesson: str, fetched: nbformat.NotebookNode
 ) -> nbformat.NotebookNode:
     """The fetched notebook with the reference answers typed in (what a good student hands in)."""
     reference = nbformat.read(instructor_path(site.course, lesson), as_version=4)

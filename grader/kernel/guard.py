@@ -32,7 +32,7 @@ therefore, without changing any cell:
    output (and named in the outcome); if the snippet fails, the grade cell is
    not run and scores 0. README ("What the guard does before each test") says
    what this cannot prevent;
-3. starts the kernel through :class:`grader.sandbox.SandboxedKernelManager`,
+3. starts the kernel through :class:`grader.kernel.sandbox.SandboxedKernelManager`,
    telling it which modules the notebook imports (the sandbox exposes them);
 4. survives a kernel that dies (``os._exit``, a crash, the memory limit): the
    cell gets an error saying so, the cells after it are not run and get an
@@ -60,7 +60,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Unicode
 
 from grader.course import grade_id, is_answer, is_graded, reference_notebook
-from grader.sandbox import SandboxedKernelManager, output_limit
+from grader.kernel.sandbox import SandboxedKernelManager, output_limit
 
 GUARD = "__rlcourse_guard__"
 BASE_MODULES = [

@@ -30,7 +30,7 @@ from nbgrader.exchange.default import (
 from nbgrader.utils import get_username
 
 from grader.exchange import SafeCollect
-from grader.hub import MODES
+from grader.hub.layout import MODES
 
 
 def restrict(folder: Path, dir_mode: int, file_mode: int) -> None:

@@ -1,12 +1,12 @@
 """A scripted class on this machine: release, fetch, submit, collect, autograde, feedback, export.
 
-    python -m grader.demo                       # the course's lessons (make class-demo)
-    python -m grader.demo --course tests/fixtures/course
-    python -m grader.demo --bad-lessons all     # bad submissions for every lesson, not the first
+    python -m grader.demo.classroom                    # the course's lessons (make class-demo)
+    python -m grader.demo.classroom --course tests/fixtures/course
+    python -m grader.demo.classroom --bad-lessons all  # bad ones for every lesson, not the first
 
 The course (nbgrader_config.py and the lesson sources) is copied to a
 temporary folder with its own exchange, so nothing of the real course's
-grader/work is touched. Every simulated student of grader.students fetches
+grader/work is touched. Every simulated student of grader.demo.students fetches
 the lessons from the exchange into their own home folder, edits them and
 submits; 'twice' submits the untouched release first and the reference
 answers later. The instructor collects, autogrades in the sandbox, writes
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-from grader import autograde, exchange, students
+from grader import autograde, exchange
 from grader.course import REPO, SOURCES, copy_course, instructor_path, lesson_ids, submitted_dir
+from grader.demo import students
 from grader.limits import environment
 from grader.release import release
 

@@ -36,7 +36,7 @@ When bubblewrap is missing or cannot create namespaces, grading stops with
 :class:`SandboxUnavailable`; it never falls back to an unsandboxed kernel on
 its own. `RLCOURSE_SANDBOX=off` is the explicit opt-out (trusted code only).
 
-    python -m grader.sandbox            # check that the sandbox works here
+    python -m grader.kernel.sandbox     # check that the sandbox works here
 """
 
 from __future__ import annotations
@@ -459,7 +459,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = os.path.join(self._sandbox_runtime, "kernel.json")
 
     import_modules: tuple[str, ...] = ()
-    """Top-level modules the notebook imports (set by grader.guard): exposed wherever they are."""
+    """Top-level modules the notebook imports (set by kernel.guard): exposed wherever they are."""
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
