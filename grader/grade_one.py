@@ -220,12 +220,18 @@ KITS: dict[str, dict[str, bytes]] = {}
 """{kit key: its files} of this process: a warm grader unpacks a kit once and keeps it in
 memory (a folder kept on disk would outlive the process: nothing removes it when a pool
 process exits), writing it into each submission's scratch course, which goes away with it."""
+KITS_KEPT = 8
+"""Kits a grader keeps at most (a course's lessons; a long-lived Celery worker meets every
+new version of a lesson's kit over a term): the one used longest ago goes first."""
 
 
 def unpacked_kit(kit: Kit) -> dict[str, bytes]:
     """The kit's files, unpacked on first use in this process."""
     if kit.key not in KITS:
+        while len(KITS) >= KITS_KEPT:
+            KITS.pop(next(iter(KITS)))
         KITS[kit.key] = unpack(kit.packed)
+    KITS[kit.key] = KITS.pop(kit.key)  # (the most recently used last)
     return KITS[kit.key]
 
 

@@ -187,6 +187,18 @@ def test_grading_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
     assert list(temporary.iterdir()) == []
 
 
+def test_a_grader_keeps_the_kits_it_used_last_and_no_more(monkeypatch):
+    monkeypatch.setattr(grade_one, "KITS", {})
+    kits = [grade_one.Kit("x", grade_one.pack({"n.txt": f"{n}".encode()})) for n in range(10)]
+    for kit in kits[: grade_one.KITS_KEPT]:
+        grade_one.unpacked_kit(kit)
+    grade_one.unpacked_kit(kits[0])  # used again: now the most recent
+    grade_one.unpacked_kit(kits[-1])
+    assert len(grade_one.KITS) == grade_one.KITS_KEPT
+    assert kits[0].key in grade_one.KITS and kits[1].key not in grade_one.KITS
+    assert grade_one.unpacked_kit(kits[-1]) == {"n.txt": b"9"}
+
+
 def test_a_packed_name_that_leaves_its_folder_is_refused():
     assert grade_one.unpack(grade_one.pack({"a/b.txt": b"x"})) == {"a/b.txt": b"x"}
     for name in ("../escape.txt", "/etc/passwd", "a/../../b"):
