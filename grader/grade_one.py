@@ -227,12 +227,13 @@ new version of a lesson's kit over a term): the one used longest ago goes first.
 
 def unpacked_kit(kit: Kit) -> dict[str, bytes]:
     """The kit's files, unpacked on first use in this process."""
-    if kit.key not in KITS:
+    files = KITS.pop(kit.key, None)  # (put back last: the most recently used)
+    if files is None:
+        files = unpack(kit.packed)
         while len(KITS) >= KITS_KEPT:
             KITS.pop(next(iter(KITS)))
-        KITS[kit.key] = unpack(kit.packed)
-    KITS[kit.key] = KITS.pop(kit.key)  # (the most recently used last)
-    return KITS[kit.key]
+    KITS[kit.key] = files
+    return files
 
 
 def scratch_grades(root: Path, lesson: str) -> tuple[dict, dict]:
